@@ -1,0 +1,246 @@
+#!/usr/bin/env python3
+"""Independent reference results for edgepose's tests.
+
+Runs each pose model on each test image with the LiteRT Python interpreter and numpy
+(Pillow for decoding and resizing), following Ultralytics' documented letterbox and
+NMS conventions, and writes one JSON fixture per model. The Rust tests compare
+edgepose's output against these files. This is our own short implementation, kept
+independent of edgepose's code on purpose.
+
+Regenerate (from the repository root, only when you mean to change the fixtures):
+
+    .cache/venv/bin/python scripts/reference.py \
+        --models-dir ../shared/models --data-dir ../shared/data --out tests/fixtures/reference
+
+--models-dir / --data-dir default to $EDGEPOSE_MODEL_MIRROR / $EDGEPOSE_DATA_DIR.
+"""
+import argparse
+import hashlib
+import json
+import os
+import re
+import sys
+
+import numpy as np
+from PIL import Image
+from ai_edge_litert.interpreter import Interpreter
+
+MODELS = [
+    "yolov8n_320_quant_pc_uf_pose_coco-st.tflite",
+    "yolov8n_256_quant_pc_uf_pose_coco-st.tflite",
+    "yolo11n_256_quant_pc_uf_pose_coco-st.tflite",
+    "yolo11n-pose-320-float32.tflite",
+    "yolo11n-pose-320-int8.tflite",
+    "movenet-singlepose-lightning-int8-4.tflite",
+]
+IMAGES = [
+    "samples/bus.jpg",
+    "samples/zidane.jpg",
+    "coco-val-mini/000000000785.jpg",
+    "coco-val-mini/000000040083.jpg",
+    "coco-val-mini/000000196141.jpg",
+    "coco-val-mini/000000197388.jpg",
+]
+CONF = 0.25        # person score threshold (strictly greater than)
+IOU = 0.7          # NMS: suppress a box whose IoU with a kept one is > IOU
+MAX_DET = 300
+MOVENET_BOX_KP = 0.5  # MoveNet box: keypoints with score >= this (all 17 if none)
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def r4(x):
+    return round(float(x), 4)
+
+
+def sha256_file(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def letterbox(img, size, pad_value):
+    """Ultralytics-style letterbox of an RGB PIL image onto a size x size uint8 canvas."""
+    w, h = img.size
+    r = min(size / h, size / w)
+    # Python's round() (half to even) of the float product, as Ultralytics does.
+    new_w, new_h = int(round(w * r)), int(round(h * r))
+    if (new_w, new_h) != (w, h):
+        img = img.resize((new_w, new_h), Image.BILINEAR)
+    dw, dh = (size - new_w) / 2, (size - new_h) / 2
+    left, top = int(round(dw - 0.1)), int(round(dh - 0.1))
+    canvas = np.full((size, size, 3), pad_value, dtype=np.uint8)
+    canvas[top:top + new_h, left:left + new_w] = np.asarray(img, dtype=np.uint8)
+    lb = {"scale": r, "left": left, "top": top, "new_w": new_w, "new_h": new_h}
+    return canvas, lb
+
+
+def make_input(pixels, detail, raw_pixels):
+    """Turns a uint8 HxWx3 canvas into the model's input tensor [1,S,S,3]."""
+    dtype = detail["dtype"]
+    scale, zp = detail["quantization"]
+    if raw_pixels or (np.issubdtype(dtype, np.integer) and scale == 0):
+        # MoveNet: uint8 input without quantization parameters -> raw 0..255 pixels.
+        assert dtype == np.uint8
+        x = pixels
+    elif dtype == np.float32:
+        # real = p / 255, computed in float32 (correctly rounded division).
+        x = pixels.astype(np.float32) / np.float32(255.0)
+    else:
+        # q = clip(round(real / scale + zp)); np.round rounds half to even. With
+        # scale = float32(1/255) no ties occur: q is exactly p (+ zp).
+        info = np.iinfo(dtype)
+        real = pixels.astype(np.float64) / 255.0
+        x = np.clip(np.round(real / scale + zp), info.min, info.max).astype(dtype)
+    return np.ascontiguousarray(x[None])
+
+
+def dequantize(out, detail):
+    scale, zp = detail["quantization"]
+    if np.issubdtype(out.dtype, np.integer):
+        return (out.astype(np.float32) - np.float32(zp)) * np.float32(scale)
+    return out.astype(np.float32)
+
+
+def nms(boxes, scores):
+    """Greedy NMS, torchvision IoU (no +1). Returns kept indices, best first."""
+    order = np.argsort(-scores, kind="stable")  # ties keep anchor order
+    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    keep = []
+    while order.size and len(keep) < MAX_DET:
+        i = order[0]
+        keep.append(i)
+        rest = order[1:]
+        xx1 = np.maximum(boxes[i, 0], boxes[rest, 0])
+        yy1 = np.maximum(boxes[i, 1], boxes[rest, 1])
+        xx2 = np.minimum(boxes[i, 2], boxes[rest, 2])
+        yy2 = np.minimum(boxes[i, 3], boxes[rest, 3])
+        inter = np.clip(xx2 - xx1, 0, None) * np.clip(yy2 - yy1, 0, None)
+        iou = inter / (areas[i] + areas[rest] - inter)
+        order = rest[iou <= IOU]
+    return keep
+
+
+def unletterbox(xy, lb, w, h):
+    """Maps input-pixel x,y (arrays, ...x2) back to the original image and clips."""
+    xy = xy.astype(np.float64).copy()
+    xy[..., 0] = np.clip((xy[..., 0] - lb["left"]) / lb["scale"], 0, w)
+    xy[..., 1] = np.clip((xy[..., 1] - lb["top"]) / lb["scale"], 0, h)
+    return xy
+
+
+def decode_yolo(out, size, lb, w, h):
+    p = out[0]                                   # [56, N]
+    if p[0:2].max() <= 2.0:                      # normalised coordinates -> pixels
+        p = p.copy()
+        p[0:4] *= size
+        p[5::3] *= size
+        p[6::3] *= size
+    keep_mask = p[4] > CONF
+    p = p[:, keep_mask].T                        # [M, 56]
+    if p.shape[0] == 0:
+        return []
+    cx, cy, bw, bh = p[:, 0], p[:, 1], p[:, 2], p[:, 3]
+    boxes = np.stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2], axis=1)
+    scores = p[:, 4]
+    kps = p[:, 5:].reshape(-1, 17, 3)
+    persons = []
+    for i in nms(boxes.astype(np.float64), scores.astype(np.float64)):
+        box = unletterbox(boxes[i].reshape(2, 2), lb, w, h).reshape(4)
+        kxy = unletterbox(kps[i, :, :2], lb, w, h)
+        persons.append({
+            "box": [r4(v) for v in box],
+            "score": r4(scores[i]),
+            "keypoints": [[r4(x), r4(y), r4(s)] for (x, y), s in zip(kxy, kps[i, :, 2])],
+        })
+    return persons
+
+
+def decode_movenet(out, size, lb, w, h):
+    k = out.reshape(17, 3)                       # (y, x, score), normalised to S x S
+    xy = unletterbox(np.stack([k[:, 1] * size, k[:, 0] * size], axis=1), lb, w, h)
+    s = k[:, 2]
+    sel = xy[s >= MOVENET_BOX_KP] if (s >= MOVENET_BOX_KP).any() else xy
+    box = [sel[:, 0].min(), sel[:, 1].min(), sel[:, 0].max(), sel[:, 1].max()]
+    return [{
+        "box": [r4(v) for v in box],
+        "score": r4(s.astype(np.float64).mean()),  # always emitted; score recorded
+        "keypoints": [[r4(x), r4(y), r4(c)] for (x, y), c in zip(xy, s)],
+    }]
+
+
+def run_model(model_path, data_dir, command):
+    name = os.path.basename(model_path)
+    movenet = name.startswith("movenet")
+    pad = 0 if movenet else 114
+    it = Interpreter(model_path=model_path, num_threads=2)
+    it.allocate_tensors()
+    ind, outd = it.get_input_details()[0], it.get_output_details()[0]
+    size = int(ind["shape"][1])
+    images = []
+    for rel in IMAGES:
+        # No EXIF rotation is applied: pixels are used in stored order.
+        img = Image.open(os.path.join(data_dir, rel)).convert("RGB")
+        w, h = img.size
+        canvas, lb = letterbox(img, size, pad)
+        x = make_input(canvas, ind, raw_pixels=movenet)
+        it.set_tensor(ind["index"], x)
+        it.invoke()
+        out = dequantize(it.get_tensor(outd["index"]), outd)
+        if movenet:
+            persons = decode_movenet(out, size, lb, w, h)
+            probe = out.reshape(-1)[:8]
+        else:
+            persons = decode_yolo(out, size, lb, w, h)
+            probe = out[0, :8, 0]                # channels 0..7 of anchor 0
+        persons.sort(key=lambda d: -d["score"])
+        images.append({
+            "file": rel, "width": w, "height": h, "letterbox": lb,
+            "input_sha256": hashlib.sha256(x.tobytes()).hexdigest(),
+            "output_probe": [r4(v) for v in probe],
+            "persons": persons,
+        })
+    q = lambda d: {"dtype": np.dtype(d["dtype"]).name,
+                   "scale": float(d["quantization"][0]), "zero_point": int(d["quantization"][1])}
+    return {
+        "generator": "scripts/reference.py",
+        "command": command,
+        "model": name,
+        "model_sha256": sha256_file(model_path),
+        "family": "movenet" if movenet else "yolo-pose",
+        "input_size": size,
+        "input": q(ind),
+        "output": q(outd),
+        "conf_threshold": CONF,
+        "iou_threshold": None if movenet else IOU,
+        "pad_value": pad,
+        "images": images,
+    }
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--models-dir", default=os.environ.get("EDGEPOSE_MODEL_MIRROR"))
+    ap.add_argument("--data-dir", default=os.environ.get("EDGEPOSE_DATA_DIR"))
+    ap.add_argument("--out", default="tests/fixtures/reference")
+    a = ap.parse_args()
+    if not a.models_dir or not a.data_dir:
+        ap.error("need --models-dir and --data-dir (or EDGEPOSE_MODEL_MIRROR / EDGEPOSE_DATA_DIR)")
+    # Recorded command: paths relative to the repository root, so it is machine-independent.
+    rel = lambda p: os.path.relpath(os.path.abspath(p), REPO)
+    command = (".cache/venv/bin/python scripts/reference.py --models-dir {} --data-dir {} --out {}"
+               .format(rel(a.models_dir), rel(a.data_dir), rel(a.out)))
+    os.makedirs(a.out, exist_ok=True)
+    print("%-46s %s" % ("model", " ".join("%9s" % os.path.basename(i)[-9:-4] for i in IMAGES)))
+    for m in MODELS:
+        res = run_model(os.path.join(a.models_dir, m), a.data_dir, command)
+        path = os.path.join(a.out, os.path.splitext(m)[0] + ".json")
+        text = json.dumps(res, indent=1)
+        # Put flat number lists (boxes, keypoints, probes) on one line each.
+        text = re.sub(r"\[[^\[\]{}\"]*\]", lambda m: " ".join(m.group(0).split()), text)
+        with open(path, "w") as f:
+            f.write(text + "\n")
+        print("%-46s %s" % (m, " ".join("%9d" % len(i["persons"]) for i in res["images"])))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

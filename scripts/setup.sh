@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# edgepose setup: obtains everything the build, the tests and the demo need, into
+# the git-ignored folder .cache/ (override with EDGEPOSE_CACHE). Idempotent: a
+# second run only checks what is already there.
+#
+#   - Debian build packages (libclang-dev for bindgen-based crates, python3-venv)
+#   - LiteRT: libLiteRt.so out of the PyPI wheel `ai-edge-litert` (2.3.0)
+#   - classic TFLite C API: Debian's libtensorflow-lite2.14.1 and its dependency
+#     closure from the `forky` suite, unpacked into a private root with its own
+#     glibc loader (the library needs glibc >= 2.38)
+#   - a Python venv with the reference-check tools (ai-edge-litert, numpy, pillow)
+#   - the model files, resolved from EDGEPOSE_MODEL_MIRROR or upstream, sha256-checked
+#
+# Package sources are derived from this machine's own apt and pip configuration;
+# no registry host is named here.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+cache=${EDGEPOSE_CACHE:-$here/.cache}
+litert_version=${EDGEPOSE_LITERT_VERSION:-2.3.0}
+classic_pkg_dev=libtensorflow-lite-dev
+classic_suite=${EDGEPOSE_TFLITE_SUITE:-forky}
+mkdir -p "$cache"
+
+log() { printf '[setup] %s\n' "$*" >&2; }
+
+# ---------------------------------------------------------------- apt packages
+need_pkgs=()
+for p in libclang-dev python3-venv; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need_pkgs+=("$p")
+done
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+    log "installing Debian packages: ${need_pkgs[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
+fi
+
+# ---------------------------------------------------------------- LiteRT (PyPI wheel)
+# fetch_litert ARCH PLATFORM_TAG: unpacks libLiteRt.so for one architecture.
+fetch_litert() {
+    local arch=$1 platform=$2 dest="$cache/runtimes/litert/$1"
+    [ -s "$dest/libLiteRt.so" ] && return 0
+    log "fetching ai-edge-litert $litert_version ($arch) wheel"
+    local tmp
+    tmp=$(mktemp -d)
+    pip download --quiet --no-deps --only-binary=:all: --python-version 3.11 \
+        --platform "$platform" -d "$tmp" "ai-edge-litert==$litert_version"
+    mkdir -p "$dest"
+    python3 - "$tmp"/*.whl "$dest" <<'PY'
+import sys, zipfile, os
+whl, dest = sys.argv[1], sys.argv[2]
+with zipfile.ZipFile(whl) as z:
+    data = z.read("ai_edge_litert/libLiteRt.so")
+tmp = os.path.join(dest, "libLiteRt.so.part")
+with open(tmp, "wb") as f:
+    f.write(data)
+os.replace(tmp, os.path.join(dest, "libLiteRt.so"))
+PY
+    rm -rf "$tmp"
+}
+fetch_litert x86_64 manylinux_2_27_x86_64
+
+# ---------------------------------------------------------------- classic TFLite (Debian)
+# A private apt configuration whose sources are this machine's own Debian
+# sources with the suite replaced, so the system's apt state is never touched.
+aptdir="$cache/apt-$classic_suite"
+setup_private_apt() {
+    mkdir -p "$aptdir/lists/partial" "$aptdir/cache/archives/partial" "$aptdir/sources.d" "$aptdir/prefs.d"
+    touch "$aptdir/status"
+    local out="$aptdir/sources.d/$classic_suite.sources"
+    : >"$out.tmp"
+    if [ -f /etc/apt/sources.list.d/debian.sources ] || ls /etc/apt/sources.list.d/*.sources >/dev/null 2>&1; then
+        # deb822: keep the main archive stanzas (not -security), set the suite.
+        for f in /etc/apt/sources.list.d/*.sources; do
+            awk -v suite="$classic_suite" 'BEGIN{RS="";ORS="\n\n"}
+                /Types:[^\n]*deb/ && !/-security/ {
+                    gsub(/Suites:[^\n]*/, "Suites: " suite); print }' "$f" >>"$out.tmp"
+        done
+    fi
+    if [ ! -s "$out.tmp" ] && [ -f /etc/apt/sources.list ]; then
+        # one-line format: first plain "deb" line that is not a security archive.
+        awk -v suite="$classic_suite" '$1=="deb" && $0 !~ /-security/ {
+                uri=""; for (i=2;i<=NF;i++) if ($i ~ /:\/\//) {uri=$i; break}
+                if (uri!="") { printf "Types: deb\nURIs: %s\nSuites: %s\nComponents: main\n\n", uri, suite; exit } }' \
+            /etc/apt/sources.list >>"$out.tmp"
+    fi
+    [ -s "$out.tmp" ] || { echo "setup: no Debian source found in /etc/apt to derive the $classic_suite suite from" >&2; exit 1; }
+    mv "$out.tmp" "$out"
+    cat >"$aptdir/apt.conf" <<EOF
+Dir::State "$aptdir";
+Dir::State::Lists "$aptdir/lists";
+Dir::State::status "$aptdir/status";
+Dir::Cache "$aptdir/cache";
+Dir::Etc::SourceList "/dev/null";
+Dir::Etc::SourceParts "$aptdir/sources.d";
+Dir::Etc::Preferences "/dev/null";
+Dir::Etc::PreferencesParts "$aptdir/prefs.d";
+APT::Architectures { "amd64"; "arm64"; "armhf"; };
+APT::Sandbox::User "root";
+EOF
+}
+
+# fetch_classic DEBARCH: the library and its dependency closure, unpacked into a root.
+fetch_classic() {
+    local arch=$1 root="$cache/runtimes/tflite-classic/$1"
+    [ -f "$root/.complete" ] && return 0
+    [ -f "$aptdir/apt.conf" ] || setup_private_apt
+    export APT_CONFIG="$aptdir/apt.conf"
+    if [ ! -f "$aptdir/.updated" ]; then
+        log "reading the Debian $classic_suite package lists"
+        apt-get update -qq
+        touch "$aptdir/.updated"
+    fi
+    # The runtime package's name carries its version: resolve it from the -dev package.
+    local lib_pkg
+    lib_pkg=$(apt-cache depends "$classic_pkg_dev:$arch" | awk '/Depends: libtensorflow-lite[0-9]/ {print $2; exit}')
+    lib_pkg=${lib_pkg%%:*}
+    [ -n "$lib_pkg" ] || { echo "setup: could not resolve the libtensorflow-lite runtime package from $classic_pkg_dev" >&2; exit 1; }
+    local pkgs
+    pkgs=$(apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts --no-breaks \
+        --no-replaces --no-enhances "$lib_pkg:$arch" | grep -v '^ ' | grep -v '^<' | sed "s/:$arch\$//" | sort -u)
+    log "fetching $lib_pkg ($arch) and its closure: $(echo $pkgs | wc -w) packages"
+    local debs="$cache/debs/$arch"
+    mkdir -p "$debs"
+    (cd "$debs" && for p in $pkgs; do
+        ls "${p}_"*"_$arch.deb" "${p}_"*"_all.deb" >/dev/null 2>&1 || apt-get download -qq "$p:$arch" 2>/dev/null || apt-get download -qq "$p"
+    done)
+    rm -rf "$root.part"
+    mkdir -p "$root.part"
+    for d in "$debs"/*.deb; do dpkg-deb -x "$d" "$root.part"; done
+    echo "$lib_pkg" >"$root.part/.package"
+    rm -rf "$root"
+    mv "$root.part" "$root"
+    touch "$root/.complete"
+    unset APT_CONFIG
+}
+fetch_classic amd64
+
+# ---------------------------------------------------------------- Python reference tools
+venv="$cache/venv"
+if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import ai_edge_litert, numpy, PIL' 2>/dev/null; then
+    log "creating the reference-check venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet "ai-edge-litert==$litert_version" numpy pillow
+fi
+
+# ---------------------------------------------------------------- models
+if [ -x "$here/scripts/models.sh" ]; then
+    "$here/scripts/models.sh"
+fi
+
+log "ready: $cache"

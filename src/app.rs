@@ -1,0 +1,387 @@
+//! The commands: `infer`, `run`, `models`, `bench`. Errors gain context here
+//! (with `anyhow`) and reach `main` as one line.
+
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+
+use crate::cli::{Cli, Command};
+use crate::config::{FileConfig, Settings};
+use crate::infer::EngineOptions;
+use crate::model::{self, ResolvedModel};
+use crate::pipeline::{FrameResult, Pipeline};
+use crate::sink::{Annotator, JsonLines, RecordMeta, Sink};
+use crate::source::{ImageSource, Source};
+use crate::stats::{Samples, Summary};
+
+/// Sets up `env_logger` on stderr: warnings by default, more with `-v`.
+pub fn init_logging(verbose: u8) {
+    let level = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let _ = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(level))
+        .format_target(false)
+        .try_init();
+}
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    let file = match &cli.global.config {
+        Some(p) => FileConfig::load(p)?,
+        None => FileConfig::default(),
+    };
+    let overrides = cli.global.overrides();
+    match cli.command {
+        Command::Models => {
+            let dir = overrides
+                .model_dir
+                .clone()
+                .or(file.model_dir.clone())
+                .unwrap_or_else(|| ".cache/models".into());
+            models(&dir)
+        }
+        Command::Infer { inputs, annotate } => {
+            let settings = Settings::resolve(&overrides, &file)?;
+            let mut source = ImageSource::new(&inputs, Duration::ZERO)?;
+            let sinks = sinks(annotate.as_deref(), true)?;
+            let mut pipeline = load(&settings)?;
+            let report = drive(&mut pipeline, &mut source, sinks, &settings, None)?;
+            Ok(if report.errors == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        Command::Run {
+            sources,
+            annotate,
+            interval_ms,
+            quiet,
+        } => {
+            let settings = Settings::resolve(&overrides, &file)?;
+            if !(interval_ms.is_finite() && interval_ms >= 0.0) {
+                anyhow::bail!("--interval-ms {interval_ms}: expected a non-negative number");
+            }
+            let mut source =
+                ImageSource::new(&sources, Duration::from_secs_f64(interval_ms / 1e3))?;
+            let sinks = sinks(annotate.as_deref(), !quiet)?;
+            let mut pipeline = load(&settings)?;
+            let stop = Arc::new(AtomicBool::new(false));
+            for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+                signal_hook::flag::register(sig, Arc::clone(&stop))
+                    .context("cannot install signal handler")?;
+            }
+            let report = drive(&mut pipeline, &mut source, sinks, &settings, Some(&stop))?;
+            eprintln!("{}", report.human());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench {
+            image,
+            iterations,
+            warmup,
+            json,
+        } => {
+            let settings = Settings::resolve(&overrides, &file)?;
+            let mut source = ImageSource::new(std::slice::from_ref(&image), Duration::ZERO)?;
+            let mut pipeline = load(&settings)?;
+            let r = bench(&mut pipeline, &mut source, iterations.max(1), warmup)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+            } else {
+                println!("{}", r.human());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn resolve_model(settings: &Settings) -> Result<ResolvedModel> {
+    Ok(model::resolve(&settings.model, &settings.model_dir, &[])?)
+}
+
+/// Resolves the model and loads it on the configured runtime.
+pub fn load(settings: &Settings) -> Result<Pipeline> {
+    let model = resolve_model(settings)?;
+    let opts = EngineOptions {
+        library: settings.tflite_lib.clone(),
+        threads: settings.threads,
+    };
+    let p = Pipeline::new(model, &opts, settings.decode)?;
+    log::info!(
+        "model {} on {} ({}, {} threads)",
+        p.model().manifest.id,
+        p.engine().info().library,
+        p.engine().info().flavour.name(),
+        settings.threads
+    );
+    Ok(p)
+}
+
+fn sinks(annotate: Option<&std::path::Path>, json: bool) -> Result<Vec<Box<dyn Sink>>> {
+    let mut v: Vec<Box<dyn Sink>> = Vec::new();
+    if json {
+        v.push(Box::new(JsonLines::stdout()));
+    }
+    if let Some(dir) = annotate {
+        v.push(Box::new(Annotator::new(dir)?));
+    }
+    Ok(v)
+}
+
+/// Record metadata for a pipeline.
+pub fn meta(pipeline: &Pipeline, settings: &Settings) -> RecordMeta {
+    let m = &pipeline.model().manifest;
+    RecordMeta {
+        model_id: m.id.clone(),
+        runtime: pipeline.engine().info().flavour.name().to_string(),
+        keypoint_names: m.keypoints.names.clone(),
+        skeleton: m.keypoints.skeleton.clone(),
+        keypoint_threshold: settings.keypoint_threshold,
+    }
+}
+
+/// What a pass over a source did.
+#[derive(Debug, Default, Serialize)]
+pub struct RunReport {
+    pub frames: u64,
+    pub errors: u64,
+    pub persons: u64,
+    pub wall_s: f64,
+    pub source: Summary,
+    pub preprocess: Summary,
+    pub invoke: Summary,
+    pub decode: Summary,
+    pub pipeline: Summary,
+}
+
+impl Default for Summary {
+    fn default() -> Self {
+        Samples::default().summary()
+    }
+}
+
+impl RunReport {
+    /// Multi-line summary for the terminal.
+    pub fn human(&self) -> String {
+        let fps = if self.wall_s > 0.0 {
+            self.frames as f64 / self.wall_s
+        } else {
+            0.0
+        };
+        let mut s = format!(
+            "edgepose: {} frames, {} errors, {} persons, {:.1} s, {:.1} frames/s\n{:<12}{:>10}{:>10}\n",
+            self.frames, self.errors, self.persons, self.wall_s, fps, "stage", "median ms", "p99 ms"
+        );
+        for (name, v) in [
+            ("source", &self.source),
+            ("preprocess", &self.preprocess),
+            ("invoke", &self.invoke),
+            ("decode", &self.decode),
+            ("pipeline", &self.pipeline),
+        ] {
+            s.push_str(&format!("{name:<12}{:>10.3}{:>10.3}\n", v.median_ms, v.p99_ms));
+        }
+        s.pop();
+        s
+    }
+}
+
+/// Runs every frame of `source` through the pipeline into the sinks.
+/// A frame that cannot be read or decoded is reported on stderr, counted,
+/// and skipped; a failing sink or runtime is fatal.
+pub fn drive(
+    pipeline: &mut Pipeline,
+    source: &mut dyn Source,
+    mut sinks: Vec<Box<dyn Sink>>,
+    settings: &Settings,
+    stop: Option<&AtomicBool>,
+) -> Result<RunReport> {
+    let meta = meta(pipeline, settings);
+    let mut result = FrameResult::default();
+    let (mut s_src, mut s_pre, mut s_inv, mut s_dec, mut s_pipe) = (
+        Samples::default(),
+        Samples::default(),
+        Samples::default(),
+        Samples::default(),
+        Samples::default(),
+    );
+    let mut report = RunReport::default();
+    let start = Instant::now();
+    loop {
+        if stop.is_some_and(|s| s.load(Ordering::Relaxed)) {
+            log::info!("stop requested: finishing");
+            break;
+        }
+        let t0 = Instant::now();
+        let Some(next) = source.next_frame() else {
+            break;
+        };
+        let frame = match next {
+            Ok(f) => f,
+            Err(e) if e.is_per_frame() => {
+                eprintln!("edgepose: error: {e}");
+                report.errors += 1;
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        result.times.source = t0.elapsed().as_secs_f64() * 1e3;
+        pipeline
+            .process(&frame, &mut result)
+            .with_context(|| format!("processing {}", frame.origin))?;
+        for sink in &mut sinks {
+            sink.emit(&frame, &result, &meta)?;
+        }
+        report.frames += 1;
+        report.persons += result.persons.len() as u64;
+        s_src.push(result.times.source);
+        s_pre.push(result.times.preprocess);
+        s_inv.push(result.times.invoke);
+        s_dec.push(result.times.decode);
+        s_pipe.push(result.times.pipeline);
+    }
+    for sink in &mut sinks {
+        sink.flush()?;
+    }
+    report.wall_s = start.elapsed().as_secs_f64();
+    report.source = s_src.summary();
+    report.preprocess = s_pre.summary();
+    report.invoke = s_inv.summary();
+    report.decode = s_dec.summary();
+    report.pipeline = s_pipe.summary();
+    Ok(report)
+}
+
+fn models(dir: &std::path::Path) -> Result<ExitCode> {
+    let status = model::status_all(dir)?;
+    let manifests = model::manifest::builtin()?;
+    println!(
+        "{:<24} {:<46} {:<8} {:<9} {:<18} {:<10} {}",
+        "id", "file", "present", "verified", "layout", "input", "licence"
+    );
+    let mut bad = false;
+    for (s, m) in status.iter().zip(&manifests) {
+        bad |= s.present && !s.verified;
+        println!(
+            "{:<24} {:<46} {:<8} {:<9} {:<18} {:<10} {}",
+            s.id,
+            s.file,
+            if s.present { "yes" } else { "no" },
+            if s.verified { "yes" } else { "no" },
+            m.output.layout.name(),
+            format!("{}x{} {}", m.input.size[1], m.input.size[0], m.input.dtype),
+            m.licence
+        );
+        if s.present && !s.verified {
+            eprintln!("edgepose: warning: {}: {}", s.path, s.detail);
+        }
+    }
+    println!("model directory: {}", dir.display());
+    Ok(if bad {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Stage timings from `edgepose bench`.
+#[derive(Debug, Serialize)]
+pub struct BenchReport {
+    pub model: String,
+    pub runtime: String,
+    pub library: String,
+    pub threads: usize,
+    pub image: String,
+    pub iterations: usize,
+    /// Invoke alone, input already in place.
+    pub bare_invoke: Summary,
+    /// Pre-process (letterbox + quantize) of the decoded image.
+    pub preprocess: Summary,
+    /// Decode + NMS + mapping back.
+    pub decode: Summary,
+    /// Pre-process + invoke + decode, from the decoded image.
+    pub end_to_end: Summary,
+    /// end_to_end median / bare_invoke median.
+    pub ratio_median: f64,
+}
+
+impl BenchReport {
+    pub fn human(&self) -> String {
+        let mut s = format!(
+            "model {} on {} ({}), {} threads, {} iterations, image {}\n{:<14}{:>10}{:>10}\n",
+            self.model, self.runtime, self.library, self.threads, self.iterations, self.image,
+            "stage", "median ms", "p99 ms"
+        );
+        for (n, v) in [
+            ("bare invoke", &self.bare_invoke),
+            ("preprocess", &self.preprocess),
+            ("decode+nms", &self.decode),
+            ("end-to-end", &self.end_to_end),
+        ] {
+            s.push_str(&format!("{n:<14}{:>10.3}{:>10.3}\n", v.median_ms, v.p99_ms));
+        }
+        s.push_str(&format!(
+            "end-to-end / bare invoke (median): {:.3}",
+            self.ratio_median
+        ));
+        s
+    }
+}
+
+/// Times the pipeline on one image: bare invoke and end-to-end interleaved,
+/// so both see the same machine load.
+pub fn bench(
+    pipeline: &mut Pipeline,
+    source: &mut dyn Source,
+    iterations: usize,
+    warmup: usize,
+) -> Result<BenchReport> {
+    let frame = source
+        .next_frame()
+        .context("the bench image list is empty")??;
+    let image = frame.origin.to_string();
+    let mut result = FrameResult::default();
+    for _ in 0..warmup {
+        pipeline.process(&frame, &mut result)?;
+    }
+    let (mut inv, mut pre, mut dec, mut e2e) = (
+        Samples::default(),
+        Samples::default(),
+        Samples::default(),
+        Samples::default(),
+    );
+    for _ in 0..iterations {
+        pipeline.process(&frame, &mut result)?;
+        pre.push(result.times.preprocess);
+        dec.push(result.times.decode);
+        e2e.push(result.times.pipeline);
+        let t = Instant::now();
+        pipeline.engine_mut().invoke()?;
+        inv.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    let info = pipeline.engine().info();
+    let (bare, end) = (inv.summary(), e2e.summary());
+    Ok(BenchReport {
+        model: pipeline.model().manifest.id.clone(),
+        runtime: info.flavour.name().into(),
+        library: info.library.clone(),
+        threads: info.threads,
+        image,
+        iterations,
+        bare_invoke: bare,
+        preprocess: pre.summary(),
+        decode: dec.summary(),
+        end_to_end: end,
+        ratio_median: if bare.median_ms > 0.0 {
+            end.median_ms / bare.median_ms
+        } else {
+            0.0
+        },
+    })
+}

@@ -1,0 +1,111 @@
+//! Command-line interface (clap). Global options map onto
+//! [`crate::config::Overrides`]; each may also come from an environment
+//! variable, and then from the config file.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::Overrides;
+
+#[derive(Debug, Parser)]
+#[command(name = "edgepose", version, about = "Int8 YOLO-Pose on edge boards: images or camera in, TFLite, keypoints out")]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Config file (TOML).
+    #[arg(long, global = true, env = "EDGEPOSE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// TFLite runtime library: libLiteRt.so (LiteRT) or a classic TFLite C library.
+    #[arg(long, global = true, env = "EDGEPOSE_TFLITE_LIB")]
+    pub tflite_lib: Option<PathBuf>,
+    /// Model: a manifest id, a file name in the model directory, or a .tflite path.
+    #[arg(long, global = true, env = "EDGEPOSE_MODEL")]
+    pub model: Option<String>,
+    /// Directory holding the model files.
+    #[arg(long, global = true, env = "EDGEPOSE_MODEL_DIR")]
+    pub model_dir: Option<PathBuf>,
+    /// CPU threads for the runtime.
+    #[arg(long, global = true, env = "EDGEPOSE_THREADS")]
+    pub threads: Option<usize>,
+    /// Minimum person score.
+    #[arg(long = "conf", global = true)]
+    pub conf_threshold: Option<f32>,
+    /// NMS IoU threshold.
+    #[arg(long = "iou", global = true)]
+    pub iou_threshold: Option<f32>,
+    /// Keypoints scoring below this are marked not visible.
+    #[arg(long = "kpt-threshold", global = true)]
+    pub keypoint_threshold: Option<f32>,
+    /// Most persons per frame.
+    #[arg(long = "max-det", global = true)]
+    pub max_detections: Option<usize>,
+    /// More log output (-v info, -vv debug); RUST_LOG also works.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+impl Global {
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            tflite_lib: self.tflite_lib.clone(),
+            model: self.model.clone(),
+            model_dir: self.model_dir.clone(),
+            threads: self.threads,
+            conf_threshold: self.conf_threshold,
+            iou_threshold: self.iou_threshold,
+            keypoint_threshold: self.keypoint_threshold,
+            max_detections: self.max_detections,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the model on images and print one JSON line per image.
+    Infer {
+        /// Image files or directories of JPEG/PNG images.
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+        /// Write annotated images (boxes, skeletons) into this directory.
+        #[arg(long)]
+        annotate: Option<PathBuf>,
+    },
+    /// Run the pipeline continuously over a source until it ends or SIGINT/SIGTERM.
+    Run {
+        /// Source: image files or directories (repeatable).
+        #[arg(long = "source", required = true)]
+        sources: Vec<PathBuf>,
+        /// Write annotated images into this directory.
+        #[arg(long)]
+        annotate: Option<PathBuf>,
+        /// Timestamp spacing of image frames, in milliseconds.
+        #[arg(long, default_value_t = 33.333)]
+        interval_ms: f64,
+        /// Do not print per-frame JSON lines, only the summary.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// List model manifests and whether each file is present and verified.
+    Models,
+    /// Time each stage (median, p99) and end-to-end against bare invoke.
+    Bench {
+        /// Image to run on.
+        image: PathBuf,
+        /// Timed iterations.
+        #[arg(long, default_value_t = 200)]
+        iterations: usize,
+        /// Untimed warm-up iterations.
+        #[arg(long, default_value_t = 20)]
+        warmup: usize,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}

@@ -1,0 +1,251 @@
+//! Configuration in two steps: [`FileConfig`] is the TOML file as written
+//! (serde, unknown fields rejected); [`Settings`] is the validated result of
+//! merging command line (and its environment variables) over the file over
+//! the defaults.
+//!
+//! ```toml
+//! # /etc/edgepose/edgepose.toml
+//! tflite_lib = "/usr/lib/aarch64-linux-gnu/libtensorflow-lite.so.2.14.1"
+//! model = "yolov8n_320_quant_pc_uf_pose_coco-st.tflite"
+//! model_dir = "/usr/share/edgepose/models"
+//! threads = 4
+//! conf_threshold = 0.25
+//! iou_threshold = 0.7
+//! keypoint_threshold = 0.5
+//! max_detections = 300
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::decode::DecodeParams;
+use crate::model::manifest::DEFAULT_MODEL;
+
+/// Errors in configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("config file {path}: {why}")]
+    File { path: String, why: String },
+    #[error("{name} = {value}: {expected}")]
+    Invalid {
+        name: &'static str,
+        value: String,
+        expected: &'static str,
+    },
+    #[error("no TFLite runtime library found: pass --tflite-lib PATH or set EDGEPOSE_TFLITE_LIB (run scripts/setup.sh to fetch one); looked in {looked}")]
+    NoLibrary { looked: String },
+}
+
+/// The config file as written.
+#[derive(Debug, Default, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub tflite_lib: Option<PathBuf>,
+    pub model: Option<String>,
+    pub model_dir: Option<PathBuf>,
+    pub threads: Option<usize>,
+    pub conf_threshold: Option<f32>,
+    pub iou_threshold: Option<f32>,
+    pub keypoint_threshold: Option<f32>,
+    pub max_detections: Option<usize>,
+}
+
+impl FileConfig {
+    /// Reads and parses a config file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
+            path: path.display().to_string(),
+            why: e.to_string(),
+        })?;
+        toml::from_str(&text).map_err(|e| ConfigError::File {
+            path: path.display().to_string(),
+            why: e.message().to_string(),
+        })
+    }
+}
+
+/// Values given on the command line (or through its environment variables).
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub tflite_lib: Option<PathBuf>,
+    pub model: Option<String>,
+    pub model_dir: Option<PathBuf>,
+    pub threads: Option<usize>,
+    pub conf_threshold: Option<f32>,
+    pub iou_threshold: Option<f32>,
+    pub keypoint_threshold: Option<f32>,
+    pub max_detections: Option<usize>,
+}
+
+/// Validated settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    pub tflite_lib: PathBuf,
+    pub model: String,
+    pub model_dir: PathBuf,
+    pub threads: usize,
+    pub decode: DecodeParams,
+    pub keypoint_threshold: f32,
+}
+
+/// Library files tried, in order, when none is configured.
+pub fn default_library_candidates() -> Vec<PathBuf> {
+    let arch = std::env::consts::ARCH;
+    let triple = match arch {
+        "aarch64" => "aarch64-linux-gnu",
+        "arm" => "arm-linux-gnueabihf",
+        _ => "x86_64-linux-gnu",
+    };
+    let mut v = Vec::new();
+    if let Ok(exe) = std::env::current_exe() {
+        if let Some(dir) = exe.parent() {
+            v.push(dir.join("libLiteRt.so"));
+        }
+    }
+    v.push(PathBuf::from(format!(".cache/runtimes/litert/{arch}/libLiteRt.so")));
+    v.push(PathBuf::from("/usr/lib/edgepose/libLiteRt.so"));
+    v.push(PathBuf::from(format!("/usr/lib/{triple}/libtensorflowlite_c.so")));
+    v.push(PathBuf::from("/usr/lib/libtensorflowlite_c.so"));
+    v.push(PathBuf::from(format!(
+        "/usr/lib/{triple}/libtensorflow-lite.so.2.14.1"
+    )));
+    v
+}
+
+fn unit_interval(name: &'static str, v: f32) -> Result<f32, ConfigError> {
+    if (0.0..=1.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(ConfigError::Invalid {
+            name,
+            value: v.to_string(),
+            expected: "expected a number from 0 to 1",
+        })
+    }
+}
+
+impl Settings {
+    /// Merges `cli` over `file` over defaults and validates the result.
+    pub fn resolve(cli: &Overrides, file: &FileConfig) -> Result<Self, ConfigError> {
+        let tflite_lib = match cli.tflite_lib.clone().or_else(|| file.tflite_lib.clone()) {
+            Some(p) => p,
+            None => {
+                let candidates = default_library_candidates();
+                candidates
+                    .iter()
+                    .find(|p| p.is_file())
+                    .cloned()
+                    .ok_or_else(|| ConfigError::NoLibrary {
+                        looked: candidates
+                            .iter()
+                            .map(|p| p.display().to_string())
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    })?
+            }
+        };
+        let threads = cli.threads.or(file.threads).unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
+        });
+        if threads == 0 || threads > 64 {
+            return Err(ConfigError::Invalid {
+                name: "threads",
+                value: threads.to_string(),
+                expected: "expected 1 to 64",
+            });
+        }
+        let max_detections = cli.max_detections.or(file.max_detections).unwrap_or(300);
+        if max_detections == 0 || max_detections > 10_000 {
+            return Err(ConfigError::Invalid {
+                name: "max_detections",
+                value: max_detections.to_string(),
+                expected: "expected 1 to 10000",
+            });
+        }
+        let decode = DecodeParams {
+            conf_threshold: unit_interval(
+                "conf_threshold",
+                cli.conf_threshold.or(file.conf_threshold).unwrap_or(0.25),
+            )?,
+            iou_threshold: unit_interval(
+                "iou_threshold",
+                cli.iou_threshold.or(file.iou_threshold).unwrap_or(0.7),
+            )?,
+            max_detections,
+            ..DecodeParams::default()
+        };
+        Ok(Settings {
+            tflite_lib,
+            model: cli
+                .model
+                .clone()
+                .or_else(|| file.model.clone())
+                .unwrap_or_else(|| DEFAULT_MODEL.to_string()),
+            model_dir: cli
+                .model_dir
+                .clone()
+                .or_else(|| file.model_dir.clone())
+                .unwrap_or_else(|| PathBuf::from(".cache/models")),
+            threads,
+            decode,
+            keypoint_threshold: unit_interval(
+                "keypoint_threshold",
+                cli.keypoint_threshold
+                    .or(file.keypoint_threshold)
+                    .unwrap_or(0.5),
+            )?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lib() -> Overrides {
+        Overrides {
+            tflite_lib: Some("/x/libLiteRt.so".into()),
+            ..Overrides::default()
+        }
+    }
+
+    #[test]
+    fn unknown_config_field_is_rejected() {
+        let err = toml::from_str::<FileConfig>("treads = 2").unwrap_err();
+        assert!(err.message().contains("treads"), "{}", err.message());
+    }
+
+    #[test]
+    fn command_line_wins_over_file_over_defaults() {
+        let file: FileConfig = toml::from_str("threads = 3\nconf_threshold = 0.4\nmodel = \"m.tflite\"").unwrap();
+        let cli = Overrides {
+            threads: Some(1),
+            ..lib()
+        };
+        let s = Settings::resolve(&cli, &file).unwrap();
+        assert_eq!(s.threads, 1);
+        assert_eq!(s.decode.conf_threshold, 0.4);
+        assert_eq!(s.decode.iou_threshold, 0.7);
+        assert_eq!(s.model, "m.tflite");
+        assert_eq!(s.keypoint_threshold, 0.5);
+    }
+
+    #[test]
+    fn out_of_range_values_name_the_setting() {
+        let cli = Overrides {
+            iou_threshold: Some(1.5),
+            ..lib()
+        };
+        let err = Settings::resolve(&cli, &FileConfig::default()).unwrap_err();
+        assert_eq!(err.to_string(), "iou_threshold = 1.5: expected a number from 0 to 1");
+        let cli = Overrides {
+            threads: Some(0),
+            ..lib()
+        };
+        assert!(Settings::resolve(&cli, &FileConfig::default())
+            .unwrap_err()
+            .to_string()
+            .starts_with("threads = 0"));
+    }
+}

@@ -1,0 +1,195 @@
+//! Inference: runs a TFLite model on a TFLite runtime library loaded at run
+//! time, so one binary uses whatever library a board ships.
+//!
+//! Two runtime flavours, told apart by the symbols the library exports:
+//! - **LiteRT** (`libLiteRt.so`, e.g. from the `ai-edge-litert` wheel):
+//!   Google's `CompiledModel` API with its CPU accelerator (XNNPACK).
+//! - **Classic** TFLite C API (`libtensorflowlite_c.so`, Debian's
+//!   `libtensorflow-lite.so.2.14.1`, vendor SDKs): the interpreter API, and
+//!   the only route for external NPU delegates.
+//!
+//! Each backend lives in its own file; the runtime crate's types never leave
+//! it. The rest of edgepose sees only [`Engine`]: a byte buffer to fill with
+//! the model input, `invoke`, and byte views of the outputs, described by the
+//! [`TensorInfo`]s read from the model file.
+//!
+//! # Troubleshooting
+//! - "cannot load TFLite library": the path is wrong, or the library's own
+//!   dependencies are missing (`ldd LIB` shows which). Debian's classic
+//!   library needs glibc >= 2.38; on older systems start edgepose through
+//!   the loader of the root it was unpacked into (see the README).
+//! - "exports neither LiteRt* nor TfLite* symbols": the file is not a
+//!   TFLite runtime library.
+
+mod classic;
+mod litert;
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::model::{ResolvedModel, TensorInfo};
+
+/// Runtime flavour of a TFLite library.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Flavour {
+    /// LiteRT `CompiledModel` API.
+    Litert,
+    /// Classic TFLite C interpreter API.
+    Classic,
+}
+
+impl Flavour {
+    pub fn name(self) -> &'static str {
+        match self {
+            Flavour::Litert => "litert",
+            Flavour::Classic => "classic",
+        }
+    }
+}
+
+/// Errors from loading a runtime or running a model.
+#[derive(Debug, thiserror::Error)]
+pub enum InferError {
+    #[error("no TFLite library given: pass --tflite-lib PATH, set EDGEPOSE_TFLITE_LIB, or set tflite_lib in the config")]
+    NoLibrary,
+    #[error("cannot load TFLite library {path}: {why}")]
+    LoadLibrary { path: String, why: String },
+    #[error("{path} is not a TFLite runtime library: it exports neither LiteRt* (LiteRT) nor TfLite* (classic C API) symbols{detail}")]
+    NotTfliteLibrary { path: String, detail: String },
+    #[error("TFLite library {path} ({flavour}) cannot run model {model}: {why}")]
+    Model {
+        path: String,
+        flavour: &'static str,
+        model: String,
+        why: String,
+    },
+    #[error("model {model}: the runtime reports {what} {actual}, the model file says {expected}")]
+    Interface {
+        model: String,
+        what: String,
+        expected: String,
+        actual: String,
+    },
+    #[error("inference failed: {0}")]
+    Invoke(String),
+}
+
+/// Runtime options.
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// Path of the TFLite runtime library.
+    pub library: PathBuf,
+    /// CPU threads for the runtime (0: runtime default).
+    pub threads: usize,
+}
+
+/// What an engine is running on (for records and reports).
+#[derive(Debug, Clone, Serialize)]
+pub struct EngineInfo {
+    pub flavour: Flavour,
+    pub library: String,
+    pub threads: usize,
+    /// Accelerator or delegate doing the work (e.g. "cpu", "xnnpack").
+    pub accelerator: String,
+    pub inputs: Vec<TensorInfo>,
+    pub outputs: Vec<TensorInfo>,
+}
+
+/// A model loaded on a runtime, ready to invoke.
+pub trait Engine: Send {
+    /// Flavour, library, tensors.
+    fn info(&self) -> &EngineInfo;
+    /// The input tensor's bytes, to be filled before [`Engine::invoke`].
+    fn input_mut(&mut self) -> &mut [u8];
+    /// Runs the model on the current input.
+    fn invoke(&mut self) -> Result<(), InferError>;
+    /// Output tensor `index`'s bytes after the last invoke.
+    fn output(&self, index: usize) -> &[u8];
+}
+
+/// Symbols that identify each flavour.
+const LITERT_SYMBOL: &[u8] = b"LiteRtCreateEnvironment\0";
+const CLASSIC_SYMBOLS: &[&[u8]] = &[
+    b"TfLiteModelCreate\0",
+    b"TfLiteInterpreterCreate\0",
+    b"TfLiteInterpreterInvoke\0",
+];
+
+/// Detects the flavour of the library at `path` from its exported symbols,
+/// without handing it to the runtime crate (which panics on a library that
+/// lacks the classic symbols).
+pub fn detect_flavour(path: &Path) -> Result<Flavour, InferError> {
+    let display = path.display().to_string();
+    if !path.exists() {
+        return Err(InferError::LoadLibrary {
+            path: display,
+            why: "no such file".into(),
+        });
+    }
+    // SAFETY: loading a shared library runs its initialisers; this is the
+    // library the user asked us to run the model with.
+    let lib = unsafe { libloading::Library::new(path) }.map_err(|e| InferError::LoadLibrary {
+        path: display.clone(),
+        why: e.to_string(),
+    })?;
+    // SAFETY: only the presence of the symbols is checked; none is called.
+    let has = |sym: &[u8]| unsafe { lib.get::<*const ()>(sym) }.is_ok();
+    if has(LITERT_SYMBOL) {
+        return Ok(Flavour::Litert);
+    }
+    let missing: Vec<&str> = CLASSIC_SYMBOLS
+        .iter()
+        .filter(|s| !has(s))
+        .map(|s| std::str::from_utf8(&s[..s.len() - 1]).unwrap_or("?"))
+        .collect();
+    if missing.is_empty() {
+        Ok(Flavour::Classic)
+    } else if missing.len() < CLASSIC_SYMBOLS.len() {
+        Err(InferError::NotTfliteLibrary {
+            path: display,
+            detail: format!(" (it lacks {})", missing.join(", ")),
+        })
+    } else {
+        Err(InferError::NotTfliteLibrary {
+            path: display,
+            detail: String::new(),
+        })
+    }
+}
+
+/// Loads `model` on the library in `opts`.
+pub fn open(model: &ResolvedModel, opts: &EngineOptions) -> Result<Box<dyn Engine>, InferError> {
+    let flavour = detect_flavour(&opts.library)?;
+    let bytes = std::fs::read(&model.path).map_err(|e| InferError::Model {
+        path: opts.library.display().to_string(),
+        flavour: flavour.name(),
+        model: model.path.display().to_string(),
+        why: e.to_string(),
+    })?;
+    let engine: Box<dyn Engine> = match flavour {
+        Flavour::Litert => Box::new(litert::LitertEngine::open(model, bytes, opts)?),
+        Flavour::Classic => Box::new(classic::ClassicEngine::open(model, bytes, opts)?),
+    };
+    Ok(engine)
+}
+
+/// Checks a runtime-reported byte size against the model file's tensor.
+fn check_size(
+    model: &ResolvedModel,
+    what: &str,
+    info: &TensorInfo,
+    actual: usize,
+) -> Result<(), InferError> {
+    if info.byte_len() == actual {
+        Ok(())
+    } else {
+        Err(InferError::Interface {
+            model: model.path.display().to_string(),
+            what: format!("{what} byte size"),
+            expected: info.byte_len().to_string(),
+            actual: actual.to_string(),
+        })
+    }
+}

@@ -1,0 +1,20 @@
+//! edgepose: int8 YOLO-Pose on ARM edge boards.
+//!
+//! The pipeline is split by stage, each behind one trait:
+//! [`source`] (frames) → [`preprocess`] (letterbox + quantize) → [`infer`]
+//! (TFLite runtime loaded at run time) → [`decode`] (layouts, NMS) →
+//! [`sink`] (JSON lines, annotated images). [`model`] holds the model
+//! contract, [`pipeline`] ties the stages together for one frame, [`config`]
+//! and [`cli`] turn arguments into settings, and [`app`] runs the commands.
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod decode;
+pub mod infer;
+pub mod model;
+pub mod pipeline;
+pub mod preprocess;
+pub mod sink;
+pub mod source;
+pub mod stats;

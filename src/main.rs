@@ -1,0 +1,18 @@
+//! edgepose binary: parse arguments, build settings, run, map the outcome to
+//! an exit code (0 success, 1 failure, 2 usage error from clap).
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = edgepose::cli::Cli::parse();
+    edgepose::app::init_logging(cli.global.verbose);
+    match edgepose::app::run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("edgepose: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,263 @@
+//! The model contract: what edgepose needs to know about a pose model.
+//!
+//! Two sources, each saying only what the other cannot:
+//! - the `.tflite` file itself ([`tflite_file`]): tensor shapes, element types
+//!   and quantization parameters;
+//! - a manifest (`models/*.toml`, embedded in the binary, or one given by
+//!   the user): file name, sha256, licence, upstream source, the input value
+//!   range and letterbox pad value, the output layout and coordinate
+//!   convention, keypoint names and skeleton edges.
+//!
+//! A model is resolved by id or file name against the model directory, its
+//! sha256 is verified, and its interface is checked against the manifest.
+//!
+//! # Troubleshooting
+//! - "model file not found": run `scripts/models.sh` (or set
+//!   `EDGEPOSE_MODEL_DIR` to the folder holding the `.tflite` files).
+//! - "sha256 mismatch": the file is not the one the manifest describes —
+//!   re-download it; a truncated download is the usual cause.
+
+pub mod manifest;
+pub mod tflite_file;
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+pub use manifest::{Coords, Layout, Manifest};
+pub use tflite_file::{read_interface, ModelInterface};
+
+/// Errors about model files and manifests.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error("model file {path} not found: run scripts/models.sh or set EDGEPOSE_MODEL_DIR / --model-dir")]
+    NotFound { path: String },
+    #[error("cannot read model file {path}: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path} is not a usable TFLite model: {why}")]
+    NotTflite { path: String, why: String },
+    #[error("model file {path}: sha256 mismatch (expected {expected}, got {actual}); re-download it")]
+    Checksum {
+        path: String,
+        expected: String,
+        actual: String,
+    },
+    #[error("manifest {path}: {why}")]
+    Manifest { path: String, why: String },
+    #[error("model {path} does not match its manifest: {why}")]
+    Mismatch { path: String, why: String },
+    #[error("unknown model {0:?}: give a .tflite path or one of the ids listed by `edgepose models`")]
+    Unknown(String),
+}
+
+/// Tensor element types edgepose can feed or read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ElementType {
+    F32,
+    U8,
+    I8,
+    I16,
+    I32,
+}
+
+impl ElementType {
+    /// Bytes per element.
+    pub fn size(self) -> usize {
+        match self {
+            ElementType::U8 | ElementType::I8 => 1,
+            ElementType::I16 => 2,
+            ElementType::F32 | ElementType::I32 => 4,
+        }
+    }
+
+    /// Name as written in manifests and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            ElementType::F32 => "float32",
+            ElementType::U8 => "uint8",
+            ElementType::I8 => "int8",
+            ElementType::I16 => "int16",
+            ElementType::I32 => "int32",
+        }
+    }
+}
+
+/// Affine per-tensor quantization: `real = (q - zero_point) * scale`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Quant {
+    pub scale: f32,
+    pub zero_point: i32,
+}
+
+/// One input or output tensor of a model.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TensorInfo {
+    pub name: String,
+    pub shape: Vec<usize>,
+    pub dtype: ElementType,
+    pub quant: Option<Quant>,
+}
+
+impl TensorInfo {
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    /// True when the tensor has no elements.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Size in bytes.
+    pub fn byte_len(&self) -> usize {
+        self.len() * self.dtype.size()
+    }
+}
+
+/// A model file resolved on disk, verified, with its manifest and interface.
+#[derive(Debug, Clone)]
+pub struct ResolvedModel {
+    pub path: PathBuf,
+    pub manifest: Manifest,
+    pub interface: ModelInterface,
+    pub sha256: String,
+}
+
+/// Hex sha256 of a byte slice.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Reads a whole model file, mapping I/O errors to [`ModelError`].
+pub fn read_model_file(path: &Path) -> Result<Vec<u8>, ModelError> {
+    std::fs::read(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            ModelError::NotFound {
+                path: path.display().to_string(),
+            }
+        } else {
+            ModelError::Read {
+                path: path.display().to_string(),
+                source: e,
+            }
+        }
+    })
+}
+
+/// Resolves `spec` (a manifest id, a model file name, or a path to a
+/// `.tflite` file) to a verified model.
+///
+/// A path whose file name matches a known manifest uses that manifest and is
+/// checked against its sha256; a path with no manifest gets one inferred
+/// from the model's interface (YOLO anchor-free or MoveNet by shape).
+pub fn resolve(
+    spec: &str,
+    model_dir: &Path,
+    extra_manifests: &[Manifest],
+) -> Result<ResolvedModel, ModelError> {
+    let builtin = manifest::builtin()?;
+    let all: Vec<&Manifest> = extra_manifests.iter().chain(builtin.iter()).collect();
+    let spec_path = Path::new(spec);
+    let looks_like_path = spec.contains('/') || spec.ends_with(".tflite");
+    let by_name = |name: &str| {
+        all.iter()
+            .find(|m| m.id == name || m.file == name)
+            .map(|m| (*m).clone())
+    };
+    let (path, manifest) = if looks_like_path {
+        let file_name = spec_path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        let path = if spec.contains('/') {
+            spec_path.to_path_buf()
+        } else {
+            let local = model_dir.join(spec);
+            if local.exists() || !spec_path.exists() {
+                local
+            } else {
+                spec_path.to_path_buf()
+            }
+        };
+        (path, by_name(file_name))
+    } else {
+        let m = by_name(spec).ok_or_else(|| ModelError::Unknown(spec.to_string()))?;
+        (model_dir.join(&m.file), Some(m))
+    };
+    let bytes = read_model_file(&path)?;
+    let display = path.display().to_string();
+    let sha256 = sha256_hex(&bytes);
+    let interface = read_interface(&display, &bytes)?;
+    let manifest = match manifest {
+        Some(m) => {
+            if let Some(expected) = &m.sha256 {
+                if !expected.eq_ignore_ascii_case(&sha256) {
+                    return Err(ModelError::Checksum {
+                        path: display,
+                        expected: expected.clone(),
+                        actual: sha256,
+                    });
+                }
+            }
+            m
+        }
+        None => Manifest::infer(&display, &interface)?,
+    };
+    manifest.check_interface(&display, &interface)?;
+    Ok(ResolvedModel {
+        path,
+        manifest,
+        interface,
+        sha256,
+    })
+}
+
+/// Status of one manifest's file in the model directory (for `edgepose models`).
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelStatus {
+    pub id: String,
+    pub file: String,
+    pub path: String,
+    pub present: bool,
+    pub verified: bool,
+    pub detail: String,
+}
+
+/// Checks every built-in manifest against the model directory.
+pub fn status_all(model_dir: &Path) -> Result<Vec<ModelStatus>, ModelError> {
+    Ok(manifest::builtin()?
+        .into_iter()
+        .map(|m| {
+            let path = model_dir.join(&m.file);
+            let (present, verified, detail) = match std::fs::read(&path) {
+                Err(e) => (false, false, e.to_string()),
+                Ok(bytes) => {
+                    let actual = sha256_hex(&bytes);
+                    match &m.sha256 {
+                        Some(exp) if exp.eq_ignore_ascii_case(&actual) => {
+                            (true, true, "sha256 ok".to_string())
+                        }
+                        Some(exp) => (true, false, format!("sha256 {actual}, expected {exp}")),
+                        None => (true, false, "no sha256 in manifest".to_string()),
+                    }
+                }
+            };
+            ModelStatus {
+                id: m.id.clone(),
+                file: m.file.clone(),
+                path: path.display().to_string(),
+                present,
+                verified,
+                detail,
+            }
+        })
+        .collect())
+}

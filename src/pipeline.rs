@@ -1,0 +1,159 @@
+//! The pose pipeline for one frame: pre-process → invoke → decode + NMS →
+//! map back to source coordinates. Owns the engine, the pre-processor and
+//! the decoder; every buffer is allocated at construction and reused.
+
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::decode::{self, DecodeError, DecodeParams, Decoder, Detections, Outputs, Person};
+use crate::infer::{self, Engine, EngineOptions, InferError};
+use crate::model::{ModelError, ResolvedModel};
+use crate::preprocess::{InputMap, LetterboxResizer, Preprocess, PreprocessError};
+use crate::source::{Frame, SourceError};
+
+/// Errors of the pipeline, by stage.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    #[error(transparent)]
+    Infer(#[from] InferError),
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    #[error(transparent)]
+    Preprocess(#[from] PreprocessError),
+    #[error(transparent)]
+    Source(#[from] SourceError),
+}
+
+/// Per-stage times of one frame, in milliseconds.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq)]
+pub struct StageTimes {
+    /// Reading and decoding the image (filled in by the caller).
+    pub source: f64,
+    pub preprocess: f64,
+    pub invoke: f64,
+    pub decode: f64,
+    /// Pre-process + invoke + decode.
+    pub pipeline: f64,
+}
+
+/// The result of one frame, in source-image pixels.
+#[derive(Debug, Clone, Default)]
+pub struct FrameResult {
+    pub persons: Vec<Person>,
+    pub num_keypoints: usize,
+    pub width: u32,
+    pub height: u32,
+    pub seq: u64,
+    pub timestamp_ms: f64,
+    pub times: StageTimes,
+}
+
+struct EngineOutputs<'a>(&'a dyn Engine);
+
+impl Outputs for EngineOutputs<'_> {
+    fn output(&self, index: usize) -> &[u8] {
+        self.0.output(index)
+    }
+}
+
+/// A loaded model with its pre- and post-processing.
+pub struct Pipeline {
+    engine: Box<dyn Engine>,
+    pre: LetterboxResizer,
+    decoder: Box<dyn Decoder>,
+    raw: Detections,
+    model: ResolvedModel,
+}
+
+fn ms(since: Instant) -> f64 {
+    since.elapsed().as_secs_f64() * 1e3
+}
+
+impl Pipeline {
+    /// Loads `model` on the runtime in `opts`.
+    pub fn new(
+        model: ResolvedModel,
+        opts: &EngineOptions,
+        params: DecodeParams,
+    ) -> Result<Self, PipelineError> {
+        let decoder = decode::for_model(&model.manifest, &model.interface, params)?;
+        let engine = infer::open(&model, opts)?;
+        let input = &model.interface.inputs[0];
+        let [h, w] = model.manifest.input.size;
+        let pre = LetterboxResizer::new(
+            w as u32,
+            h as u32,
+            model.manifest.input.pad_value,
+            InputMap::new(input, model.manifest.input.range),
+        );
+        let k = model.manifest.keypoints.names.len();
+        Ok(Self {
+            engine,
+            pre,
+            decoder,
+            raw: Detections::with_capacity(params.max_detections, k),
+            model,
+        })
+    }
+
+    /// The model this pipeline runs.
+    pub fn model(&self) -> &ResolvedModel {
+        &self.model
+    }
+
+    /// The engine (runtime) this pipeline runs on.
+    pub fn engine(&self) -> &dyn Engine {
+        self.engine.as_ref()
+    }
+
+    /// Mutable engine access, for benchmarks of bare invoke.
+    pub fn engine_mut(&mut self) -> &mut dyn Engine {
+        self.engine.as_mut()
+    }
+
+    /// The letterboxed RGB input of the last frame.
+    pub fn letterboxed(&self) -> &[u8] {
+        self.pre.letterboxed()
+    }
+
+    /// Runs one frame into `out` (its person buffer is reused).
+    pub fn process(&mut self, frame: &Frame<'_>, out: &mut FrameResult) -> Result<(), PipelineError> {
+        let t0 = Instant::now();
+        let lb = self.pre.prepare(frame, self.engine.input_mut())?;
+        let preprocess = ms(t0);
+        let t1 = Instant::now();
+        self.engine.invoke()?;
+        let invoke = ms(t1);
+        let t2 = Instant::now();
+        self.decoder
+            .decode(&EngineOutputs(self.engine.as_ref()), &mut self.raw)?;
+        out.persons.clear();
+        out.num_keypoints = self.raw.num_keypoints;
+        for p in &self.raw.persons {
+            let mut q = *p;
+            let (x1, y1) = lb.to_source(p.bbox[0], p.bbox[1]);
+            let (x2, y2) = lb.to_source(p.bbox[2], p.bbox[3]);
+            q.bbox = [x1, y1, x2, y2];
+            for kp in q.keypoints.iter_mut().take(self.raw.num_keypoints) {
+                (kp.x, kp.y) = lb.to_source(kp.x, kp.y);
+            }
+            out.persons.push(q);
+        }
+        let decode = ms(t2);
+        out.width = frame.width;
+        out.height = frame.height;
+        out.seq = frame.seq;
+        out.timestamp_ms = frame.timestamp.as_secs_f64() * 1e3;
+        out.times = StageTimes {
+            source: out.times.source,
+            preprocess,
+            invoke,
+            decode,
+            pipeline: ms(t0),
+        };
+        Ok(())
+    }
+}

@@ -1,0 +1,186 @@
+//! JSON lines: one object per frame, written through a reusable buffer.
+//!
+//! Schema (version 1):
+//! ```json
+//! {"schema":1,"source":"bus.jpg","seq":0,"timestamp_ms":0.0,"width":810,"height":1080,
+//!  "model":"yolov8n-320-st","runtime":"litert",
+//!  "persons":[{"box":[x1,y1,x2,y2],"score":0.83,
+//!              "keypoints":[{"name":"nose","x":..,"y":..,"score":..,"visible":true}, ...]}],
+//!  "timings_ms":{"source":..,"preprocess":..,"invoke":..,"decode":..,"pipeline":..}}
+//! ```
+//! Coordinates are source-image pixels; `visible` is `score >= keypoint threshold`.
+
+use std::io::Write;
+
+use serde::ser::{SerializeMap, SerializeSeq};
+use serde::{Serialize, Serializer};
+
+use super::{RecordMeta, Sink, SinkError};
+use crate::decode::Person;
+use crate::pipeline::{FrameResult, StageTimes};
+use crate::source::Frame;
+
+/// Schema version of the records.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Writes JSON lines to any writer.
+pub struct JsonLines {
+    out: Box<dyn Write + Send>,
+    what: String,
+    buf: Vec<u8>,
+}
+
+impl JsonLines {
+    /// JSON lines to `out`; `what` names it in errors.
+    pub fn new(out: Box<dyn Write + Send>, what: &str) -> Self {
+        Self {
+            out,
+            what: what.to_string(),
+            buf: Vec::with_capacity(16 * 1024),
+        }
+    }
+
+    /// JSON lines on standard output.
+    pub fn stdout() -> Self {
+        Self::new(Box::new(std::io::stdout()), "standard output")
+    }
+}
+
+/// A borrowed view of one record, serialised without copying.
+pub struct Record<'a> {
+    pub source: &'a str,
+    pub result: &'a FrameResult,
+    pub meta: &'a RecordMeta,
+}
+
+impl Serialize for Record<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let r = self.result;
+        let mut m = s.serialize_map(Some(11))?;
+        m.serialize_entry("schema", &SCHEMA_VERSION)?;
+        m.serialize_entry("source", self.source)?;
+        m.serialize_entry("seq", &r.seq)?;
+        m.serialize_entry("timestamp_ms", &r.timestamp_ms)?;
+        m.serialize_entry("width", &r.width)?;
+        m.serialize_entry("height", &r.height)?;
+        m.serialize_entry("model", &self.meta.model_id)?;
+        m.serialize_entry("runtime", &self.meta.runtime)?;
+        m.serialize_entry(
+            "persons",
+            &Persons {
+                persons: &r.persons,
+                k: r.num_keypoints,
+                meta: self.meta,
+            },
+        )?;
+        m.serialize_entry("timings_ms", &Times(&r.times))?;
+        m.end()
+    }
+}
+
+struct Persons<'a> {
+    persons: &'a [Person],
+    k: usize,
+    meta: &'a RecordMeta,
+}
+
+impl Serialize for Persons<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(Some(self.persons.len()))?;
+        for p in self.persons {
+            seq.serialize_element(&PersonView {
+                p,
+                k: self.k,
+                meta: self.meta,
+            })?;
+        }
+        seq.end()
+    }
+}
+
+struct PersonView<'a> {
+    p: &'a Person,
+    k: usize,
+    meta: &'a RecordMeta,
+}
+
+impl Serialize for PersonView<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(3))?;
+        m.serialize_entry("box", &self.p.bbox)?;
+        m.serialize_entry("score", &self.p.score)?;
+        m.serialize_entry("keypoints", &Keypoints(self))?;
+        m.end()
+    }
+}
+
+struct Keypoints<'a>(&'a PersonView<'a>);
+
+impl Serialize for Keypoints<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let v = self.0;
+        let mut seq = s.serialize_seq(Some(v.k))?;
+        for (j, kp) in v.p.keypoints.iter().take(v.k).enumerate() {
+            seq.serialize_element(&KeypointView {
+                name: v.meta.keypoint_names.get(j).map_or("", String::as_str),
+                x: kp.x,
+                y: kp.y,
+                score: kp.score,
+                visible: kp.score >= v.meta.keypoint_threshold,
+            })?;
+        }
+        seq.end()
+    }
+}
+
+#[derive(Serialize)]
+struct KeypointView<'a> {
+    name: &'a str,
+    x: f32,
+    y: f32,
+    score: f32,
+    visible: bool,
+}
+
+struct Times<'a>(&'a StageTimes);
+
+impl Serialize for Times<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let round = |v: f64| (v * 1000.0).round() / 1000.0;
+        let t = self.0;
+        let mut m = s.serialize_map(Some(5))?;
+        m.serialize_entry("source", &round(t.source))?;
+        m.serialize_entry("preprocess", &round(t.preprocess))?;
+        m.serialize_entry("invoke", &round(t.invoke))?;
+        m.serialize_entry("decode", &round(t.decode))?;
+        m.serialize_entry("pipeline", &round(t.pipeline))?;
+        m.end()
+    }
+}
+
+impl Sink for JsonLines {
+    fn emit(&mut self, frame: &Frame<'_>, result: &FrameResult, meta: &RecordMeta) -> Result<(), SinkError> {
+        self.buf.clear();
+        let rec = Record {
+            source: frame.origin,
+            result,
+            meta,
+        };
+        serde_json::to_writer(&mut self.buf, &rec).map_err(|e| SinkError::Write {
+            what: self.what.clone(),
+            source: std::io::Error::other(e),
+        })?;
+        self.buf.push(b'\n');
+        self.out.write_all(&self.buf).map_err(|e| SinkError::Write {
+            what: self.what.clone(),
+            source: e,
+        })
+    }
+
+    fn flush(&mut self) -> Result<(), SinkError> {
+        self.out.flush().map_err(|e| SinkError::Write {
+            what: self.what.clone(),
+            source: e,
+        })
+    }
+}

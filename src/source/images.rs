@@ -1,0 +1,149 @@
+//! Still-image source: JPEG/PNG files, or every such file in a directory
+//! (sorted by name), decoded with the `image` crate into one reusable RGB
+//! buffer.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use image::ImageDecoder;
+
+use super::{Frame, Source, SourceError};
+
+const EXTENSIONS: &[&str] = &["jpg", "jpeg", "png"];
+
+/// Frames from image files.
+pub struct ImageSource {
+    files: Vec<PathBuf>,
+    next: usize,
+    interval: Duration,
+    buf: Vec<u8>,
+    origin: String,
+}
+
+fn is_image(p: &Path) -> bool {
+    p.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| EXTENSIONS.iter().any(|x| e.eq_ignore_ascii_case(x)))
+}
+
+/// Expands files and directories into the list of image files.
+pub fn expand(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, SourceError> {
+    let mut files = Vec::new();
+    for input in inputs {
+        let display = input.display().to_string();
+        let meta = std::fs::metadata(input).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                SourceError::NotFound {
+                    path: display.clone(),
+                }
+            } else {
+                SourceError::Read {
+                    path: display.clone(),
+                    why: e.to_string(),
+                }
+            }
+        })?;
+        if meta.is_dir() {
+            let mut found: Vec<PathBuf> = std::fs::read_dir(input)
+                .map_err(|e| SourceError::Read {
+                    path: display.clone(),
+                    why: e.to_string(),
+                })?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.is_file() && is_image(p))
+                .collect();
+            if found.is_empty() {
+                return Err(SourceError::EmptyDir { path: display });
+            }
+            found.sort();
+            files.extend(found);
+        } else {
+            files.push(input.clone());
+        }
+    }
+    Ok(files)
+}
+
+impl ImageSource {
+    /// A source over `inputs` (files and directories). `interval` is the
+    /// time between consecutive frames' timestamps.
+    pub fn new(inputs: &[PathBuf], interval: Duration) -> Result<Self, SourceError> {
+        Ok(Self {
+            files: expand(inputs)?,
+            next: 0,
+            interval,
+            buf: Vec::new(),
+            origin: String::new(),
+        })
+    }
+
+    /// Number of image files.
+    pub fn len(&self) -> usize {
+        self.files.len()
+    }
+
+    /// True when there are no files.
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+
+    fn decode(path: &Path, buf: &mut Vec<u8>) -> Result<(u32, u32), SourceError> {
+        let display = path.display().to_string();
+        let decode_err = |e: image::ImageError| SourceError::Decode {
+            path: display.clone(),
+            why: e.to_string(),
+        };
+        let reader = image::ImageReader::open(path)
+            .map_err(|e| SourceError::Read {
+                path: display.clone(),
+                why: e.to_string(),
+            })?
+            .with_guessed_format()
+            .map_err(|e| SourceError::Read {
+                path: display.clone(),
+                why: e.to_string(),
+            })?;
+        if reader.format().is_none() {
+            return Err(SourceError::Decode {
+                path: display,
+                why: "unrecognised file contents".into(),
+            });
+        }
+        let decoder = reader.into_decoder().map_err(decode_err)?;
+        let (w, h) = decoder.dimensions();
+        if decoder.color_type() == image::ColorType::Rgb8 {
+            let n = usize::try_from(decoder.total_bytes()).unwrap_or(usize::MAX);
+            buf.resize(n, 0);
+            decoder.read_image(buf).map_err(decode_err)?;
+        } else {
+            let rgb = image::DynamicImage::from_decoder(decoder)
+                .map_err(decode_err)?
+                .into_rgb8();
+            buf.clear();
+            buf.extend_from_slice(rgb.as_raw());
+        }
+        Ok((w, h))
+    }
+}
+
+impl Source for ImageSource {
+    fn next_frame(&mut self) -> Option<Result<Frame<'_>, SourceError>> {
+        let path = self.files.get(self.next)?;
+        let seq = self.next as u64;
+        self.next += 1;
+        self.origin.clear();
+        self.origin.push_str(&path.display().to_string());
+        Some(Self::decode(path, &mut self.buf).map(|(width, height)| Frame {
+            pixels: &self.buf,
+            width,
+            height,
+            seq,
+            timestamp: self.interval * u32::try_from(seq).unwrap_or(u32::MAX),
+            origin: &self.origin,
+        }))
+    }
+
+    fn describe(&self) -> String {
+        format!("{} image file(s)", self.files.len())
+    }
+}

@@ -1,0 +1,96 @@
+//! Latency statistics: per-stage samples in bounded buffers, summarised as
+//! median and 99th percentile.
+
+use serde::Serialize;
+
+/// Most samples kept per stage (the oldest are overwritten).
+const MAX_SAMPLES: usize = 16_384;
+
+/// Samples of one stage, in milliseconds.
+#[derive(Debug, Clone)]
+pub struct Samples {
+    values: Vec<f64>,
+    next: usize,
+    count: u64,
+}
+
+impl Default for Samples {
+    fn default() -> Self {
+        Self {
+            values: Vec::with_capacity(MAX_SAMPLES),
+            next: 0,
+            count: 0,
+        }
+    }
+}
+
+/// Median and p99 of a stage.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+pub struct Summary {
+    pub count: u64,
+    pub median_ms: f64,
+    pub p99_ms: f64,
+    pub mean_ms: f64,
+}
+
+impl Samples {
+    /// Records one sample (no allocation once the buffer is full-sized).
+    pub fn push(&mut self, ms: f64) {
+        if self.values.len() < MAX_SAMPLES {
+            self.values.push(ms);
+        } else {
+            self.values[self.next] = ms;
+            self.next = (self.next + 1) % MAX_SAMPLES;
+        }
+        self.count += 1;
+    }
+
+    /// Median, p99 (nearest rank) and mean of the kept samples.
+    pub fn summary(&self) -> Summary {
+        let mut v = self.values.clone();
+        v.sort_by(f64::total_cmp);
+        let rank = |q: f64| -> f64 {
+            if v.is_empty() {
+                return 0.0;
+            }
+            let i = ((q * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1;
+            v[i]
+        };
+        let median = if v.is_empty() {
+            0.0
+        } else if v.len() % 2 == 1 {
+            v[v.len() / 2]
+        } else {
+            (v[v.len() / 2 - 1] + v[v.len() / 2]) / 2.0
+        };
+        Summary {
+            count: self.count,
+            median_ms: median,
+            p99_ms: rank(0.99),
+            mean_ms: if v.is_empty() {
+                0.0
+            } else {
+                v.iter().sum::<f64>() / v.len() as f64
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_and_p99_of_known_samples() {
+        let mut s = Samples::default();
+        for i in 1..=100 {
+            s.push(f64::from(i));
+        }
+        let sum = s.summary();
+        assert_eq!(sum.median_ms, 50.5);
+        assert_eq!(sum.p99_ms, 99.0);
+        assert_eq!(sum.count, 100);
+        s.push(1000.0);
+        assert_eq!(s.summary().median_ms, 51.0);
+    }
+}
