@@ -11,6 +11,16 @@ Regenerate (from the repository root, only when you mean to change the fixtures)
 
     .cache/venv/bin/python scripts/reference.py \
         --models-dir ../shared/models --data-dir ../shared/data --out tests/fixtures/reference
+    .cache/venv-tflite214/bin/python scripts/reference.py --kernels builtin \
+        --models-dir ../shared/models --data-dir ../shared/data --out tests/fixtures/reference-classic
+
+The interpreter comes from `ai_edge_litert` (LiteRT 2.3, what the LiteRT flavour runs) or,
+when that is not installed, from `tflite_runtime` (2.14.0, the same TFLite version as
+Debian's classic library). --kernels xnnpack (default) runs the default XNNPACK delegate,
+as LiteRT's CPU accelerator does; --kernels builtin runs TFLite's built-in kernels only, as
+a classic library built without XNNPACK (Debian's) does. int8 kernels differ in rounding
+between those families and versions, so each runtime flavour is checked against its own
+set: `reference/` for LiteRT, `reference-classic/` for the classic C API.
 
 --models-dir / --data-dir default to $EDGEPOSE_MODEL_MIRROR / $EDGEPOSE_DATA_DIR.
 """
@@ -23,7 +33,13 @@ import sys
 
 import numpy as np
 from PIL import Image
-from ai_edge_litert.interpreter import Interpreter
+try:
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+    RUNTIME = "ai-edge-litert"
+except ImportError:
+    from tflite_runtime.interpreter import Interpreter, OpResolverType
+    RUNTIME = "tflite-runtime"
+
 
 MODELS = [
     "yolov8n_320_quant_pc_uf_pose_coco-st.tflite",
@@ -160,18 +176,23 @@ def decode_movenet(out, size, lb, w, h):
     s = k[:, 2]
     sel = xy[s >= MOVENET_BOX_KP] if (s >= MOVENET_BOX_KP).any() else xy
     box = [sel[:, 0].min(), sel[:, 1].min(), sel[:, 0].max(), sel[:, 1].max()]
+    score = float(s.astype(np.float32).mean())
+    if score < CONF:                              # one pose, kept if its mean score >= CONF
+        return []
     return [{
         "box": [r4(v) for v in box],
-        "score": r4(s.astype(np.float64).mean()),  # always emitted; score recorded
+        "score": r4(score),
         "keypoints": [[r4(x), r4(y), r4(c)] for (x, y), c in zip(xy, s)],
     }]
 
 
-def run_model(model_path, data_dir, command):
+def run_model(model_path, data_dir, command, kernels):
     name = os.path.basename(model_path)
     movenet = name.startswith("movenet")
     pad = 0 if movenet else 114
-    it = Interpreter(model_path=model_path, num_threads=2)
+    resolver = (OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES if kernels == "builtin"
+                else OpResolverType.AUTO)
+    it = Interpreter(model_path=model_path, num_threads=2, experimental_op_resolver_type=resolver)
     it.allocate_tensors()
     ind, outd = it.get_input_details()[0], it.get_output_details()[0]
     size = int(ind["shape"][1])
@@ -204,6 +225,8 @@ def run_model(model_path, data_dir, command):
         "generator": "scripts/reference.py",
         "command": command,
         "model": name,
+        "runtime": RUNTIME,
+        "kernels": kernels,
         "model_sha256": sha256_file(model_path),
         "family": "movenet" if movenet else "yolo-pose",
         "input_size": size,
@@ -221,17 +244,19 @@ def main():
     ap.add_argument("--models-dir", default=os.environ.get("EDGEPOSE_MODEL_MIRROR"))
     ap.add_argument("--data-dir", default=os.environ.get("EDGEPOSE_DATA_DIR"))
     ap.add_argument("--out", default="tests/fixtures/reference")
+    ap.add_argument("--kernels", choices=["xnnpack", "builtin"], default="xnnpack")
     a = ap.parse_args()
     if not a.models_dir or not a.data_dir:
         ap.error("need --models-dir and --data-dir (or EDGEPOSE_MODEL_MIRROR / EDGEPOSE_DATA_DIR)")
     # Recorded command: paths relative to the repository root, so it is machine-independent.
     rel = lambda p: os.path.relpath(os.path.abspath(p), REPO)
-    command = (".cache/venv/bin/python scripts/reference.py --models-dir {} --data-dir {} --out {}"
-               .format(rel(a.models_dir), rel(a.data_dir), rel(a.out)))
+    venv = ".cache/venv" if RUNTIME == "ai-edge-litert" else ".cache/venv-tflite214"
+    command = (venv + "/bin/python scripts/reference.py --kernels {} --models-dir {} --data-dir {} --out {}"
+               .format(a.kernels, rel(a.models_dir), rel(a.data_dir), rel(a.out)))
     os.makedirs(a.out, exist_ok=True)
     print("%-46s %s" % ("model", " ".join("%9s" % os.path.basename(i)[-9:-4] for i in IMAGES)))
     for m in MODELS:
-        res = run_model(os.path.join(a.models_dir, m), a.data_dir, command)
+        res = run_model(os.path.join(a.models_dir, m), a.data_dir, command, a.kernels)
         path = os.path.join(a.out, os.path.splitext(m)[0] + ".json")
         text = json.dumps(res, indent=1)
         # Put flat number lists (boxes, keypoints, probes) on one line each.

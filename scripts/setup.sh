@@ -26,7 +26,7 @@ log() { printf '[setup] %s\n' "$*" >&2; }
 
 # ---------------------------------------------------------------- apt packages
 need_pkgs=()
-for p in libclang-dev python3-venv; do
+for p in libclang-dev python3-venv cmake nasm; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need_pkgs+=("$p")
 done
 if [ ${#need_pkgs[@]} -gt 0 ]; then
@@ -145,9 +145,18 @@ if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import ai_edge_litert
     "$venv/bin/pip" install --quiet "ai-edge-litert==$litert_version" numpy pillow
 fi
 
-# ---------------------------------------------------------------- models
-if [ -x "$here/scripts/models.sh" ]; then
-    "$here/scripts/models.sh"
+# The classic flavour's reference runs TFLite 2.14 (tflite-runtime, needs numpy < 2):
+# only needed to regenerate tests/fixtures/reference-classic.
+venv214="$cache/venv-tflite214"
+if [ "${EDGEPOSE_SETUP_REFERENCE:-0}" = 1 ] && { [ ! -x "$venv214/bin/python" ] || ! "$venv214/bin/python" -c 'import tflite_runtime, numpy, PIL' 2>/dev/null; }; then
+    log "creating the classic-reference venv"
+    python3 -m venv "$venv214"
+    "$venv214/bin/pip" install --quiet "tflite-runtime==2.14.0" "numpy<2" pillow
 fi
+
+# ---------------------------------------------------------------- models
+# A model that cannot be had (no mirror, no download address) is reported by
+# models.sh; the tests and the demo then fail naming it.
+"$here/scripts/models.sh" || log "some model files are missing (listed above)"
 
 log "ready: $cache"

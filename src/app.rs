@@ -14,6 +14,7 @@ use crate::config::{FileConfig, Settings};
 use crate::infer::EngineOptions;
 use crate::model::{self, ResolvedModel};
 use crate::pipeline::{FrameResult, Pipeline};
+use crate::preprocess::ResizeMode;
 use crate::sink::{Annotator, JsonLines, RecordMeta, Sink};
 use crate::source::{ImageSource, Source};
 use crate::stats::{Samples, Summary};
@@ -50,7 +51,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             let settings = Settings::resolve(&overrides, &file)?;
             let mut source = ImageSource::new(&inputs, Duration::ZERO)?;
             let sinks = sinks(annotate.as_deref(), true)?;
-            let mut pipeline = load(&settings)?;
+            let mut pipeline = load(&settings, ResizeMode::Exact)?;
             let report = drive(&mut pipeline, &mut source, sinks, &settings, None)?;
             Ok(if report.errors == 0 {
                 ExitCode::SUCCESS
@@ -71,7 +72,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             let mut source =
                 ImageSource::new(&sources, Duration::from_secs_f64(interval_ms / 1e3))?;
             let sinks = sinks(annotate.as_deref(), !quiet)?;
-            let mut pipeline = load(&settings)?;
+            let mut pipeline = load(&settings, ResizeMode::Fast)?;
             let stop = Arc::new(AtomicBool::new(false));
             for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
                 signal_hook::flag::register(sig, Arc::clone(&stop))
@@ -89,7 +90,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         } => {
             let settings = Settings::resolve(&overrides, &file)?;
             let mut source = ImageSource::new(std::slice::from_ref(&image), Duration::ZERO)?;
-            let mut pipeline = load(&settings)?;
+            let mut pipeline = load(&settings, ResizeMode::Fast)?;
             let r = bench(&mut pipeline, &mut source, iterations.max(1), warmup)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&r)?);
@@ -105,14 +106,16 @@ fn resolve_model(settings: &Settings) -> Result<ResolvedModel> {
     Ok(model::resolve(&settings.model, &settings.model_dir, &[])?)
 }
 
-/// Resolves the model and loads it on the configured runtime.
-pub fn load(settings: &Settings) -> Result<Pipeline> {
+/// Resolves the model and loads it on the configured runtime; `resize` is
+/// used unless the settings name one.
+pub fn load(settings: &Settings, resize: ResizeMode) -> Result<Pipeline> {
     let model = resolve_model(settings)?;
     let opts = EngineOptions {
         library: settings.tflite_lib.clone(),
         threads: settings.threads,
     };
-    let p = Pipeline::new(model, &opts, settings.decode)?;
+    let resize = settings.resize.unwrap_or(resize);
+    let p = Pipeline::new(model, &opts, settings.decode, resize)?;
     log::info!(
         "model {} on {} ({}, {} threads)",
         p.model().manifest.id,
@@ -120,6 +123,7 @@ pub fn load(settings: &Settings) -> Result<Pipeline> {
         p.engine().info().flavour.name(),
         settings.threads
     );
+    log::info!("letterbox resize: {resize:?}");
     Ok(p)
 }
 

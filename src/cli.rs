@@ -46,6 +46,10 @@ pub struct Global {
     /// Most persons per frame.
     #[arg(long = "max-det", global = true)]
     pub max_detections: Option<usize>,
+    /// Letterbox resize: fast (SIMD) or exact (bit-exact with Pillow).
+    /// Default: exact for infer, fast for run and bench.
+    #[arg(long, global = true, value_enum)]
+    pub resize: Option<crate::preprocess::ResizeMode>,
     /// More log output (-v info, -vv debug); RUST_LOG also works.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -62,6 +66,7 @@ impl Global {
             iou_threshold: self.iou_threshold,
             keypoint_threshold: self.keypoint_threshold,
             max_detections: self.max_detections,
+            resize: self.resize,
         }
     }
 }

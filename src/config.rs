@@ -13,6 +13,7 @@
 //! iou_threshold = 0.7
 //! keypoint_threshold = 0.5
 //! max_detections = 300
+//! resize = "fast"        # or "exact" (bit-exact with Pillow)
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -21,6 +22,7 @@ use serde::Deserialize;
 
 use crate::decode::DecodeParams;
 use crate::model::manifest::DEFAULT_MODEL;
+use crate::preprocess::ResizeMode;
 
 /// Errors in configuration.
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +51,7 @@ pub struct FileConfig {
     pub iou_threshold: Option<f32>,
     pub keypoint_threshold: Option<f32>,
     pub max_detections: Option<usize>,
+    pub resize: Option<ResizeMode>,
 }
 
 impl FileConfig {
@@ -76,6 +79,7 @@ pub struct Overrides {
     pub iou_threshold: Option<f32>,
     pub keypoint_threshold: Option<f32>,
     pub max_detections: Option<usize>,
+    pub resize: Option<ResizeMode>,
 }
 
 /// Validated settings.
@@ -87,6 +91,9 @@ pub struct Settings {
     pub threads: usize,
     pub decode: DecodeParams,
     pub keypoint_threshold: f32,
+    /// Letterbox resize; `None` lets the command choose (exact for
+    /// `infer`, fast for `run` and `bench`).
+    pub resize: Option<ResizeMode>,
 }
 
 /// Library files tried, in order, when none is configured.
@@ -195,6 +202,7 @@ impl Settings {
                     .or(file.keypoint_threshold)
                     .unwrap_or(0.5),
             )?,
+            resize: cli.resize.or(file.resize),
         })
     }
 }

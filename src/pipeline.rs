@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::decode::{self, DecodeError, DecodeParams, Decoder, Detections, Outputs, Person};
 use crate::infer::{self, Engine, EngineOptions, InferError};
 use crate::model::{ModelError, ResolvedModel};
-use crate::preprocess::{InputMap, LetterboxResizer, Preprocess, PreprocessError};
+use crate::preprocess::{InputMap, LetterboxResizer, Preprocess, PreprocessError, ResizeMode};
 use crate::source::{Frame, SourceError};
 
 /// Errors of the pipeline, by stage.
@@ -78,6 +78,7 @@ impl Pipeline {
         model: ResolvedModel,
         opts: &EngineOptions,
         params: DecodeParams,
+        resize: ResizeMode,
     ) -> Result<Self, PipelineError> {
         let decoder = decode::for_model(&model.manifest, &model.interface, params)?;
         let engine = infer::open(&model, opts)?;
@@ -88,6 +89,7 @@ impl Pipeline {
             h as u32,
             model.manifest.input.pad_value,
             InputMap::new(input, model.manifest.input.range),
+            resize,
         );
         let k = model.manifest.keypoints.names.len();
         Ok(Self {

@@ -8,9 +8,21 @@
 //! int8 or float32) in the same pass. The resize itself is done by the
 //! backend in [`resize`].
 
+mod pillow;
 mod resize;
 
 pub use resize::LetterboxResizer;
+
+/// How the letterbox resize is computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum ResizeMode {
+    /// SIMD resize (`fast_image_resize`); within one level of `exact`.
+    #[default]
+    Fast,
+    /// Bit-exact with Pillow's bilinear resize, as the reference checks use.
+    Exact,
+}
 
 use crate::model::{ElementType, Quant, TensorInfo};
 use crate::source::Frame;

@@ -1,10 +1,13 @@
 //! Letterbox backend on `fast_image_resize` (SIMD convolution resize; its
-//! bilinear filter is the same antialiased filter as Pillow's `BILINEAR`).
-//! All buffers are allocated once for the model size and reused per frame.
+//! bilinear filter is the same antialiased filter as Pillow's `BILINEAR`),
+//! or, in [`ResizeMode::Exact`], on the bit-exact Pillow resampler in
+//! [`super::pillow`]. All buffers are allocated once for the model size and
+//! reused per frame.
 
 use fast_image_resize as fr;
 
-use super::{InputMap, Letterbox, Preprocess, PreprocessError};
+use super::pillow::PillowResampler;
+use super::{InputMap, Letterbox, Preprocess, PreprocessError, ResizeMode};
 use crate::source::Frame;
 
 /// Letterboxes RGB frames into a model input.
@@ -16,11 +19,13 @@ pub struct LetterboxResizer {
     scratch: Vec<u8>,
     resizer: fr::Resizer,
     options: fr::ResizeOptions,
+    mode: ResizeMode,
+    exact: PillowResampler,
 }
 
 impl LetterboxResizer {
     /// A resizer into a `dst_w`×`dst_h` RGB input padded with `pad`.
-    pub fn new(dst_w: u32, dst_h: u32, pad: u8, map: InputMap) -> Self {
+    pub fn new(dst_w: u32, dst_h: u32, pad: u8, map: InputMap, mode: ResizeMode) -> Self {
         Self {
             dst_w,
             dst_h,
@@ -30,6 +35,8 @@ impl LetterboxResizer {
             resizer: fr::Resizer::new(),
             options: fr::ResizeOptions::new()
                 .resize_alg(fr::ResizeAlg::Convolution(fr::FilterType::Bilinear)),
+            mode,
+            exact: PillowResampler::default(),
         }
     }
 
@@ -41,6 +48,20 @@ impl LetterboxResizer {
 
     fn letterbox(&mut self, frame: &Frame<'_>, lb: &Letterbox) -> Result<(), PreprocessError> {
         self.scratch.fill(self.pad);
+        if self.mode == ResizeMode::Exact {
+            let pitch = self.dst_w as usize * 3;
+            self.exact.resample(
+                frame.pixels,
+                frame.width as usize,
+                frame.height as usize,
+                lb.new_w as usize,
+                lb.new_h as usize,
+                &mut self.scratch,
+                lb.top as usize * pitch + lb.left as usize * 3,
+                pitch,
+            );
+            return Ok(());
+        }
         let src = fr::images::ImageRef::new(frame.width, frame.height, frame.pixels, fr::PixelType::U8x3)
             .map_err(|e| PreprocessError::Resize(e.to_string()))?;
         let mut dst = fr::images::Image::from_slice_u8(

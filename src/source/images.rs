@@ -1,7 +1,10 @@
 //! Still-image source: JPEG/PNG files, or every such file in a directory
-//! (sorted by name), decoded with the `image` crate into one reusable RGB
-//! buffer.
+//! (sorted by name), decoded into one reusable RGB buffer. JPEG goes
+//! through libjpeg-turbo (`turbojpeg`, default accurate IDCT and fancy
+//! upsampling: the same pixels Pillow and OpenCV decode), everything else
+//! through the `image` crate. EXIF orientation is not applied.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -17,6 +20,8 @@ pub struct ImageSource {
     next: usize,
     interval: Duration,
     buf: Vec<u8>,
+    file: Vec<u8>,
+    jpeg: Option<turbojpeg::Decompressor>,
     origin: String,
 }
 
@@ -73,6 +78,8 @@ impl ImageSource {
             next: 0,
             interval,
             buf: Vec::new(),
+            file: Vec::new(),
+            jpeg: None,
             origin: String::new(),
         })
     }
@@ -87,17 +94,31 @@ impl ImageSource {
         self.files.is_empty()
     }
 
-    fn decode(path: &Path, buf: &mut Vec<u8>) -> Result<(u32, u32), SourceError> {
+    fn decode(&mut self, index: usize) -> Result<(u32, u32), SourceError> {
+        let path = &self.files[index];
         let display = path.display().to_string();
+        let read_err = |e: std::io::Error| SourceError::Read {
+            path: display.clone(),
+            why: e.to_string(),
+        };
+        self.file.clear();
+        std::fs::File::open(path)
+            .and_then(|mut f| f.read_to_end(&mut self.file))
+            .map_err(read_err)?;
+        if self.file.starts_with(&[0xFF, 0xD8, 0xFF]) {
+            return decode_jpeg(&self.file, &mut self.jpeg, &mut self.buf).map_err(|why| {
+                SourceError::Decode {
+                    path: display.clone(),
+                    why,
+                }
+            });
+        }
+        let buf = &mut self.buf;
         let decode_err = |e: image::ImageError| SourceError::Decode {
             path: display.clone(),
             why: e.to_string(),
         };
-        let reader = image::ImageReader::open(path)
-            .map_err(|e| SourceError::Read {
-                path: display.clone(),
-                why: e.to_string(),
-            })?
+        let reader = image::ImageReader::new(std::io::Cursor::new(&self.file))
             .with_guessed_format()
             .map_err(|e| SourceError::Read {
                 path: display.clone(),
@@ -126,14 +147,49 @@ impl ImageSource {
     }
 }
 
+/// Decodes a JPEG into packed RGB in `buf` (reused), creating the
+/// decompressor on first use.
+fn decode_jpeg(
+    data: &[u8],
+    dec: &mut Option<turbojpeg::Decompressor>,
+    buf: &mut Vec<u8>,
+) -> Result<(u32, u32), String> {
+    if dec.is_none() {
+        *dec = Some(turbojpeg::Decompressor::new().map_err(|e| e.to_string())?);
+    }
+    let Some(d) = dec.as_mut() else {
+        return Err("no JPEG decompressor".into());
+    };
+    let header = d.read_header(data).map_err(|e| e.to_string())?;
+    let (w, h) = (header.width, header.height);
+    if w == 0 || h == 0 {
+        return Err("zero-sized image".into());
+    }
+    buf.resize(w * h * 3, 0);
+    d.decompress(
+        data,
+        turbojpeg::Image {
+            pixels: buf.as_mut_slice(),
+            width: w,
+            pitch: w * 3,
+            height: h,
+            format: turbojpeg::PixelFormat::RGB,
+        },
+    )
+    .map_err(|e| e.to_string())?;
+    let dim = |v: usize| u32::try_from(v).map_err(|_| format!("image dimension {v} too large"));
+    Ok((dim(w)?, dim(h)?))
+}
+
 impl Source for ImageSource {
     fn next_frame(&mut self) -> Option<Result<Frame<'_>, SourceError>> {
-        let path = self.files.get(self.next)?;
-        let seq = self.next as u64;
+        let index = self.next;
+        let path = self.files.get(index)?;
+        let seq = index as u64;
         self.next += 1;
         self.origin.clear();
         self.origin.push_str(&path.display().to_string());
-        Some(Self::decode(path, &mut self.buf).map(|(width, height)| Frame {
+        Some(self.decode(index).map(|(width, height)| Frame {
             pixels: &self.buf,
             width,
             height,
