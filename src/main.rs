@@ -11,7 +11,9 @@ fn main() -> ExitCode {
     match edgepose::app::run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("edgepose: error: {e:#}");
+            // One line, whatever the underlying libraries put in their messages.
+            let msg = format!("{e:#}");
+            eprintln!("edgepose: error: {}", msg.split_whitespace().collect::<Vec<_>>().join(" "));
             ExitCode::FAILURE
         }
     }

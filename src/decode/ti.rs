@@ -393,7 +393,7 @@ mod tests {
             .map(|j| (100.0 + j as f32 * 3.0, 150.0 + j as f32 * 2.0, if j % 2 == 0 { 0.9 } else { 0.2 }))
             .collect();
         let people = [
-            Planted { head: 1, anchor: 1, gx: 6, gy: 9, cx: 110.0, cy: 180.0, w: 80.0, h: 160.0, score: 0.81, kpts: kpts.clone() },
+            Planted { head: 1, anchor: 1, gx: 6, gy: 11, cx: 110.0, cy: 180.0, w: 80.0, h: 160.0, score: 0.81, kpts: kpts.clone() },
             Planted { head: 0, anchor: 2, gx: 30, gy: 12, cx: 243.0, cy: 99.0, w: 36.0, h: 90.0, score: 0.64, kpts: kpts.clone() },
         ];
         let strides = [8.0, 16.0, 32.0];
@@ -416,8 +416,8 @@ mod tests {
         let mut out = Detections::default();
         d.decode(&bytes, &mut out).unwrap();
         assert_eq!(out.persons.len(), 2, "{:?}", out.persons.iter().map(|p| p.score).collect::<Vec<_>>());
-        // Quantization of the raw values (step 1/16) costs some accuracy.
-        let tol = if quant.is_some() { 1.5 } else { 1e-2 };
+        // Quantization of the raw values (step 1/8: up to 4 px per step at stride 16) costs accuracy.
+        let tol = if quant.is_some() { 2.5 } else { 1e-2 };
         for (got, want) in out.persons.iter().zip(&people) {
             assert!((got.score - want.score).abs() < if quant.is_some() { 0.03 } else { 1e-4 }, "{} vs {}", got.score, want.score);
             let bb = [want.cx - want.w / 2.0, want.cy - want.h / 2.0, want.cx + want.w / 2.0, want.cy + want.h / 2.0];
@@ -443,7 +443,7 @@ mod tests {
 
     #[test]
     fn raw_heads_int8_nonzero_zero_point() {
-        run(true, Some(Quant { scale: 1.0 / 16.0, zero_point: 3 }));
+        run(true, Some(Quant { scale: 1.0 / 8.0, zero_point: 3 }));
     }
 
     fn flat_rows(rows: &[[f32; 57]]) -> Vec<u8> {

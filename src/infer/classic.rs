@@ -43,8 +43,12 @@ impl Drop for ClassicEngine {
             if !self.model.is_null() {
                 drop(Box::from_raw(self.model));
             }
-            drop(Box::from_raw(self.lib));
         }
+        // The runtime library itself is never unloaded: its worker threads
+        // (XNNPACK's thread pool) may still be winding down, and unloading
+        // code under them crashes the process at exit. The small `Library`
+        // handle is deliberately leaked; the OS reclaims it at exit.
+        let _ = self.lib;
     }
 }
 

@@ -60,8 +60,12 @@ impl Drop for LitertEngine {
             if !self.env.is_null() {
                 drop(Box::from_raw(self.env));
             }
-            drop(Box::from_raw(self.lib));
         }
+        // The runtime library itself is never unloaded: its worker threads
+        // (XNNPACK's thread pool) may still be winding down, and unloading
+        // code under them crashes the process at exit. The small `Library`
+        // handle is deliberately leaked; the OS reclaims it at exit.
+        let _ = self.lib;
     }
 }
 

@@ -136,6 +136,17 @@ pub fn detect_flavour(path: &Path) -> Result<Flavour, InferError> {
     })?;
     // SAFETY: only the presence of the symbols is checked; none is called.
     let has = |sym: &[u8]| unsafe { lib.get::<*const ()>(sym) }.is_ok();
+    let flavour = flavour_from_symbols(&display, has);
+    // Never unload a runtime library: some register plain `atexit`
+    // handlers, which would then point into unmapped code when the process
+    // exits (a crash seen with libLiteRt.so). The runtime loads it again
+    // right after this; the extra reference is harmless.
+    std::mem::forget(lib);
+    flavour
+}
+
+fn flavour_from_symbols(display: &str, has: impl Fn(&[u8]) -> bool) -> Result<Flavour, InferError> {
+    let display = display.to_string();
     if has(LITERT_SYMBOL) {
         return Ok(Flavour::Litert);
     }

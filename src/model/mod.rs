@@ -195,20 +195,18 @@ pub fn resolve(
     let bytes = read_model_file(&path)?;
     let display = path.display().to_string();
     let sha256 = sha256_hex(&bytes);
+    if let Some(expected) = manifest.as_ref().and_then(|m| m.sha256.as_ref()) {
+        if !expected.eq_ignore_ascii_case(&sha256) {
+            return Err(ModelError::Checksum {
+                path: display,
+                expected: expected.clone(),
+                actual: sha256,
+            });
+        }
+    }
     let interface = read_interface(&display, &bytes)?;
     let manifest = match manifest {
-        Some(m) => {
-            if let Some(expected) = &m.sha256 {
-                if !expected.eq_ignore_ascii_case(&sha256) {
-                    return Err(ModelError::Checksum {
-                        path: display,
-                        expected: expected.clone(),
-                        actual: sha256,
-                    });
-                }
-            }
-            m
-        }
+        Some(m) => m,
         None => Manifest::infer(&display, &interface)?,
     };
     manifest.check_interface(&display, &interface)?;

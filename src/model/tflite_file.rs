@@ -132,7 +132,10 @@ pub fn read_interface(name: &str, bytes: &[u8]) -> Result<ModelInterface, ModelE
         ..VerifierOptions::default()
     };
     let model = flatbuffers::root_with_opts::<FbModel>(&opts, bytes)
-        .map_err(|e| bad(format!("the file is truncated or corrupt ({e})")))?;
+        .map_err(|e| {
+            let detail = e.to_string().split_whitespace().collect::<Vec<_>>().join(" ");
+            bad(format!("the file is truncated or corrupt ({detail})"))
+        })?;
     // SAFETY (all `tab.get` calls below): the buffer passed the verifier for
     // exactly these tables and field types.
     let subgraphs = unsafe {
