@@ -12,8 +12,23 @@ fn main() {
     let mut src = ImageSource::new(&[a[1].clone().into()], std::time::Duration::ZERO).unwrap();
     let frame = src.next_frame().unwrap().unwrap();
     std::fs::write(format!("{}.rgb", a[4]), frame.pixels).unwrap();
-    let info = TensorInfo { name: "in".into(), shape: vec![1, size as usize, size as usize, 3], dtype: ElementType::U8, quant: None };
-    let mut pre = LetterboxResizer::new(size, size, pad, InputMap::new(&info, [0.0, 255.0]), if a.len() > 5 { ResizeMode::Exact } else { ResizeMode::Fast });
+    let info = TensorInfo {
+        name: "in".into(),
+        shape: vec![1, size as usize, size as usize, 3],
+        dtype: ElementType::U8,
+        quant: None,
+    };
+    let mut pre = LetterboxResizer::new(
+        size,
+        size,
+        pad,
+        InputMap::new(&info, [0.0, 255.0]),
+        if a.len() > 5 {
+            ResizeMode::Exact
+        } else {
+            ResizeMode::Fast
+        },
+    );
     let mut input = vec![0u8; (size * size * 3) as usize];
     let lb = pre.prepare(&frame, &mut input).unwrap();
     std::fs::write(format!("{}.lb", a[4]), &input).unwrap();

@@ -189,7 +189,10 @@ impl RunReport {
             ("decode", &self.decode),
             ("pipeline", &self.pipeline),
         ] {
-            s.push_str(&format!("{name:<12}{:>10.3}{:>10.3}\n", v.median_ms, v.p99_ms));
+            s.push_str(&format!(
+                "{name:<12}{:>10.3}{:>10.3}\n",
+                v.median_ms, v.p99_ms
+            ));
         }
         s.pop();
         s
@@ -266,8 +269,8 @@ fn models(dir: &std::path::Path) -> Result<ExitCode> {
     let status = model::status_all(dir)?;
     let manifests = model::manifest::builtin()?;
     println!(
-        "{:<24} {:<46} {:<8} {:<9} {:<18} {:<10} {}",
-        "id", "file", "present", "verified", "layout", "input", "licence"
+        "{:<24} {:<46} {:<8} {:<9} {:<18} {:<10} licence",
+        "id", "file", "present", "verified", "layout", "input"
     );
     let mut bad = false;
     for (s, m) in status.iter().zip(&manifests) {
@@ -319,8 +322,15 @@ impl BenchReport {
     pub fn human(&self) -> String {
         let mut s = format!(
             "model {} on {} ({}), {} threads, {} iterations, image {}\n{:<14}{:>10}{:>10}\n",
-            self.model, self.runtime, self.library, self.threads, self.iterations, self.image,
-            "stage", "median ms", "p99 ms"
+            self.model,
+            self.runtime,
+            self.library,
+            self.threads,
+            self.iterations,
+            self.image,
+            "stage",
+            "median ms",
+            "p99 ms"
         );
         for (n, v) in [
             ("bare invoke", &self.bare_invoke),

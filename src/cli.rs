@@ -9,7 +9,11 @@ use clap::{Args, Parser, Subcommand};
 use crate::config::Overrides;
 
 #[derive(Debug, Parser)]
-#[command(name = "edgepose", version, about = "Int8 YOLO-Pose on edge boards: images or camera in, TFLite, keypoints out")]
+#[command(
+    name = "edgepose",
+    version,
+    about = "Int8 YOLO-Pose on edge boards: images or camera in, TFLite, keypoints out"
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,

@@ -110,9 +110,13 @@ pub fn default_library_candidates() -> Vec<PathBuf> {
             v.push(dir.join("libLiteRt.so"));
         }
     }
-    v.push(PathBuf::from(format!(".cache/runtimes/litert/{arch}/libLiteRt.so")));
+    v.push(PathBuf::from(format!(
+        ".cache/runtimes/litert/{arch}/libLiteRt.so"
+    )));
     v.push(PathBuf::from("/usr/lib/edgepose/libLiteRt.so"));
-    v.push(PathBuf::from(format!("/usr/lib/{triple}/libtensorflowlite_c.so")));
+    v.push(PathBuf::from(format!(
+        "/usr/lib/{triple}/libtensorflowlite_c.so"
+    )));
     v.push(PathBuf::from("/usr/lib/libtensorflowlite_c.so"));
     v.push(PathBuf::from(format!(
         "/usr/lib/{triple}/libtensorflow-lite.so.2.14.1"
@@ -152,9 +156,10 @@ impl Settings {
                     })?
             }
         };
-        let threads = cli.threads.or(file.threads).unwrap_or_else(|| {
-            std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
-        });
+        let threads = cli
+            .threads
+            .or(file.threads)
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get().min(4)));
         if threads == 0 || threads > 64 {
             return Err(ConfigError::Invalid {
                 name: "threads",
@@ -226,7 +231,8 @@ mod tests {
 
     #[test]
     fn command_line_wins_over_file_over_defaults() {
-        let file: FileConfig = toml::from_str("threads = 3\nconf_threshold = 0.4\nmodel = \"m.tflite\"").unwrap();
+        let file: FileConfig =
+            toml::from_str("threads = 3\nconf_threshold = 0.4\nmodel = \"m.tflite\"").unwrap();
         let cli = Overrides {
             threads: Some(1),
             ..lib()
@@ -246,7 +252,10 @@ mod tests {
             ..lib()
         };
         let err = Settings::resolve(&cli, &FileConfig::default()).unwrap_err();
-        assert_eq!(err.to_string(), "iou_threshold = 1.5: expected a number from 0 to 1");
+        assert_eq!(
+            err.to_string(),
+            "iou_threshold = 1.5: expected a number from 0 to 1"
+        );
         let cli = Overrides {
             threads: Some(0),
             ..lib()

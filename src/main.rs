@@ -13,7 +13,10 @@ fn main() -> ExitCode {
         Err(e) => {
             // One line, whatever the underlying libraries put in their messages.
             let msg = format!("{e:#}");
-            eprintln!("edgepose: error: {}", msg.split_whitespace().collect::<Vec<_>>().join(" "));
+            eprintln!(
+                "edgepose: error: {}",
+                msg.split_whitespace().collect::<Vec<_>>().join(" ")
+            );
             ExitCode::FAILURE
         }
     }

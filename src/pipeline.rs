@@ -122,7 +122,11 @@ impl Pipeline {
     }
 
     /// Runs one frame into `out` (its person buffer is reused).
-    pub fn process(&mut self, frame: &Frame<'_>, out: &mut FrameResult) -> Result<(), PipelineError> {
+    pub fn process(
+        &mut self,
+        frame: &Frame<'_>,
+        out: &mut FrameResult,
+    ) -> Result<(), PipelineError> {
         let t0 = Instant::now();
         let lb = self.pre.prepare(frame, self.engine.input_mut())?;
         let preprocess = ms(t0);

@@ -11,14 +11,27 @@ use common::{bare, edgepose, json_lines, own_stderr, run, sample, Flavour};
 
 /// Asserts a failed run with exactly one error line containing every needle.
 fn assert_one_line_error(out: &Output, needles: &[&str]) {
-    assert_eq!(out.status.code(), Some(1), "exit {:?}; stderr: {}", out.status, String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "exit {:?}; stderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("panicked"), "panic: {stderr}");
     let lines = own_stderr(out);
-    let errors: Vec<&String> = lines.iter().filter(|l| l.starts_with("edgepose: error:")).collect();
+    let errors: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.starts_with("edgepose: error:"))
+        .collect();
     assert_eq!(errors.len(), 1, "one error line expected, got {lines:?}");
     for n in needles {
-        assert!(errors[0].contains(n), "{:?} does not mention {n:?}", errors[0]);
+        assert!(
+            errors[0].contains(n),
+            "{:?} does not mention {n:?}",
+            errors[0]
+        );
     }
 }
 
@@ -28,7 +41,9 @@ fn litert() -> Command {
 
 #[test]
 fn missing_model_file() {
-    let out = run(litert().args(["--model", "/nonexistent/pose.tflite", "infer"]).arg(sample("samples/bus.jpg")));
+    let out = run(litert()
+        .args(["--model", "/nonexistent/pose.tflite", "infer"])
+        .arg(sample("samples/bus.jpg")));
     assert_one_line_error(&out, &["/nonexistent/pose.tflite", "not found"]);
     assert!(out.stdout.is_empty());
 }
@@ -39,7 +54,11 @@ fn truncated_model_without_manifest() {
     let bytes = std::fs::read(common::models_dir().join("yolo11n-pose-320-int8.tflite")).unwrap();
     let path = dir.path().join("my-pose.tflite");
     std::fs::write(&path, &bytes[..100_000]).unwrap();
-    let out = run(litert().arg("--model").arg(&path).arg("infer").arg(sample("samples/bus.jpg")));
+    let out = run(litert()
+        .arg("--model")
+        .arg(&path)
+        .arg("infer")
+        .arg(sample("samples/bus.jpg")));
     assert_one_line_error(&out, &["my-pose.tflite", "truncated or corrupt"]);
 }
 
@@ -47,13 +66,24 @@ fn truncated_model_without_manifest() {
 fn truncated_model_with_manifest_fails_its_checksum() {
     let dir = tempfile::tempdir().unwrap();
     let bytes = std::fs::read(common::models_dir().join("yolo11n-pose-320-int8.tflite")).unwrap();
-    std::fs::write(dir.path().join("yolo11n-pose-320-int8.tflite"), &bytes[..100_000]).unwrap();
+    std::fs::write(
+        dir.path().join("yolo11n-pose-320-int8.tflite"),
+        &bytes[..100_000],
+    )
+    .unwrap();
     let out = run(litert()
         .arg("--model-dir")
         .arg(dir.path())
         .args(["--model", "yolo11n-320-int8", "infer"])
         .arg(sample("samples/bus.jpg")));
-    assert_one_line_error(&out, &["yolo11n-pose-320-int8.tflite", "sha256 mismatch", "5e5a97fe"]);
+    assert_one_line_error(
+        &out,
+        &[
+            "yolo11n-pose-320-int8.tflite",
+            "sha256 mismatch",
+            "5e5a97fe",
+        ],
+    );
 }
 
 #[test]
@@ -61,7 +91,11 @@ fn not_a_model_at_all() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("notes.tflite");
     std::fs::write(&path, "these are my notes, not a model\n").unwrap();
-    let out = run(litert().arg("--model").arg(&path).arg("infer").arg(sample("samples/bus.jpg")));
+    let out = run(litert()
+        .arg("--model")
+        .arg(&path)
+        .arg("infer")
+        .arg(sample("samples/bus.jpg")));
     assert_one_line_error(&out, &["notes.tflite", "TFL3"]);
 }
 
@@ -70,7 +104,7 @@ fn not_a_model_at_all() {
 fn tiny_model(out_shape: &[i32]) -> Vec<u8> {
     use flatbuffers::{FlatBufferBuilder, WIPOffset};
     let mut b = FlatBufferBuilder::new();
-    let mut tensor = |b: &mut FlatBufferBuilder, shape: &[i32], ty: i8, name: &str| {
+    let tensor = |b: &mut FlatBufferBuilder, shape: &[i32], ty: i8, name: &str| {
         let shape = b.create_vector(shape);
         let name = b.create_string(name);
         let t = b.start_table();
@@ -103,8 +137,15 @@ fn model_with_unknown_output_layout() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("classifier.tflite");
     std::fs::write(&path, tiny_model(&[1, 1000])).unwrap();
-    let out = run(litert().arg("--model").arg(&path).arg("infer").arg(sample("samples/bus.jpg")));
-    assert_one_line_error(&out, &["classifier.tflite", "[1, 1000]", "match no known layout"]);
+    let out = run(litert()
+        .arg("--model")
+        .arg(&path)
+        .arg("infer")
+        .arg(sample("samples/bus.jpg")));
+    assert_one_line_error(
+        &out,
+        &["classifier.tflite", "[1, 1000]", "match no known layout"],
+    );
 }
 
 #[test]
@@ -114,16 +155,23 @@ fn missing_tflite_library() {
         .arg(common::models_dir())
         .arg("infer")
         .arg(sample("samples/bus.jpg")));
-    assert_one_line_error(&out, &["/nonexistent/libLiteRt.so", "cannot load TFLite library"]);
+    assert_one_line_error(
+        &out,
+        &["/nonexistent/libLiteRt.so", "cannot load TFLite library"],
+    );
 }
 
 #[test]
 fn wrong_tflite_library() {
     // A real shared library that is not TFLite: the C library itself.
-    let libc = ["/lib/x86_64-linux-gnu/libc.so.6", "/lib/aarch64-linux-gnu/libc.so.6", "/lib/arm-linux-gnueabihf/libc.so.6"]
-        .into_iter()
-        .find(|p| Path::new(p).exists())
-        .expect("libc.so.6");
+    let libc = [
+        "/lib/x86_64-linux-gnu/libc.so.6",
+        "/lib/aarch64-linux-gnu/libc.so.6",
+        "/lib/arm-linux-gnueabihf/libc.so.6",
+    ]
+    .into_iter()
+    .find(|p| Path::new(p).exists())
+    .expect("libc.so.6");
     let out = run(bare()
         .args(["--tflite-lib", libc, "--model-dir"])
         .arg(common::models_dir())
@@ -141,9 +189,15 @@ fn non_image_and_truncated_images_fail_without_partial_output() {
     let bus = std::fs::read(sample("samples/bus.jpg")).unwrap();
     std::fs::write(&cut, &bus[..20_000]).unwrap();
     let ann = dir.path().join("annotated");
-    for (bad, why) in [(&notes, "unrecognised file contents"), (&cut, "Premature end of JPEG")] {
+    for (bad, why) in [
+        (&notes, "unrecognised file contents"),
+        (&cut, "Premature end of JPEG"),
+    ] {
         let out = run(litert().arg("infer").arg(bad).arg("--annotate").arg(&ann));
-        assert_one_line_error(&out, &[&bad.display().to_string(), "not a decodable image", why]);
+        assert_one_line_error(
+            &out,
+            &[&bad.display().to_string(), "not a decodable image", why],
+        );
         assert!(out.stdout.is_empty());
     }
     // Nothing written for the failed images, no temporary files left.
@@ -159,12 +213,19 @@ fn a_bad_image_among_good_ones_is_reported_and_the_rest_processed() {
     std::fs::copy(sample("samples/zidane.jpg"), dir.path().join("a.jpg")).unwrap();
     std::fs::copy(sample("samples/bus.jpg"), dir.path().join("c.jpg")).unwrap();
     let ann = dir.path().join("out");
-    let out = run(litert().arg("infer").arg(dir.path()).arg("--annotate").arg(&ann));
+    let out = run(litert()
+        .arg("infer")
+        .arg(dir.path())
+        .arg("--annotate")
+        .arg(&ann));
     assert_one_line_error(&out, &["b-notes.png", "not a decodable image"]);
     let recs = json_lines(&out);
     let sources: Vec<&str> = recs.iter().map(|r| r["source"].as_str().unwrap()).collect();
     assert_eq!(sources.len(), 2);
-    assert!(sources[0].ends_with("a.jpg") && sources[1].ends_with("c.jpg"), "{sources:?}");
+    assert!(
+        sources[0].ends_with("a.jpg") && sources[1].ends_with("c.jpg"),
+        "{sources:?}"
+    );
     let mut written: Vec<String> = std::fs::read_dir(&ann)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -178,7 +239,13 @@ fn empty_directory_and_missing_image() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("readme.txt"), "no images here").unwrap();
     let out = run(litert().arg("infer").arg(dir.path()));
-    assert_one_line_error(&out, &[&dir.path().display().to_string(), "holds no JPEG or PNG images"]);
+    assert_one_line_error(
+        &out,
+        &[
+            &dir.path().display().to_string(),
+            "holds no JPEG or PNG images",
+        ],
+    );
     let out = run(litert().arg("infer").arg(dir.path().join("gone.jpg")));
     assert_one_line_error(&out, &["gone.jpg", "no such file"]);
 }
@@ -188,30 +255,59 @@ fn bad_config_values_are_named() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("edgepose.toml");
     std::fs::write(&cfg, "threads = 2\nconf = 0.3\n").unwrap();
-    let out = run(litert().arg("--config").arg(&cfg).arg("infer").arg(sample("samples/bus.jpg")));
+    let out = run(litert()
+        .arg("--config")
+        .arg(&cfg)
+        .arg("infer")
+        .arg(sample("samples/bus.jpg")));
     assert_one_line_error(&out, &["edgepose.toml", "unknown field `conf`"]);
-    let out = run(litert().args(["--iou", "2", "infer"]).arg(sample("samples/bus.jpg")));
+    let out = run(litert()
+        .args(["--iou", "2", "infer"])
+        .arg(sample("samples/bus.jpg")));
     assert_one_line_error(&out, &["iou_threshold = 2", "from 0 to 1"]);
 }
 
 #[test]
 fn models_lists_presence_and_verification() {
-    let out = run(bare().arg("--model-dir").arg(common::models_dir()).arg("models"));
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run(bare()
+        .arg("--model-dir")
+        .arg(common::models_dir())
+        .arg("models"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = common::stdout(&out);
     let rows: Vec<&str> = text.lines().filter(|l| l.contains(".tflite")).collect();
     assert_eq!(rows.len(), 6, "{text}");
-    assert!(rows.iter().all(|r| r.split_whitespace().nth(2) == Some("yes") && r.split_whitespace().nth(3) == Some("yes")), "{text}");
+    assert!(
+        rows.iter()
+            .all(|r| r.split_whitespace().nth(2) == Some("yes")
+                && r.split_whitespace().nth(3) == Some("yes")),
+        "{text}"
+    );
     // A directory with one corrupted and no other files.
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("yolov8n_320_quant_pc_uf_pose_coco-st.tflite"), b"corrupt").unwrap();
+    std::fs::write(
+        dir.path()
+            .join("yolov8n_320_quant_pc_uf_pose_coco-st.tflite"),
+        b"corrupt",
+    )
+    .unwrap();
     let out = run(bare().arg("--model-dir").arg(dir.path()).arg("models"));
     assert_eq!(out.status.code(), Some(1));
     let text = common::stdout(&out);
-    let row = text.lines().find(|l| l.starts_with("yolov8n-320-st")).unwrap();
+    let row = text
+        .lines()
+        .find(|l| l.starts_with("yolov8n-320-st"))
+        .unwrap();
     let cols: Vec<&str> = row.split_whitespace().collect();
     assert_eq!((cols[2], cols[3]), ("yes", "no"), "{row}");
-    let row = text.lines().find(|l| l.starts_with("yolo11n-320-int8")).unwrap();
+    let row = text
+        .lines()
+        .find(|l| l.starts_with("yolo11n-320-int8"))
+        .unwrap();
     assert_eq!(row.split_whitespace().nth(2), Some("no"), "{row}");
 }
 
@@ -223,7 +319,11 @@ fn run_processes_a_directory_and_prints_a_summary() {
         .arg(common::data_dir().join("samples"))
         .arg("--annotate")
         .arg(dir.path()));
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let recs = json_lines(&out);
     assert_eq!(recs.len(), 2);
     assert_eq!(recs[1]["seq"], 1);
@@ -231,9 +331,15 @@ fn run_processes_a_directory_and_prints_a_summary() {
     // bus.jpg: the three fully visible people.
     assert_eq!(recs[0]["persons"].as_array().unwrap().len(), 3);
     let summary = String::from_utf8_lossy(&out.stderr);
-    assert!(summary.contains("edgepose: 2 frames, 0 errors, 5 persons"), "{summary}");
+    assert!(
+        summary.contains("edgepose: 2 frames, 0 errors, 5 persons"),
+        "{summary}"
+    );
     for stage in ["source", "preprocess", "invoke", "decode", "pipeline"] {
-        assert!(summary.lines().any(|l| l.starts_with(stage)), "no {stage} row in {summary}");
+        assert!(
+            summary.lines().any(|l| l.starts_with(stage)),
+            "no {stage} row in {summary}"
+        );
     }
     assert!(dir.path().join("bus.jpg").exists() && dir.path().join("zidane.jpg").exists());
 }
@@ -247,12 +353,22 @@ fn run_stops_cleanly_on_sigterm() {
     for _ in 0..300 {
         cmd.arg("--source").arg(common::data_dir().join("samples"));
     }
-    let child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(1500));
     // SAFETY: sending a signal to our own child process.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{:?}: {}", out.status, String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{:?}: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
     let summary = own_stderr(&out).join("\n");
     let frames: u64 = summary
         .split_whitespace()
@@ -265,8 +381,14 @@ fn run_stops_cleanly_on_sigterm() {
 
 #[test]
 fn bench_reports_every_stage_and_the_ratio() {
-    let out = run(litert().args(["bench", "--iterations", "15", "--warmup", "3", "--json"]).arg(sample("samples/bus.jpg")));
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run(litert()
+        .args(["bench", "--iterations", "15", "--warmup", "3", "--json"])
+        .arg(sample("samples/bus.jpg")));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let r: serde_json::Value = serde_json::from_str(&common::stdout(&out)).unwrap();
     assert_eq!(r["iterations"], 15);
     assert_eq!(r["model"], "yolov8n-320-st");

@@ -36,7 +36,9 @@ fn check_flavour(flavour: Flavour) {
             .iter()
             .map(|i| common::data_dir().join(i["file"].as_str().unwrap()))
             .collect();
-        let out = run(edgepose(flavour).args(["--model", model, "--threads", "2", "infer"]).args(&paths));
+        let out = run(edgepose(flavour)
+            .args(["--model", model, "--threads", "2", "infer"])
+            .args(&paths));
         assert!(
             out.status.success(),
             "{model} on {flavour:?} failed: {}",
@@ -61,21 +63,52 @@ fn check_flavour(flavour: Flavour) {
             let exp = want["persons"].as_array().unwrap();
             assert_eq!(got.len(), exp.len(), "{ctx}: person count");
             for (pi, (g, e)) in got.iter().zip(exp).enumerate() {
-                assert!((f(&g["score"]) - f(&e["score"])).abs() < SCORE, "{ctx} person {pi} score {} vs {}", g["score"], e["score"]);
-                for (a, b) in g["box"].as_array().unwrap().iter().zip(e["box"].as_array().unwrap()) {
+                assert!(
+                    (f(&g["score"]) - f(&e["score"])).abs() < SCORE,
+                    "{ctx} person {pi} score {} vs {}",
+                    g["score"],
+                    e["score"]
+                );
+                for (a, b) in g["box"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .zip(e["box"].as_array().unwrap())
+                {
                     let d = (f(a) - f(b)).abs();
                     worst = worst.max(d);
-                    assert!(d <= PX, "{ctx} person {pi} box {} vs {}", g["box"], e["box"]);
+                    assert!(
+                        d <= PX,
+                        "{ctx} person {pi} box {} vs {}",
+                        g["box"],
+                        e["box"]
+                    );
                 }
                 let kps = g["keypoints"].as_array().unwrap();
                 let ekps = e["keypoints"].as_array().unwrap();
                 assert_eq!(kps.len(), 17, "{ctx}");
                 for (k, (gk, ek)) in kps.iter().zip(ekps).enumerate() {
-                    let (dx, dy) = ((f(&gk["x"]) - f(&ek[0])).abs(), (f(&gk["y"]) - f(&ek[1])).abs());
+                    let (dx, dy) = (
+                        (f(&gk["x"]) - f(&ek[0])).abs(),
+                        (f(&gk["y"]) - f(&ek[1])).abs(),
+                    );
                     worst = worst.max(dx).max(dy);
-                    assert!(dx <= PX && dy <= PX, "{ctx} person {pi} keypoint {k} ({}) at ({}, {}) vs {ek}", gk["name"], gk["x"], gk["y"]);
-                    assert!((f(&gk["score"]) - f(&ek[2])).abs() < SCORE, "{ctx} person {pi} keypoint {k} score");
-                    assert_eq!(gk["visible"].as_bool().unwrap(), f(&ek[2]) >= 0.5, "{ctx} keypoint {k} visibility");
+                    assert!(
+                        dx <= PX && dy <= PX,
+                        "{ctx} person {pi} keypoint {k} ({}) at ({}, {}) vs {ek}",
+                        gk["name"],
+                        gk["x"],
+                        gk["y"]
+                    );
+                    assert!(
+                        (f(&gk["score"]) - f(&ek[2])).abs() < SCORE,
+                        "{ctx} person {pi} keypoint {k} score"
+                    );
+                    assert_eq!(
+                        gk["visible"].as_bool().unwrap(),
+                        f(&ek[2]) >= 0.5,
+                        "{ctx} keypoint {k} visibility"
+                    );
                     checked_keypoints += 1;
                 }
                 checked_persons += 1;
@@ -86,7 +119,10 @@ fn check_flavour(flavour: Flavour) {
         "{flavour:?}: {} models, {checked_persons} persons, {checked_keypoints} keypoints match the reference; worst difference {worst:.4} px",
         fixtures.len()
     );
-    assert!(checked_persons >= 60, "the fixtures hold persons to compare");
+    assert!(
+        checked_persons >= 60,
+        "the fixtures hold persons to compare"
+    );
 }
 
 #[test]

@@ -278,7 +278,10 @@ mod tests {
             quant: None,
             ..u
         };
-        let bytes: Vec<u8> = [1.5f32, -2.0].iter().flat_map(|v| v.to_ne_bytes()).collect();
+        let bytes: Vec<u8> = [1.5f32, -2.0]
+            .iter()
+            .flat_map(|v| v.to_ne_bytes())
+            .collect();
         assert_eq!(Dequant::new(&f).get(&bytes, 1), -2.0);
     }
 }

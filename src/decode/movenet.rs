@@ -69,8 +69,16 @@ impl Decoder for MovenetDecoder {
         let kps = &p.keypoints[..self.k];
         let strong = kps.iter().any(|k| k.score >= BOX_KEYPOINT_SCORE);
         let mut bbox = [f32::MAX, f32::MAX, f32::MIN, f32::MIN];
-        for k in kps.iter().filter(|k| !strong || k.score >= BOX_KEYPOINT_SCORE) {
-            bbox = [bbox[0].min(k.x), bbox[1].min(k.y), bbox[2].max(k.x), bbox[3].max(k.y)];
+        for k in kps
+            .iter()
+            .filter(|k| !strong || k.score >= BOX_KEYPOINT_SCORE)
+        {
+            bbox = [
+                bbox[0].min(k.x),
+                bbox[1].min(k.y),
+                bbox[2].max(k.x),
+                bbox[3].max(k.y),
+            ];
         }
         p.bbox = bbox;
         out.persons.push(p);
@@ -97,7 +105,8 @@ mod tests {
             vals.extend_from_slice(&[0.25 + j as f32 * 0.01, 0.5, s]);
         }
         let bytes: Vec<u8> = vals.iter().flat_map(|v| v.to_ne_bytes()).collect();
-        let mut d = MovenetDecoder::new(&info, 17, [192.0, 192.0], DecodeParams::default()).unwrap();
+        let mut d =
+            MovenetDecoder::new(&info, 17, [192.0, 192.0], DecodeParams::default()).unwrap();
         let mut out = Detections::default();
         d.decode(&vec![bytes], &mut out).unwrap();
         let p = &out.persons[0];

@@ -30,7 +30,12 @@ pub fn iou(a: &[f32; 4], b: &[f32; 4]) -> f32 {
 /// order is deterministic without a stable sort's scratch allocation),
 /// truncates to `max_candidates`, and keeps in place the survivors of NMS
 /// at `iou_threshold`, at most `max_keep` of them.
-pub fn nms(candidates: &mut Vec<Candidate>, iou_threshold: f32, max_candidates: usize, max_keep: usize) {
+pub fn nms(
+    candidates: &mut Vec<Candidate>,
+    iou_threshold: f32,
+    max_candidates: usize,
+    max_keep: usize,
+) {
     candidates.sort_unstable_by(|a, b| {
         b.score
             .total_cmp(&a.score)
@@ -43,7 +48,10 @@ pub fn nms(candidates: &mut Vec<Candidate>, iou_threshold: f32, max_candidates: 
             break;
         }
         let c = candidates[i];
-        if candidates[..kept].iter().all(|k| iou(&k.bbox, &c.bbox) <= iou_threshold) {
+        if candidates[..kept]
+            .iter()
+            .all(|k| iou(&k.bbox, &c.bbox) <= iou_threshold)
+        {
             candidates[kept] = c;
             kept += 1;
         }

@@ -283,7 +283,12 @@ impl Decoder for FlatDecoder {
             (1.0, 1.0)
         };
         for c in &mut self.candidates {
-            c.bbox = [c.bbox[0] * sx, c.bbox[1] * sy, c.bbox[2] * sx, c.bbox[3] * sy];
+            c.bbox = [
+                c.bbox[0] * sx,
+                c.bbox[1] * sy,
+                c.bbox[2] * sx,
+                c.bbox[3] * sy,
+            ];
         }
         let iou = if self.layout == Layout::TiNms {
             // NMS already ran in the graph: keep every row above threshold.
@@ -379,7 +384,11 @@ mod tests {
             infos.push(TensorInfo {
                 name: format!("head{i}"),
                 shape,
-                dtype: if quant.is_some() { ElementType::I8 } else { ElementType::F32 },
+                dtype: if quant.is_some() {
+                    ElementType::I8
+                } else {
+                    ElementType::F32
+                },
                 quant,
             });
             data.push(vec![-8.0f32; h * w * 171]); // all scores ≈ 0
@@ -390,11 +399,39 @@ mod tests {
     fn run(anchor_major: bool, quant: Option<Quant>) {
         let (infos, mut data) = heads(anchor_major, quant);
         let kpts: Vec<(f32, f32, f32)> = (0..17)
-            .map(|j| (100.0 + j as f32 * 3.0, 150.0 + j as f32 * 2.0, if j % 2 == 0 { 0.9 } else { 0.2 }))
+            .map(|j| {
+                (
+                    100.0 + j as f32 * 3.0,
+                    150.0 + j as f32 * 2.0,
+                    if j % 2 == 0 { 0.9 } else { 0.2 },
+                )
+            })
             .collect();
         let people = [
-            Planted { head: 1, anchor: 1, gx: 6, gy: 11, cx: 110.0, cy: 180.0, w: 80.0, h: 160.0, score: 0.81, kpts: kpts.clone() },
-            Planted { head: 0, anchor: 2, gx: 30, gy: 12, cx: 243.0, cy: 99.0, w: 36.0, h: 90.0, score: 0.64, kpts: kpts.clone() },
+            Planted {
+                head: 1,
+                anchor: 1,
+                gx: 6,
+                gy: 11,
+                cx: 110.0,
+                cy: 180.0,
+                w: 80.0,
+                h: 160.0,
+                score: 0.81,
+                kpts: kpts.clone(),
+            },
+            Planted {
+                head: 0,
+                anchor: 2,
+                gx: 30,
+                gy: 12,
+                cx: 243.0,
+                cy: 99.0,
+                w: 36.0,
+                h: 90.0,
+                score: 0.64,
+                kpts: kpts.clone(),
+            },
         ];
         let strides = [8.0, 16.0, 32.0];
         for p in &people {
@@ -407,25 +444,46 @@ mod tests {
                 None => t.iter().flat_map(|v| v.to_ne_bytes()).collect(),
                 Some(q) => t
                     .iter()
-                    .map(|&v| ((v / q.scale).round() as i32 + q.zero_point).clamp(-128, 127) as i8 as u8)
+                    .map(|&v| {
+                        ((v / q.scale).round() as i32 + q.zero_point).clamp(-128, 127) as i8 as u8
+                    })
                     .collect(),
             })
             .collect();
         let anchors: Vec<Vec<[f32; 2]>> = ANCHORS.iter().map(|a| a.to_vec()).collect();
-        let mut d = AnchorDecoder::new(&infos, 17, &strides, &anchors, DecodeParams::default()).unwrap();
+        let mut d =
+            AnchorDecoder::new(&infos, 17, &strides, &anchors, DecodeParams::default()).unwrap();
         let mut out = Detections::default();
         d.decode(&bytes, &mut out).unwrap();
-        assert_eq!(out.persons.len(), 2, "{:?}", out.persons.iter().map(|p| p.score).collect::<Vec<_>>());
+        assert_eq!(
+            out.persons.len(),
+            2,
+            "{:?}",
+            out.persons.iter().map(|p| p.score).collect::<Vec<_>>()
+        );
         // Quantization of the raw values (step 1/8: up to 4 px per step at stride 16) costs accuracy.
         let tol = if quant.is_some() { 2.5 } else { 1e-2 };
         for (got, want) in out.persons.iter().zip(&people) {
-            assert!((got.score - want.score).abs() < if quant.is_some() { 0.03 } else { 1e-4 }, "{} vs {}", got.score, want.score);
-            let bb = [want.cx - want.w / 2.0, want.cy - want.h / 2.0, want.cx + want.w / 2.0, want.cy + want.h / 2.0];
+            assert!(
+                (got.score - want.score).abs() < if quant.is_some() { 0.03 } else { 1e-4 },
+                "{} vs {}",
+                got.score,
+                want.score
+            );
+            let bb = [
+                want.cx - want.w / 2.0,
+                want.cy - want.h / 2.0,
+                want.cx + want.w / 2.0,
+                want.cy + want.h / 2.0,
+            ];
             for (g, w) in got.bbox.iter().zip(bb) {
                 assert!((g - w).abs() < tol * 2.0, "box {:?} vs {bb:?}", got.bbox);
             }
             for (g, w) in got.keypoints.iter().zip(&want.kpts) {
-                assert!((g.x - w.0).abs() < tol && (g.y - w.1).abs() < tol, "kpt {g:?} vs {w:?}");
+                assert!(
+                    (g.x - w.0).abs() < tol && (g.y - w.1).abs() < tol,
+                    "kpt {g:?} vs {w:?}"
+                );
                 assert!((g.score - w.2).abs() < 0.03);
             }
         }
@@ -443,11 +501,20 @@ mod tests {
 
     #[test]
     fn raw_heads_int8_nonzero_zero_point() {
-        run(true, Some(Quant { scale: 1.0 / 8.0, zero_point: 3 }));
+        run(
+            true,
+            Some(Quant {
+                scale: 1.0 / 8.0,
+                zero_point: 3,
+            }),
+        );
     }
 
     fn flat_rows(rows: &[[f32; 57]]) -> Vec<u8> {
-        rows.iter().flatten().flat_map(|v| v.to_ne_bytes()).collect()
+        rows.iter()
+            .flatten()
+            .flat_map(|v| v.to_ne_bytes())
+            .collect()
     }
 
     fn kp_row(head: [f32; 6]) -> [f32; 57] {
@@ -468,13 +535,33 @@ mod tests {
             kp_row([12.0, 20.0, 112.0, 220.0, 0.8, 0.0]), // overlaps #0 but NMS already ran
             kp_row([0.0, 0.0, 0.0, 0.0, 0.0, 0.0]),       // padding row
         ];
-        let info = TensorInfo { name: "o".into(), shape: vec![3, 57], dtype: ElementType::F32, quant: None };
-        let mut d = FlatDecoder::new(Layout::TiNms, &info, 17, [640.0, 640.0], Coords::Pixels, DecodeParams::default()).unwrap();
+        let info = TensorInfo {
+            name: "o".into(),
+            shape: vec![3, 57],
+            dtype: ElementType::F32,
+            quant: None,
+        };
+        let mut d = FlatDecoder::new(
+            Layout::TiNms,
+            &info,
+            17,
+            [640.0, 640.0],
+            Coords::Pixels,
+            DecodeParams::default(),
+        )
+        .unwrap();
         let mut out = Detections::default();
         d.decode(&vec![flat_rows(&rows)], &mut out).unwrap();
         assert_eq!(out.persons.len(), 2);
         assert_eq!(out.persons[0].bbox, [10.0, 20.0, 110.0, 220.0]);
-        assert_eq!(out.persons[1].keypoints[16], Keypoint { x: 216.0, y: 66.0, score: 0.7 });
+        assert_eq!(
+            out.persons[1].keypoints[16],
+            Keypoint {
+                x: 216.0,
+                y: 66.0,
+                score: 0.7
+            }
+        );
     }
 
     #[test]
@@ -484,8 +571,21 @@ mod tests {
             kp_row([101.0, 100.0, 50.0, 100.0, 0.9, 0.8]), // duplicate
             kp_row([300.0, 300.0, 50.0, 100.0, 0.5, 0.4]), // 0.2 < 0.25
         ];
-        let info = TensorInfo { name: "o".into(), shape: vec![1, 3, 57], dtype: ElementType::F32, quant: None };
-        let mut d = FlatDecoder::new(Layout::Yolov7Pose, &info, 17, [640.0, 640.0], Coords::Auto, DecodeParams::default()).unwrap();
+        let info = TensorInfo {
+            name: "o".into(),
+            shape: vec![1, 3, 57],
+            dtype: ElementType::F32,
+            quant: None,
+        };
+        let mut d = FlatDecoder::new(
+            Layout::Yolov7Pose,
+            &info,
+            17,
+            [640.0, 640.0],
+            Coords::Auto,
+            DecodeParams::default(),
+        )
+        .unwrap();
         let mut out = Detections::default();
         d.decode(&vec![flat_rows(&rows)], &mut out).unwrap();
         assert_eq!(out.persons.len(), 1);

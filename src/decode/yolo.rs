@@ -93,7 +93,12 @@ impl Decoder for YoloDecoder {
         };
         // Scale before NMS so IoU is computed in pixels either way.
         for c in &mut self.candidates {
-            c.bbox = [c.bbox[0] * sx, c.bbox[1] * sy, c.bbox[2] * sx, c.bbox[3] * sy];
+            c.bbox = [
+                c.bbox[0] * sx,
+                c.bbox[1] * sy,
+                c.bbox[2] * sx,
+                c.bbox[3] * sy,
+            ];
         }
         nms(
             &mut self.candidates,
@@ -198,7 +203,8 @@ mod tests {
             scale: 0.0054356,
             zero_point: -117,
         };
-        let quant = |v: f32| ((v / q.scale).round() as i32 + q.zero_point).clamp(-128, 127) as i8 as u8;
+        let quant =
+            |v: f32| ((v / q.scale).round() as i32 + q.zero_point).clamp(-128, 127) as i8 as u8;
         let n = 4;
         let t = tensor(&[row(0.5, 0.25, 0.2, 0.3, 0.7, 0.3)], n);
         let bytes: Vec<u8> = t.iter().map(|&v| quant(v)).collect();
@@ -252,7 +258,9 @@ mod tests {
             DecodeParams::default(),
         )
         .unwrap();
-        let err = d.decode(&vec![vec![0u8; 10]], &mut Detections::default()).unwrap_err();
+        let err = d
+            .decode(&vec![vec![0u8; 10]], &mut Detections::default())
+            .unwrap_err();
         assert!(err.to_string().contains("expected 896"), "{err}");
     }
 }

@@ -104,7 +104,12 @@ impl ClassicEngine {
                 .first_mut()
                 .ok_or_else(|| fail("the interpreter reports no input tensor".into()))?;
             let bytes = t.as_bytes_mut().map_err(|e| fail(e.to_string()))?;
-            check_size(resolved, "input", &resolved.interface.inputs[0], bytes.len())?;
+            check_size(
+                resolved,
+                "input",
+                &resolved.interface.inputs[0],
+                bytes.len(),
+            )?;
             engine.input = TensorMem {
                 ptr: bytes.as_mut_ptr(),
                 len: bytes.len(),

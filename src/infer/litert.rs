@@ -238,7 +238,10 @@ fn attach_cpu_threads<'lib>(
     // nothing here; a wrong pointer is caught by the comparison below only
     // if it points at readable memory, which the parse above makes likely.
     let status = unsafe { (fns.get_options_hardware_accelerators)(raw.cast(), &raw mut via_raw) };
-    let want = opts.hardware_accelerator_set().map_err(|e| e.to_string())?.bits();
+    let want = opts
+        .hardware_accelerator_set()
+        .map_err(|e| e.to_string())?
+        .bits();
     if status != 0 || via_raw != want {
         return Err(format!(
             "recovered options handle failed its cross-check (status {status}, {via_raw} != {want})"
@@ -264,11 +267,20 @@ fn attach_cpu_threads<'lib>(
     let mut opaque: RawHandle = std::ptr::null_mut();
     // SAFETY: valid C strings and destructor; the runtime copies the
     // identifier and owns the payload from here on.
-    let status = unsafe { create(id.as_ptr(), payload.cast(), Some(free_payload), &raw mut opaque) };
+    let status = unsafe {
+        create(
+            id.as_ptr(),
+            payload.cast(),
+            Some(free_payload),
+            &raw mut opaque,
+        )
+    };
     if status != 0 || opaque.is_null() {
         // SAFETY: ownership did not pass to the runtime.
         unsafe { free_payload(payload.cast()) };
-        return Err(format!("LiteRtCreateOpaqueOptions failed with status {status}"));
+        return Err(format!(
+            "LiteRtCreateOpaqueOptions failed with status {status}"
+        ));
     }
     // SAFETY: `raw` is the live options handle owned by `opts`; on success
     // the options own the opaque entry.
@@ -276,7 +288,9 @@ fn attach_cpu_threads<'lib>(
     if status != 0 {
         // SAFETY: still ours after a failed add.
         unsafe { destroy(opaque) };
-        return Err(format!("LiteRtAddOpaqueOptions failed with status {status}"));
+        return Err(format!(
+            "LiteRtAddOpaqueOptions failed with status {status}"
+        ));
     }
     Ok(opts)
 }

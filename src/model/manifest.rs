@@ -232,10 +232,13 @@ impl Manifest {
         if k == 0 {
             return bad("keypoints.names is empty".into());
         }
-        if let Some(e) = self.keypoints.skeleton.iter().find(|e| e[0] >= k || e[1] >= k) {
-            return bad(format!(
-                "skeleton edge {e:?} refers past the {k} keypoints"
-            ));
+        if let Some(e) = self
+            .keypoints
+            .skeleton
+            .iter()
+            .find(|e| e[0] >= k || e[1] >= k)
+        {
+            return bad(format!("skeleton edge {e:?} refers past the {k} keypoints"));
         }
         if let Some(s) = &self.sha256 {
             if s.len() != 64 || !s.chars().all(|c| c.is_ascii_hexdigit()) {
@@ -243,14 +246,19 @@ impl Manifest {
             }
         }
         if self.input.range[1] <= self.input.range[0] {
-            return bad(format!("input.range {:?} must be increasing", self.input.range));
+            return bad(format!(
+                "input.range {:?} must be increasing",
+                self.input.range
+            ));
         }
-        if self.output.layout == Layout::TiAnchor {
-            if self.output.strides.is_empty()
-                || self.output.anchors.len() != self.output.strides.len()
-            {
-                return bad("layout ti-anchor needs output.strides and one output.anchors list per stride".into());
-            }
+        if self.output.layout == Layout::TiAnchor
+            && (self.output.strides.is_empty()
+                || self.output.anchors.len() != self.output.strides.len())
+        {
+            return bad(
+                "layout ti-anchor needs output.strides and one output.anchors list per stride"
+                    .into(),
+            );
         }
         Ok(())
     }
@@ -308,7 +316,10 @@ impl Manifest {
             })
         };
         let [input] = iface.inputs.as_slice() else {
-            return bad(format!("expected one input tensor, found {}", iface.inputs.len()));
+            return bad(format!(
+                "expected one input tensor, found {}",
+                iface.inputs.len()
+            ));
         };
         match input_hw(&input.shape) {
             Some((h, w)) if [h, w] == self.input.size => {}
@@ -326,8 +337,14 @@ impl Manifest {
                 input.dtype.name()
             ));
         }
-        if !matches!(input.dtype, ElementType::F32 | ElementType::U8 | ElementType::I8) {
-            return bad(format!("input type {} is not supported", input.dtype.name()));
+        if !matches!(
+            input.dtype,
+            ElementType::F32 | ElementType::U8 | ElementType::I8
+        ) {
+            return bad(format!(
+                "input type {} is not supported",
+                input.dtype.name()
+            ));
         }
         let k = self.keypoints.names.len();
         let ok = match self.output.layout {
@@ -336,8 +353,7 @@ impl Manifest {
                     && matches!(iface.outputs[0].shape.as_slice(), [1, c, _] if *c == 5 + 3 * k)
             }
             Layout::Movenet => {
-                iface.outputs.len() == 1
-                    && iface.outputs[0].shape.as_slice() == [1, 1, k, 3]
+                iface.outputs.len() == 1 && iface.outputs[0].shape.as_slice() == [1, 1, k, 3]
             }
             Layout::TiNms => {
                 iface.outputs.len() == 1
@@ -349,9 +365,13 @@ impl Manifest {
             }
             Layout::TiAnchor => {
                 iface.outputs.len() == self.output.strides.len()
-                    && iface.outputs.iter().zip(&self.output.anchors).all(|(o, a)| {
-                        crate::decode::ti::head_geometry(&o.shape, a.len(), 6 + 3 * k).is_some()
-                    })
+                    && iface
+                        .outputs
+                        .iter()
+                        .zip(&self.output.anchors)
+                        .all(|(o, a)| {
+                            crate::decode::ti::head_geometry(&o.shape, a.len(), 6 + 3 * k).is_some()
+                        })
             }
         };
         if !ok {

@@ -41,7 +41,9 @@ pub enum ModelError {
     },
     #[error("{path} is not a usable TFLite model: {why}")]
     NotTflite { path: String, why: String },
-    #[error("model file {path}: sha256 mismatch (expected {expected}, got {actual}); re-download it")]
+    #[error(
+        "model file {path}: sha256 mismatch (expected {expected}, got {actual}); re-download it"
+    )]
     Checksum {
         path: String,
         expected: String,
@@ -51,7 +53,9 @@ pub enum ModelError {
     Manifest { path: String, why: String },
     #[error("model {path} does not match its manifest: {why}")]
     Mismatch { path: String, why: String },
-    #[error("unknown model {0:?}: give a .tflite path or one of the ids listed by `edgepose models`")]
+    #[error(
+        "unknown model {0:?}: give a .tflite path or one of the ids listed by `edgepose models`"
+    )]
     Unknown(String),
 }
 

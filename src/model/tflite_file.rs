@@ -10,7 +10,7 @@
 //! `schema.fbs`); every access goes through the `flatbuffers` verifier first.
 
 use flatbuffers::{
-    Follow, ForwardsUOffset, InvalidFlatbuffer, Table, Verifiable, Vector, Verifier,
+    Follow, ForwardsUOffset, InvalidFlatbuffer, Table, Vector, Verifiable, Verifier,
     VerifierOptions,
 };
 
@@ -131,19 +131,18 @@ pub fn read_interface(name: &str, bytes: &[u8]) -> Result<ModelInterface, ModelE
         max_tables: 10_000_000,
         ..VerifierOptions::default()
     };
-    let model = flatbuffers::root_with_opts::<FbModel>(&opts, bytes)
-        .map_err(|e| {
-            let detail = e.to_string().split_whitespace().collect::<Vec<_>>().join(" ");
-            bad(format!("the file is truncated or corrupt ({detail})"))
-        })?;
+    let model = flatbuffers::root_with_opts::<FbModel>(&opts, bytes).map_err(|e| {
+        let detail = e
+            .to_string()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        bad(format!("the file is truncated or corrupt ({detail})"))
+    })?;
     // SAFETY (all `tab.get` calls below): the buffer passed the verifier for
     // exactly these tables and field types.
-    let subgraphs = unsafe {
-        model
-            .tab
-            .get::<Tables<FbSubGraph>>(MODEL_SUBGRAPHS, None)
-    }
-    .ok_or_else(|| bad("it has no subgraphs".into()))?;
+    let subgraphs = unsafe { model.tab.get::<Tables<FbSubGraph>>(MODEL_SUBGRAPHS, None) }
+        .ok_or_else(|| bad("it has no subgraphs".into()))?;
     if subgraphs.is_empty() {
         return Err(bad("it has no subgraphs".into()));
     }
@@ -171,25 +170,33 @@ pub fn read_interface(name: &str, bytes: &[u8]) -> Result<ModelInterface, ModelE
 }
 
 fn tensor_info(t: FbTensor<'_>) -> Result<TensorInfo, String> {
-    let shape: Vec<usize> = unsafe { t.tab.get::<ForwardsUOffset<Vector<i32>>>(TENSOR_SHAPE, None) }
-        .map(|v| v.iter().map(|d| usize::try_from(d).unwrap_or(0)).collect())
-        .unwrap_or_default();
+    let shape: Vec<usize> = unsafe {
+        t.tab
+            .get::<ForwardsUOffset<Vector<i32>>>(TENSOR_SHAPE, None)
+    }
+    .map(|v| v.iter().map(|d| usize::try_from(d).unwrap_or(0)).collect())
+    .unwrap_or_default();
     let code = unsafe { t.tab.get::<i8>(TENSOR_TYPE, Some(0)) }.unwrap_or(0);
-    let dtype = element_type(code).ok_or_else(|| format!("unsupported element type code {code}"))?;
+    let dtype =
+        element_type(code).ok_or_else(|| format!("unsupported element type code {code}"))?;
     let name = unsafe { t.tab.get::<ForwardsUOffset<&str>>(TENSOR_NAME, None) }
         .unwrap_or("")
         .to_string();
-    let quant = unsafe { t.tab.get::<ForwardsUOffset<FbQuant>>(TENSOR_QUANT, None) }.and_then(|q| {
-        let scale = unsafe { q.tab.get::<ForwardsUOffset<Vector<f32>>>(QUANT_SCALE, None) }?;
-        let zp = unsafe { q.tab.get::<ForwardsUOffset<Vector<i64>>>(QUANT_ZERO_POINT, None) };
-        // Per-tensor quantization only for inputs/outputs (one scale).
-        (scale.len() == 1 && scale.get(0) > 0.0).then(|| Quant {
-            scale: scale.get(0),
-            zero_point: zp
-                .filter(|z| !z.is_empty())
-                .map_or(0, |z| i32::try_from(z.get(0)).unwrap_or(0)),
-        })
-    });
+    let quant =
+        unsafe { t.tab.get::<ForwardsUOffset<FbQuant>>(TENSOR_QUANT, None) }.and_then(|q| {
+            let scale = unsafe { q.tab.get::<ForwardsUOffset<Vector<f32>>>(QUANT_SCALE, None) }?;
+            let zp = unsafe {
+                q.tab
+                    .get::<ForwardsUOffset<Vector<i64>>>(QUANT_ZERO_POINT, None)
+            };
+            // Per-tensor quantization only for inputs/outputs (one scale).
+            (scale.len() == 1 && scale.get(0) > 0.0).then(|| Quant {
+                scale: scale.get(0),
+                zero_point: zp
+                    .filter(|z| !z.is_empty())
+                    .map_or(0, |z| i32::try_from(z.get(0)).unwrap_or(0)),
+            })
+        });
     Ok(TensorInfo {
         name,
         shape,

@@ -14,7 +14,17 @@ mod resize;
 pub use resize::LetterboxResizer;
 
 /// How the letterbox resize is computed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize, clap::ValueEnum)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    serde::Deserialize,
+    serde::Serialize,
+    clap::ValueEnum,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum ResizeMode {
     /// SIMD resize (`fast_image_resize`); within one level of `exact`.
@@ -87,6 +97,8 @@ impl Letterbox {
 }
 
 /// Byte-to-input-value table for one model input.
+// Built once per pipeline; the size difference between variants is moot.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone)]
 pub enum InputMap {
     /// One byte per element (uint8 or int8 bit pattern).
@@ -152,7 +164,11 @@ impl InputMap {
 pub trait Preprocess: Send {
     /// Writes the model input for `frame` into `input` and returns the
     /// letterbox geometry used.
-    fn prepare(&mut self, frame: &Frame<'_>, input: &mut [u8]) -> Result<Letterbox, PreprocessError>;
+    fn prepare(
+        &mut self,
+        frame: &Frame<'_>,
+        input: &mut [u8],
+    ) -> Result<Letterbox, PreprocessError>;
 }
 
 #[cfg(test)]
@@ -196,8 +212,8 @@ mod tests {
             panic!("int8 input must map to bytes");
         };
         assert!(!identity);
-        for p in 0..256usize {
-            assert_eq!(table[p], (p as u8) ^ 0x80, "pixel {p}");
+        for (p, &q) in table.iter().enumerate() {
+            assert_eq!(q, (p as u8) ^ 0x80, "pixel {p}");
         }
     }
 
@@ -210,7 +226,10 @@ mod tests {
                 zero_point: 0,
             }),
         );
-        assert!(matches!(InputMap::new(&t, [0.0, 1.0]), InputMap::Bytes { identity: true, .. }));
+        assert!(matches!(
+            InputMap::new(&t, [0.0, 1.0]),
+            InputMap::Bytes { identity: true, .. }
+        ));
         let InputMap::Float { table } = InputMap::new(&tensor(ElementType::F32, None), [0.0, 1.0])
         else {
             panic!("float input");

@@ -62,7 +62,11 @@ impl Axis {
             for x in 0..n {
                 let v = if total != 0.0 { w[x] / total } else { w[x] };
                 let f = v * f64::from(1u32 << PRECISION_BITS);
-                k[x] = if v < 0.0 { (f - 0.5) as i32 } else { (f + 0.5) as i32 };
+                k[x] = if v < 0.0 {
+                    (f - 0.5) as i32
+                } else {
+                    (f + 0.5) as i32
+                };
             }
             bounds.push((xmin, n));
         }

@@ -62,8 +62,9 @@ impl LetterboxResizer {
             );
             return Ok(());
         }
-        let src = fr::images::ImageRef::new(frame.width, frame.height, frame.pixels, fr::PixelType::U8x3)
-            .map_err(|e| PreprocessError::Resize(e.to_string()))?;
+        let src =
+            fr::images::ImageRef::new(frame.width, frame.height, frame.pixels, fr::PixelType::U8x3)
+                .map_err(|e| PreprocessError::Resize(e.to_string()))?;
         let mut dst = fr::images::Image::from_slice_u8(
             self.dst_w,
             self.dst_h,
@@ -71,8 +72,9 @@ impl LetterboxResizer {
             fr::PixelType::U8x3,
         )
         .map_err(|e| PreprocessError::Resize(e.to_string()))?;
-        let mut crop = fr::images::CroppedImageMut::new(&mut dst, lb.left, lb.top, lb.new_w, lb.new_h)
-            .map_err(|e| PreprocessError::Resize(e.to_string()))?;
+        let mut crop =
+            fr::images::CroppedImageMut::new(&mut dst, lb.left, lb.top, lb.new_w, lb.new_h)
+                .map_err(|e| PreprocessError::Resize(e.to_string()))?;
         self.resizer
             .resize(&src, &mut crop, &self.options)
             .map_err(|e| PreprocessError::Resize(e.to_string()))
@@ -80,7 +82,11 @@ impl LetterboxResizer {
 }
 
 impl Preprocess for LetterboxResizer {
-    fn prepare(&mut self, frame: &Frame<'_>, input: &mut [u8]) -> Result<Letterbox, PreprocessError> {
+    fn prepare(
+        &mut self,
+        frame: &Frame<'_>,
+        input: &mut [u8],
+    ) -> Result<Letterbox, PreprocessError> {
         let need = frame.width as usize * frame.height as usize * 3;
         if frame.width == 0 || frame.height == 0 || frame.pixels.len() < need {
             return Err(PreprocessError::BadFrame {

@@ -7,7 +7,9 @@
 use std::path::{Path, PathBuf};
 
 use image::{Rgb, RgbImage};
-use imageproc::drawing::{draw_filled_circle_mut, draw_hollow_rect_mut, draw_line_segment_mut, draw_polygon_mut};
+use imageproc::drawing::{
+    draw_filled_circle_mut, draw_hollow_rect_mut, draw_line_segment_mut, draw_polygon_mut,
+};
 use imageproc::point::Point;
 use imageproc::rect::Rect;
 
@@ -48,7 +50,8 @@ impl Annotator {
             .extension()
             .and_then(|e| e.to_str())
             .is_some_and(|e| e.eq_ignore_ascii_case("png"));
-        self.dir.join(format!("{stem}.{}", if png { "png" } else { "jpg" }))
+        self.dir
+            .join(format!("{stem}.{}", if png { "png" } else { "jpg" }))
     }
 }
 
@@ -104,19 +107,40 @@ pub fn draw(img: &mut RgbImage, result: &FrameResult, meta: &RecordMeta) {
         for &[a, b] in &meta.skeleton {
             if vis(a) && vis(b) {
                 let (pa, pb) = (p.keypoints[a], p.keypoints[b]);
-                thick_line(img, (pa.x, pa.y), (pb.x, pb.y), 2.0 * scale, limb_colour(&meta.keypoint_names, a, b));
+                thick_line(
+                    img,
+                    (pa.x, pa.y),
+                    (pb.x, pb.y),
+                    2.0 * scale,
+                    limb_colour(&meta.keypoint_names, a, b),
+                );
             }
         }
         for j in (0..k).filter(|&j| vis(j)) {
             let kp = p.keypoints[j];
-            draw_filled_circle_mut(img, (kp.x as i32, kp.y as i32), (2.5 * scale) as i32, Rgb([255, 255, 255]));
-            draw_filled_circle_mut(img, (kp.x as i32, kp.y as i32), (1.5 * scale) as i32, limb_colour(&meta.keypoint_names, j, j));
+            draw_filled_circle_mut(
+                img,
+                (kp.x as i32, kp.y as i32),
+                (2.5 * scale) as i32,
+                Rgb([255, 255, 255]),
+            );
+            draw_filled_circle_mut(
+                img,
+                (kp.x as i32, kp.y as i32),
+                (1.5 * scale) as i32,
+                limb_colour(&meta.keypoint_names, j, j),
+            );
         }
     }
 }
 
 impl Sink for Annotator {
-    fn emit(&mut self, frame: &Frame<'_>, result: &FrameResult, meta: &RecordMeta) -> Result<(), SinkError> {
+    fn emit(
+        &mut self,
+        frame: &Frame<'_>,
+        result: &FrameResult,
+        meta: &RecordMeta,
+    ) -> Result<(), SinkError> {
         let target = self.target(frame.origin, frame.seq);
         let encode_err = |why: String| SinkError::Encode {
             path: target.display().to_string(),

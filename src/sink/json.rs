@@ -159,7 +159,12 @@ impl Serialize for Times<'_> {
 }
 
 impl Sink for JsonLines {
-    fn emit(&mut self, frame: &Frame<'_>, result: &FrameResult, meta: &RecordMeta) -> Result<(), SinkError> {
+    fn emit(
+        &mut self,
+        frame: &Frame<'_>,
+        result: &FrameResult,
+        meta: &RecordMeta,
+    ) -> Result<(), SinkError> {
         self.buf.clear();
         let rec = Record {
             source: frame.origin,

@@ -39,6 +39,11 @@ pub struct RecordMeta {
 
 /// A consumer of per-frame results.
 pub trait Sink: Send {
-    fn emit(&mut self, frame: &Frame<'_>, result: &FrameResult, meta: &RecordMeta) -> Result<(), SinkError>;
+    fn emit(
+        &mut self,
+        frame: &Frame<'_>,
+        result: &FrameResult,
+        meta: &RecordMeta,
+    ) -> Result<(), SinkError>;
     fn flush(&mut self) -> Result<(), SinkError>;
 }

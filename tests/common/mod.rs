@@ -58,14 +58,20 @@ fn debian_arch() -> (&'static str, &'static str, &'static str) {
     match std::env::consts::ARCH {
         "aarch64" => ("arm64", "aarch64-linux-gnu", "lib/ld-linux-aarch64.so.1"),
         "arm" => ("armhf", "arm-linux-gnueabihf", "lib/ld-linux-armhf.so.3"),
-        _ => ("amd64", "x86_64-linux-gnu", "usr/lib64/ld-linux-x86-64.so.2"),
+        _ => (
+            "amd64",
+            "x86_64-linux-gnu",
+            "usr/lib64/ld-linux-x86-64.so.2",
+        ),
     }
 }
 
 /// Root of the unpacked classic TFLite closure.
 pub fn classic_root() -> PathBuf {
     must_exist(
-        cache().join("runtimes/tflite-classic").join(debian_arch().0),
+        cache()
+            .join("runtimes/tflite-classic")
+            .join(debian_arch().0),
         "classic TFLite root",
     )
 }
