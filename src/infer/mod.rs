@@ -23,6 +23,7 @@
 
 mod classic;
 mod litert;
+mod quiet;
 
 use std::path::{Path, PathBuf};
 
@@ -179,11 +180,25 @@ pub fn open(model: &ResolvedModel, opts: &EngineOptions) -> Result<Box<dyn Engin
         model: model.path.display().to_string(),
         why: e.to_string(),
     })?;
-    let engine: Box<dyn Engine> = match flavour {
-        Flavour::Litert => Box::new(litert::LitertEngine::open(model, bytes, opts)?),
-        Flavour::Classic => Box::new(classic::ClassicEngine::open(model, bytes, opts)?),
-    };
-    Ok(engine)
+    // Runtimes print their start-up chatter to stderr; it goes to the log
+    // (debug level, or warnings when loading fails) instead.
+    let (engine, chatter) = quiet::capture_stderr(|| -> Result<Box<dyn Engine>, InferError> {
+        Ok(match flavour {
+            Flavour::Litert => Box::new(litert::LitertEngine::open(model, bytes, opts)?),
+            Flavour::Classic => Box::new(classic::ClassicEngine::open(model, bytes, opts)?),
+        })
+    });
+    let failed = engine.is_err();
+    for line in chatter.lines().filter(|l| !l.trim().is_empty()) {
+        if failed {
+            log::warn!("runtime: {line}");
+        } else {
+            log::debug!("runtime: {line}");
+        }
+    }
+    Ok(Box::new(quiet::QuietDrop(std::mem::ManuallyDrop::new(
+        engine?,
+    ))))
 }
 
 /// Checks a runtime-reported byte size against the model file's tensor.
