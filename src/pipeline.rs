@@ -116,11 +116,6 @@ impl Pipeline {
         self.engine.as_mut()
     }
 
-    /// The letterboxed RGB input of the last frame.
-    pub fn letterboxed(&self) -> &[u8] {
-        self.pre.letterboxed()
-    }
-
     /// Runs one frame into `out` (its person buffer is reused).
     pub fn process(
         &mut self,

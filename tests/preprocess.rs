@@ -89,13 +89,19 @@ fn fast_resize_is_within_one_level_of_exact() {
         let mut fast = LetterboxResizer::new(size, size, 114, map, ResizeMode::Fast);
         let (mut a, mut b) = (vec![0u8; info.byte_len()], vec![0u8; info.byte_len()]);
         let mut src = ImageSource::new(
-            &[common::data_dir().join("samples"), common::data_dir().join("coco-val-mini")],
+            &[
+                common::data_dir().join("samples"),
+                common::data_dir().join("coco-val-mini"),
+            ],
             Duration::ZERO,
         )
         .unwrap();
         while let Some(frame) = src.next_frame() {
             let frame = frame.unwrap();
-            assert_eq!(exact.prepare(&frame, &mut a).unwrap(), fast.prepare(&frame, &mut b).unwrap());
+            assert_eq!(
+                exact.prepare(&frame, &mut a).unwrap(),
+                fast.prepare(&frame, &mut b).unwrap()
+            );
             for (x, y) in a.iter().zip(&b) {
                 let d = x.abs_diff(*y);
                 worst = worst.max(d);

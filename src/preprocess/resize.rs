@@ -40,14 +40,15 @@ impl LetterboxResizer {
         }
     }
 
-    /// The letterboxed 8-bit RGB image of the last frame (before the input
-    /// mapping), `dst_w * dst_h * 3` bytes.
-    pub fn letterboxed(&self) -> &[u8] {
-        &self.scratch
-    }
-
-    fn letterbox(&mut self, frame: &Frame<'_>, lb: &Letterbox) -> Result<(), PreprocessError> {
-        self.scratch.fill(self.pad);
+    /// Letterboxes `frame` into `dst` (packed RGB8 of the model size): the
+    /// padding is filled, the resized image written into the centre.
+    fn letterbox(
+        &mut self,
+        frame: &Frame<'_>,
+        lb: &Letterbox,
+        dst: &mut [u8],
+    ) -> Result<(), PreprocessError> {
+        fill_padding(dst, lb, self.pad);
         if self.mode == ResizeMode::Exact {
             let pitch = self.dst_w as usize * 3;
             self.exact.resample(
@@ -56,28 +57,40 @@ impl LetterboxResizer {
                 frame.height as usize,
                 lb.new_w as usize,
                 lb.new_h as usize,
-                &mut self.scratch,
+                dst,
                 lb.top as usize * pitch + lb.left as usize * 3,
                 pitch,
             );
             return Ok(());
         }
+        let err = |e: &dyn std::fmt::Display| PreprocessError::Resize(e.to_string());
         let src =
             fr::images::ImageRef::new(frame.width, frame.height, frame.pixels, fr::PixelType::U8x3)
-                .map_err(|e| PreprocessError::Resize(e.to_string()))?;
-        let mut dst = fr::images::Image::from_slice_u8(
-            self.dst_w,
-            self.dst_h,
-            &mut self.scratch,
-            fr::PixelType::U8x3,
-        )
-        .map_err(|e| PreprocessError::Resize(e.to_string()))?;
+                .map_err(|e| err(&e))?;
+        let mut dst =
+            fr::images::Image::from_slice_u8(self.dst_w, self.dst_h, dst, fr::PixelType::U8x3)
+                .map_err(|e| err(&e))?;
         let mut crop =
             fr::images::CroppedImageMut::new(&mut dst, lb.left, lb.top, lb.new_w, lb.new_h)
-                .map_err(|e| PreprocessError::Resize(e.to_string()))?;
+                .map_err(|e| err(&e))?;
         self.resizer
             .resize(&src, &mut crop, &self.options)
-            .map_err(|e| PreprocessError::Resize(e.to_string()))
+            .map_err(|e| err(&e))
+    }
+}
+
+/// Fills the letterbox borders (outside the resized image) with `pad`.
+fn fill_padding(dst: &mut [u8], lb: &Letterbox, pad: u8) {
+    let pitch = lb.dst_w as usize * 3;
+    let (top, bottom) = (lb.top as usize, (lb.top + lb.new_h) as usize);
+    let (left, right) = (lb.left as usize * 3, (lb.left + lb.new_w) as usize * 3);
+    for (y, row) in dst.chunks_exact_mut(pitch).enumerate() {
+        if y < top || y >= bottom {
+            row.fill(pad);
+        } else {
+            row[..left].fill(pad);
+            row[right..].fill(pad);
+        }
     }
 }
 
@@ -103,9 +116,17 @@ impl Preprocess for LetterboxResizer {
             });
         }
         let lb = Letterbox::new(frame.width, frame.height, self.dst_w, self.dst_h);
-        self.letterbox(frame, &lb)?;
+        if let InputMap::Bytes { identity: true, .. } = self.map {
+            // The input takes pixels as they are: letterbox straight into it.
+            self.letterbox(frame, &lb, input)?;
+            return Ok(lb);
+        }
+        let mut scratch = std::mem::take(&mut self.scratch);
+        let done = self.letterbox(frame, &lb, &mut scratch);
+        self.scratch = scratch;
+        done?;
         match &self.map {
-            InputMap::Bytes { identity: true, .. } => input.copy_from_slice(&self.scratch),
+            InputMap::Bytes { identity: true, .. } => {}
             InputMap::Bytes { table, .. } => {
                 for (o, &p) in input.iter_mut().zip(&self.scratch) {
                     *o = table[usize::from(p)];
