@@ -68,19 +68,9 @@ impl FileConfig {
     }
 }
 
-/// Values given on the command line (or through its environment variables).
-#[derive(Debug, Default, Clone)]
-pub struct Overrides {
-    pub tflite_lib: Option<PathBuf>,
-    pub model: Option<String>,
-    pub model_dir: Option<PathBuf>,
-    pub threads: Option<usize>,
-    pub conf_threshold: Option<f32>,
-    pub iou_threshold: Option<f32>,
-    pub keypoint_threshold: Option<f32>,
-    pub max_detections: Option<usize>,
-    pub resize: Option<ResizeMode>,
-}
+/// Values given on the command line (or through its environment
+/// variables): the same optional fields as the file, applied over it.
+pub type Overrides = FileConfig;
 
 /// Validated settings.
 #[derive(Debug, Clone, PartialEq)]

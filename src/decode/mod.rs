@@ -15,7 +15,7 @@ pub mod yolo;
 
 use serde::Serialize;
 
-use crate::model::{ElementType, Layout, Manifest, ModelInterface, Quant, TensorInfo};
+use crate::model::{Coords, ElementType, Layout, Manifest, ModelInterface, Quant, TensorInfo};
 
 /// Most keypoints per person a decoder supports.
 pub const MAX_KEYPOINTS: usize = 32;
@@ -231,6 +231,37 @@ pub fn for_model(
             params,
         )?),
     })
+}
+
+/// Converts candidate boxes to model-input pixels and returns the (x, y)
+/// scale applied, for the keypoints. With [`Coords::Auto`], coordinates
+/// are taken as normalised when no candidate's coordinate magnitude
+/// (`max_abs`) exceeds 2.0.
+pub fn to_pixels(
+    candidates: &mut [nms::Candidate],
+    coords: Coords,
+    max_abs: f32,
+    input_wh: [f32; 2],
+) -> (f32, f32) {
+    let normalized = match coords {
+        Coords::Normalized => true,
+        Coords::Pixels => false,
+        Coords::Auto => max_abs <= 2.0,
+    };
+    let (sx, sy) = if normalized {
+        (input_wh[0], input_wh[1])
+    } else {
+        (1.0, 1.0)
+    };
+    for c in candidates {
+        c.bbox = [
+            c.bbox[0] * sx,
+            c.bbox[1] * sy,
+            c.bbox[2] * sx,
+            c.bbox[3] * sy,
+        ];
+    }
+    (sx, sy)
 }
 
 /// Shapes of tensors for error messages.

@@ -14,8 +14,8 @@
 
 use super::nms::{nms, Candidate};
 use super::{
-    check_len, shapes, sigmoid, DecodeError, DecodeParams, Decoder, Dequant, Detections, Keypoint,
-    Outputs, Person, MAX_KEYPOINTS,
+    check_len, shapes, sigmoid, to_pixels, DecodeError, DecodeParams, Decoder, Dequant, Detections,
+    Keypoint, Outputs, Person, MAX_KEYPOINTS,
 };
 use crate::model::{Coords, Layout, TensorInfo};
 
@@ -272,24 +272,8 @@ impl Decoder for FlatDecoder {
                 });
             }
         }
-        let normalized = match self.coords {
-            Coords::Normalized => true,
-            Coords::Pixels => false,
-            Coords::Auto => max_coord <= 2.0,
-        };
-        let (sx, sy) = if normalized {
-            (self.input_wh[0], self.input_wh[1])
-        } else {
-            (1.0, 1.0)
-        };
-        for c in &mut self.candidates {
-            c.bbox = [
-                c.bbox[0] * sx,
-                c.bbox[1] * sy,
-                c.bbox[2] * sx,
-                c.bbox[3] * sy,
-            ];
-        }
+        // Scale before NMS so IoU is computed in pixels either way.
+        let (sx, sy) = to_pixels(&mut self.candidates, self.coords, max_coord, self.input_wh);
         let iou = if self.layout == Layout::TiNms {
             // NMS already ran in the graph: keep every row above threshold.
             f32::INFINITY

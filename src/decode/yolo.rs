@@ -6,8 +6,8 @@
 
 use super::nms::{nms, Candidate};
 use super::{
-    check_len, shapes, DecodeError, DecodeParams, Decoder, Dequant, Detections, Keypoint, Outputs,
-    Person, MAX_KEYPOINTS,
+    check_len, shapes, to_pixels, DecodeError, DecodeParams, Decoder, Dequant, Detections,
+    Keypoint, Outputs, Person, MAX_KEYPOINTS,
 };
 use crate::model::{Coords, TensorInfo};
 
@@ -81,25 +81,8 @@ impl Decoder for YoloDecoder {
                 });
             }
         }
-        let normalized = match self.coords {
-            Coords::Normalized => true,
-            Coords::Pixels => false,
-            Coords::Auto => max_centre <= 2.0,
-        };
-        let (sx, sy) = if normalized {
-            (self.input_wh[0], self.input_wh[1])
-        } else {
-            (1.0, 1.0)
-        };
         // Scale before NMS so IoU is computed in pixels either way.
-        for c in &mut self.candidates {
-            c.bbox = [
-                c.bbox[0] * sx,
-                c.bbox[1] * sy,
-                c.bbox[2] * sx,
-                c.bbox[3] * sy,
-            ];
-        }
+        let (sx, sy) = to_pixels(&mut self.candidates, self.coords, max_centre, self.input_wh);
         nms(
             &mut self.candidates,
             self.params.iou_threshold,

@@ -9,7 +9,7 @@
 
 use edgefirst_tflite::{Interpreter, Library, Model};
 
-use super::{check_size, Engine, EngineInfo, EngineOptions, Flavour, InferError};
+use super::{check_size, model_error, Engine, EngineInfo, EngineOptions, Flavour, InferError};
 use crate::model::ResolvedModel;
 
 struct TensorMem {
@@ -44,10 +44,9 @@ impl Drop for ClassicEngine {
                 drop(Box::from_raw(self.model));
             }
         }
-        // The runtime library itself is never unloaded: its worker threads
-        // (XNNPACK's thread pool) may still be winding down, and unloading
-        // code under them crashes the process at exit. The small `Library`
-        // handle is deliberately leaked; the OS reclaims it at exit.
+        // The runtime library itself is never unloaded (see
+        // `detect_flavour`): the small `Library` handle is deliberately
+        // leaked and the OS reclaims it at exit.
         let _ = self.lib;
     }
 }
@@ -58,15 +57,9 @@ impl ClassicEngine {
         bytes: Vec<u8>,
         opts: &EngineOptions,
     ) -> Result<Self, InferError> {
-        let lib_path = opts.library.display().to_string();
-        let fail = |why: String| InferError::Model {
-            path: lib_path.clone(),
-            flavour: Flavour::Classic.name(),
-            model: resolved.path.display().to_string(),
-            why,
-        };
+        let fail = model_error(resolved, opts, Flavour::Classic);
         let lib = Library::from_path(&opts.library).map_err(|e| InferError::LoadLibrary {
-            path: lib_path.clone(),
+            path: opts.library.display().to_string(),
             why: e.to_string(),
         })?;
         let mut engine = ClassicEngine {
@@ -78,14 +71,7 @@ impl ClassicEngine {
                 len: 0,
             },
             outputs: Vec::new(),
-            info: EngineInfo {
-                flavour: Flavour::Classic,
-                library: lib_path.clone(),
-                threads: opts.threads,
-                accelerator: "cpu".into(),
-                inputs: resolved.interface.inputs.clone(),
-                outputs: resolved.interface.outputs.clone(),
-            },
+            info: EngineInfo::new(resolved, opts, Flavour::Classic),
         };
         // SAFETY: `lib` lives until Drop, after the model and interpreter.
         let lib_ref: &'static Library = unsafe { &*engine.lib };

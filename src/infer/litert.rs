@@ -21,7 +21,7 @@ use edgefirst_tflite::litert::TensorBuffer;
 use edgefirst_tflite::litert::{CompiledModel, Environment, HwAccelerators, Model, Options};
 use edgefirst_tflite::Library;
 
-use super::{check_size, Engine, EngineInfo, EngineOptions, Flavour, InferError};
+use super::{check_size, model_error, Engine, EngineInfo, EngineOptions, Flavour, InferError};
 use crate::model::ResolvedModel;
 
 /// A model compiled on LiteRT.
@@ -61,10 +61,9 @@ impl Drop for LitertEngine {
                 drop(Box::from_raw(self.env));
             }
         }
-        // The runtime library itself is never unloaded: its worker threads
-        // (XNNPACK's thread pool) may still be winding down, and unloading
-        // code under them crashes the process at exit. The small `Library`
-        // handle is deliberately leaked; the OS reclaims it at exit.
+        // The runtime library itself is never unloaded (see
+        // `detect_flavour`): the small `Library` handle is deliberately
+        // leaked and the OS reclaims it at exit.
         let _ = self.lib;
     }
 }
@@ -75,15 +74,9 @@ impl LitertEngine {
         bytes: Vec<u8>,
         opts: &EngineOptions,
     ) -> Result<Self, InferError> {
-        let lib_path = opts.library.display().to_string();
-        let fail = |why: String| InferError::Model {
-            path: lib_path.clone(),
-            flavour: Flavour::Litert.name(),
-            model: resolved.path.display().to_string(),
-            why,
-        };
+        let fail = model_error(resolved, opts, Flavour::Litert);
         let lib = Library::from_path(&opts.library).map_err(|e| InferError::LoadLibrary {
-            path: lib_path.clone(),
+            path: opts.library.display().to_string(),
             why: e.to_string(),
         })?;
         let lib: *mut Library = Box::into_raw(Box::new(lib));
@@ -96,14 +89,7 @@ impl LitertEngine {
             lib,
             input_staging: Vec::new(),
             output_staging: Vec::new(),
-            info: EngineInfo {
-                flavour: Flavour::Litert,
-                library: lib_path.clone(),
-                threads: opts.threads,
-                accelerator: "cpu".into(),
-                inputs: resolved.interface.inputs.clone(),
-                outputs: resolved.interface.outputs.clone(),
-            },
+            info: EngineInfo::new(resolved, opts, Flavour::Litert),
         };
         // Until `env` and `model` are set, Drop must not free them: keep
         // them valid by constructing in order and only then storing.

@@ -201,6 +201,34 @@ pub fn open(model: &ResolvedModel, opts: &EngineOptions) -> Result<Box<dyn Engin
     ))))
 }
 
+impl EngineInfo {
+    /// Description of `model` on the library in `opts`, CPU only.
+    fn new(model: &ResolvedModel, opts: &EngineOptions, flavour: Flavour) -> Self {
+        Self {
+            flavour,
+            library: opts.library.display().to_string(),
+            threads: opts.threads,
+            accelerator: "cpu".into(),
+            inputs: model.interface.inputs.clone(),
+            outputs: model.interface.outputs.clone(),
+        }
+    }
+}
+
+/// Wraps a runtime's failure to load or compile `model`.
+fn model_error<'a>(
+    model: &'a ResolvedModel,
+    opts: &'a EngineOptions,
+    flavour: Flavour,
+) -> impl Fn(String) -> InferError + 'a {
+    move |why| InferError::Model {
+        path: opts.library.display().to_string(),
+        flavour: flavour.name(),
+        model: model.path.display().to_string(),
+        why,
+    }
+}
+
 /// Checks a runtime-reported byte size against the model file's tensor.
 fn check_size(
     model: &ResolvedModel,
