@@ -144,10 +144,10 @@ fetch_classic amd64
 
 # ---------------------------------------------------------------- Python reference tools
 venv="$cache/venv"
-if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import ai_edge_litert, numpy, PIL' 2>/dev/null; then
+if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import ai_edge_litert, numpy, PIL, pycocotools' 2>/dev/null; then
     log "creating the reference-check venv"
     python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet "ai-edge-litert==$litert_version" numpy pillow
+    "$venv/bin/pip" install --quiet "ai-edge-litert==$litert_version" numpy pillow pycocotools
 fi
 
 # The classic flavour's reference runs TFLite 2.14 (tflite-runtime, needs numpy < 2):

@@ -38,6 +38,13 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         None => FileConfig::default(),
     };
     let overrides = cli.global.overrides();
+    let manifests = cli
+        .global
+        .manifests
+        .iter()
+        .map(|p| model::Manifest::load(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let load = |settings: &Settings, resize: ResizeMode| load(settings, resize, &manifests);
     match cli.command {
         Command::Models => {
             let dir = overrides
@@ -51,7 +58,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             let settings = Settings::resolve(&overrides, &file)?;
             let mut source = ImageSource::new(&inputs, Duration::ZERO)?;
             let sinks = sinks(annotate.as_deref(), true)?;
-            let mut pipeline = load(&settings, ResizeMode::Exact)?;
+            let mut pipeline = load(&settings, ResizeMode::Fast)?;
             let report = drive(&mut pipeline, &mut source, sinks, &settings, None)?;
             Ok(if report.errors == 0 {
                 ExitCode::SUCCESS
@@ -82,6 +89,92 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             eprintln!("{}", report.human());
             Ok(ExitCode::SUCCESS)
         }
+        Command::Eval {
+            annotations,
+            images,
+            reference,
+            min_ap,
+            max_ap_drop,
+            min_agreement_oks,
+            report,
+            json,
+            agreement_conf,
+            worst,
+        } => {
+            // Evaluation keeps low-score detections, as COCO does.
+            let mut o = overrides.clone();
+            o.conf_threshold = o.conf_threshold.or(Some(0.001));
+            o.max_detections = o.max_detections.or(Some(20));
+            let settings = Settings::resolve(&o, &file)?;
+            let mut pipeline = load(&settings, ResizeMode::Fast)?;
+            let mut reference_pipeline = match &reference {
+                Some(r) => Some(load(
+                    &Settings {
+                        model: r.clone(),
+                        ..settings.clone()
+                    },
+                    ResizeMode::Fast,
+                )?),
+                None => None,
+            };
+            let opts = crate::eval::EvalOptions {
+                annotations,
+                images,
+                agreement_conf,
+                worst,
+                max_dets: settings.decode.max_detections,
+                keypoint_threshold: settings.keypoint_threshold,
+            };
+            let bar = indicatif::ProgressBar::new(0);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{msg} [{bar:30}] {pos}/{len} images ({eta})",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            bar.set_message("evaluating");
+            let result = crate::eval::evaluate(
+                &mut pipeline,
+                reference_pipeline.as_mut(),
+                &opts,
+                |done, total| {
+                    bar.set_length(total as u64);
+                    bar.set_position(done as u64);
+                },
+            )?;
+            bar.finish_and_clear();
+            let thresholds = crate::eval::Thresholds {
+                min_ap,
+                max_ap_drop,
+                min_agreement_oks,
+            };
+            let checks = result.checks(&thresholds);
+            let passed = checks.iter().all(|c| c.pass);
+            println!("{}", crate::eval::report::table(&result, &checks));
+            let rep = crate::eval::report::Report {
+                result: &result,
+                ap_drop: result.ap_drop(),
+                checks: &checks,
+                passed,
+            };
+            if let Some(path) = &json {
+                crate::eval::report::write_json(path, &rep)?;
+            }
+            if let Some(dir) = &report {
+                let written =
+                    crate::eval::report::write_dir(dir, &rep, &meta(&pipeline, &settings))?;
+                eprintln!(
+                    "edgepose: report in {}: {}",
+                    dir.display(),
+                    written.join(", ")
+                );
+            }
+            Ok(if passed {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(3)
+            })
+        }
         Command::Bench {
             image,
             iterations,
@@ -102,14 +195,14 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
-fn resolve_model(settings: &Settings) -> Result<ResolvedModel> {
-    Ok(model::resolve(&settings.model, &settings.model_dir, &[])?)
-}
-
-/// Resolves the model and loads it on the configured runtime; `resize` is
-/// used unless the settings name one.
-pub fn load(settings: &Settings, resize: ResizeMode) -> Result<Pipeline> {
-    let model = resolve_model(settings)?;
+/// Resolves the model (built-in manifests plus `manifests`) and loads it
+/// on the configured runtime; `resize` is used unless the settings name one.
+pub fn load(
+    settings: &Settings,
+    resize: ResizeMode,
+    manifests: &[model::Manifest],
+) -> Result<Pipeline> {
+    let model: ResolvedModel = model::resolve(&settings.model, &settings.model_dir, manifests)?;
     let opts = EngineOptions {
         library: settings.tflite_lib.clone(),
         threads: settings.threads,

@@ -50,10 +50,14 @@ pub struct Global {
     /// Most persons per frame.
     #[arg(long = "max-det", global = true)]
     pub max_detections: Option<usize>,
-    /// Letterbox resize: fast (SIMD) or exact (bit-exact with Pillow).
-    /// Default: exact for infer, fast for run and bench.
+    /// Letterbox resize: fast (SIMD bilinear interpolation, as Ultralytics'
+    /// OpenCV letterbox; default) or exact (bit-exact with Pillow's
+    /// antialiased BILINEAR, for reference checks).
     #[arg(long, global = true, value_enum)]
     pub resize: Option<crate::preprocess::ResizeMode>,
+    /// Extra model manifest (TOML) for a model edgepose does not ship; repeatable.
+    #[arg(long = "manifest", global = true)]
+    pub manifests: Vec<PathBuf>,
     /// More log output (-v info, -vv debug); RUST_LOG also works.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -103,6 +107,41 @@ pub enum Command {
     },
     /// List model manifests and whether each file is present and verified.
     Models,
+    /// Check accuracy: COCO keypoint AP against ground truth and/or agreement
+    /// with a reference model, through the same path as `run`. Exit code 0
+    /// when every threshold passes, 3 when one fails.
+    Eval {
+        /// COCO-format keypoint annotation file (omit for agreement only).
+        #[arg(long)]
+        annotations: Option<PathBuf>,
+        /// Folder with the images (the annotation file's `file_name`s).
+        #[arg(long)]
+        images: PathBuf,
+        /// Reference model of the same network (e.g. the float32 export).
+        #[arg(long)]
+        reference: Option<String>,
+        /// Fail unless AP (OKS .50:.95, all areas) is at least this.
+        #[arg(long)]
+        min_ap: Option<f64>,
+        /// Fail if the reference's AP exceeds the model's by more than this.
+        #[arg(long)]
+        max_ap_drop: Option<f64>,
+        /// Fail unless the mean OKS between the two models' persons is at least this.
+        #[arg(long)]
+        min_agreement_oks: Option<f64>,
+        /// Write a report folder: COCO results files, report.json, error chart, worst images.
+        #[arg(long)]
+        report: Option<PathBuf>,
+        /// Write the JSON report to this file.
+        #[arg(long)]
+        json: Option<PathBuf>,
+        /// Persons below this score are left out of the agreement comparison.
+        #[arg(long, default_value_t = 0.25)]
+        agreement_conf: f32,
+        /// Number of worst-agreeing images drawn in the report.
+        #[arg(long, default_value_t = 4)]
+        worst: usize,
+    },
     /// Time each stage (median, p99) and end-to-end against bare invoke.
     Bench {
         /// Image to run on.

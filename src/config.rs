@@ -81,8 +81,7 @@ pub struct Settings {
     pub threads: usize,
     pub decode: DecodeParams,
     pub keypoint_threshold: f32,
-    /// Letterbox resize; `None` lets the command choose (exact for
-    /// `infer`, fast for `run` and `bench`).
+    /// Letterbox resize; `None` lets the command choose (fast).
     pub resize: Option<ResizeMode>,
 }
 

@@ -11,6 +11,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod decode;
+pub mod eval;
 pub mod infer;
 pub mod model;
 pub mod pipeline;

@@ -2,7 +2,7 @@
 //! sample and COCO mini images, against independent reference results made
 //! by `scripts/reference.py` (Python interpreter + numpy + Pillow): same
 //! person count, boxes and every keypoint within 1.0 px, scores within
-//! 1e-3. `infer` uses the exact (Pillow-identical) resize, so the int8
+//! 1e-3. The runs use the exact (Pillow-identical) resize, so the int8
 //! models see bit-identical inputs.
 
 mod common;
@@ -37,7 +37,15 @@ fn check_flavour(flavour: Flavour) {
             .map(|i| common::data_dir().join(i["file"].as_str().unwrap()))
             .collect();
         let out = run(edgepose(flavour)
-            .args(["--model", model, "--threads", "2", "infer"])
+            .args([
+                "--model",
+                model,
+                "--threads",
+                "2",
+                "--resize",
+                "exact",
+                "infer",
+            ])
             .args(&paths));
         assert!(
             out.status.success(),

@@ -1,7 +1,7 @@
-//! Letterbox backend on `fast_image_resize` (SIMD convolution resize; its
-//! bilinear filter is the same antialiased filter as Pillow's `BILINEAR`),
-//! or, in [`ResizeMode::Exact`], on the bit-exact Pillow resampler in
-//! [`super::pillow`]. All buffers are allocated once for the model size and
+//! Letterbox backend on `fast_image_resize` (SIMD bilinear interpolation,
+//! the 2×2-tap algorithm of OpenCV's `INTER_LINEAR` that Ultralytics'
+//! letterbox uses), or, in [`ResizeMode::Exact`], on the bit-exact Pillow
+//! resampler in [`super::pillow`]. All buffers are allocated once for the model size and
 //! reused per frame.
 
 use fast_image_resize as fr;
@@ -34,7 +34,7 @@ impl LetterboxResizer {
             scratch: vec![pad; dst_w as usize * dst_h as usize * 3],
             resizer: fr::Resizer::new(),
             options: fr::ResizeOptions::new()
-                .resize_alg(fr::ResizeAlg::Convolution(fr::FilterType::Bilinear)),
+                .resize_alg(fr::ResizeAlg::Interpolation(fr::FilterType::Bilinear)),
             mode,
             exact: PillowResampler::default(),
         }

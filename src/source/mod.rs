@@ -6,7 +6,7 @@ mod images;
 
 use std::time::Duration;
 
-pub use images::ImageSource;
+pub use images::{expand, ImageSource};
 
 /// Errors from a source.
 #[derive(Debug, thiserror::Error)]
