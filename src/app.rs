@@ -164,7 +164,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 let written =
                     crate::eval::report::write_dir(dir, &rep, &meta(&pipeline, &settings))?;
                 eprintln!(
-                    "edgepose: report in {}: {}",
+                    "edgepose: report in {}: {} (worst-*.jpg: model left, reference right)",
                     dir.display(),
                     written.join(", ")
                 );

@@ -27,6 +27,7 @@ pub struct Agreement {
     flips: Vec<u64>,
     compared: Vec<u64>,
     oks_sum: f64,
+    oks_histogram: [u64; 10],
     matched: u64,
     only_model: u64,
     only_reference: u64,
@@ -54,6 +55,8 @@ pub struct AgreementSummary {
     pub mean_oks_matched: f64,
     /// Mean OKS over every person of either model, unmatched ones counting 0.
     pub mean_oks: f64,
+    /// Matched pairs per OKS bin [0, 0.1), [0.1, 0.2), … [0.9, 1.0].
+    pub oks_histogram: [u64; 10],
     pub keypoints: Vec<KeypointAgreement>,
 }
 
@@ -120,6 +123,7 @@ impl Agreement {
             flips: vec![0; k],
             compared: vec![0; k],
             oks_sum: 0.0,
+            oks_histogram: [0; 10],
             matched: 0,
             only_model: 0,
             only_reference: 0,
@@ -158,6 +162,7 @@ impl Agreement {
             oks_total += o;
             self.matched += 1;
             self.oks_sum += o;
+            self.oks_histogram[((o * 10.0) as usize).min(9)] += 1;
             for t in 0..k {
                 let (a, b) = (model[i].keypoints[t], reference[j].keypoints[t]);
                 let (va, vb) = (
@@ -211,6 +216,7 @@ impl Agreement {
             } else {
                 self.oks_sum / persons as f64
             },
+            oks_histogram: self.oks_histogram,
             keypoints: (0..self.k)
                 .map(|t| {
                     let mut v = self.errors[t].clone();
@@ -275,5 +281,11 @@ mod tests {
         assert!((s.keypoints[4].flip_rate - 0.5).abs() < 1e-12);
         assert_eq!(s.keypoints[5].flip_rate, 0.0);
         assert!(s.mean_oks < s.mean_oks_matched);
+        assert_eq!(
+            s.oks_histogram[9], 2,
+            "3 px on a 100×200 person keeps OKS above 0.9: {:?}",
+            s.oks_histogram
+        );
+        assert_eq!(s.oks_histogram.iter().sum::<u64>(), 2);
     }
 }
