@@ -63,6 +63,12 @@ pub fn table(r: &EvalResult, checks: &[Check]) -> String {
             "agreement with {}: {} persons matched, {} only in model, {} only in reference; mean OKS {:.3} (matched {:.3})",
             rf.model, a.matched_persons, a.only_in_model, a.only_in_reference, a.mean_oks, a.mean_oks_matched
         );
+        let hist: Vec<String> = a.oks_histogram.iter().map(u64::to_string).collect();
+        let _ = writeln!(
+            s,
+            "matched pairs per OKS tenth (0-0.1 ... 0.9-1): {}",
+            hist.join(" ")
+        );
         let _ = writeln!(
             s,
             "{:<16}{:>8}{:>11}{:>10}{:>8}",
