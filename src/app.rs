@@ -13,11 +13,12 @@ use crate::cli::{Cli, Command};
 use crate::config::{FileConfig, Settings};
 use crate::infer::EngineOptions;
 use crate::model::{self, ResolvedModel};
-use crate::pipeline::{FrameResult, Pipeline};
+use crate::pipeline::{FrameResult, Pipeline, TrackMeta};
 use crate::preprocess::ResizeMode;
 use crate::sink::{Annotator, JsonLines, RecordMeta, Sink};
 use crate::source::{ImageSource, Source};
 use crate::stats::{Samples, Summary};
+use crate::track::{TrackedPersons, Tracker, TrackerParams, MAX_TRACKS};
 
 /// Sets up `env_logger` on stderr: warnings by default, more with `-v`.
 pub fn init_logging(verbose: u8) {
@@ -59,7 +60,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             let mut source = ImageSource::new(&inputs, Duration::ZERO)?;
             let sinks = sinks(annotate.as_deref(), true)?;
             let mut pipeline = load(&settings, ResizeMode::Fast)?;
-            let report = drive(&mut pipeline, &mut source, sinks, &settings, None)?;
+            let report = drive(&mut pipeline, &mut source, sinks, &settings, None, None)?;
             Ok(if report.errors == 0 {
                 ExitCode::SUCCESS
             } else {
@@ -71,10 +72,18 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             annotate,
             interval_ms,
             quiet,
+            no_track,
         } => {
-            let settings = Settings::resolve(&overrides, &file)?;
+            let mut settings = Settings::resolve(&overrides, &file)?;
             if !(interval_ms.is_finite() && interval_ms >= 0.0) {
                 anyhow::bail!("--interval-ms {interval_ms}: expected a non-negative number");
+            }
+            let mut tracker =
+                (!no_track).then(|| Box::new(Tracker::new(tracker_params(&settings))));
+            if let Some(t) = &tracker {
+                // Low-score detections reach the tracker, which only lets
+                // them extend tracks that exist.
+                settings.decode.conf_threshold = t.params().low_threshold;
             }
             let mut source =
                 ImageSource::new(&sources, Duration::from_secs_f64(interval_ms / 1e3))?;
@@ -85,7 +94,14 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 signal_hook::flag::register(sig, Arc::clone(&stop))
                     .context("cannot install signal handler")?;
             }
-            let report = drive(&mut pipeline, &mut source, sinks, &settings, Some(&stop))?;
+            let report = drive(
+                &mut pipeline,
+                &mut source,
+                sinks,
+                &settings,
+                Some(&stop),
+                tracker.as_deref_mut(),
+            )?;
             eprintln!("{}", report.human());
             Ok(ExitCode::SUCCESS)
         }
@@ -243,10 +259,48 @@ pub fn meta(pipeline: &Pipeline, settings: &Settings) -> RecordMeta {
     }
 }
 
+/// Tracker settings for a run: a person of at least the configured score
+/// may start a track; the tracker's own low threshold extends tracks.
+pub fn tracker_params(settings: &Settings) -> TrackerParams {
+    let d = TrackerParams::default();
+    TrackerParams {
+        high_threshold: settings.decode.conf_threshold,
+        low_threshold: d.low_threshold.min(settings.decode.conf_threshold),
+        keypoint_threshold: settings.keypoint_threshold,
+        ..d
+    }
+}
+
+/// Runs `result`'s persons through the tracker and replaces them with the
+/// confirmed tracks (smoothed), keeping the raw detections beside them.
+pub fn apply_tracking(tracker: &mut Tracker, result: &mut FrameResult, out: &mut TrackedPersons) {
+    tracker.update(
+        result.timestamp_ms / 1e3,
+        &result.persons,
+        result.num_keypoints,
+        out,
+    );
+    result.persons.clear();
+    result.raw.clear();
+    result.tracks.clear();
+    for t in out.iter() {
+        result.persons.push(t.smoothed);
+        result.raw.push(t.raw);
+        result.tracks.push(TrackMeta {
+            id: t.id,
+            age_frames: t.age_frames,
+            age_ms: t.age_ms,
+        });
+    }
+    result.tracked = true;
+}
+
 /// What a pass over a source did.
 #[derive(Debug, Default, Serialize)]
 pub struct RunReport {
     pub frames: u64,
+    pub tracks_started: u64,
+    pub tracks_deleted: u64,
     pub errors: u64,
     pub persons: u64,
     pub wall_s: f64,
@@ -272,8 +326,17 @@ impl RunReport {
             0.0
         };
         let mut s = format!(
-            "edgepose: {} frames, {} errors, {} persons, {:.1} s, {:.1} frames/s\n{:<12}{:>10}{:>10}\n",
-            self.frames, self.errors, self.persons, self.wall_s, fps, "stage", "median ms", "p99 ms"
+            "edgepose: {} frames, {} errors, {} persons, {:.1} s, {:.1} frames/s, {} tracks started, {} ended\n{:<12}{:>10}{:>10}\n",
+            self.frames,
+            self.errors,
+            self.persons,
+            self.wall_s,
+            fps,
+            self.tracks_started,
+            self.tracks_deleted,
+            "stage",
+            "median ms",
+            "p99 ms"
         );
         for (name, v) in [
             ("source", &self.source),
@@ -301,9 +364,15 @@ pub fn drive(
     mut sinks: Vec<Box<dyn Sink>>,
     settings: &Settings,
     stop: Option<&AtomicBool>,
+    mut tracker: Option<&mut Tracker>,
 ) -> Result<RunReport> {
     let meta = meta(pipeline, settings);
-    let mut result = FrameResult::default();
+    let mut result = FrameResult {
+        raw: Vec::with_capacity(MAX_TRACKS),
+        tracks: Vec::with_capacity(MAX_TRACKS),
+        ..FrameResult::default()
+    };
+    let mut tracked = TrackedPersons::new();
     let (mut s_src, mut s_pre, mut s_inv, mut s_dec, mut s_pipe) = (
         Samples::default(),
         Samples::default(),
@@ -335,6 +404,9 @@ pub fn drive(
         pipeline
             .process(&frame, &mut result)
             .with_context(|| format!("processing {}", frame.origin))?;
+        if let Some(t) = tracker.as_deref_mut() {
+            apply_tracking(t, &mut result, &mut tracked);
+        }
         for sink in &mut sinks {
             sink.emit(&frame, &result, &meta)?;
         }
@@ -348,6 +420,11 @@ pub fn drive(
     }
     for sink in &mut sinks {
         sink.flush()?;
+    }
+    if let Some(t) = tracker {
+        let c = t.counters();
+        report.tracks_started = c.tracks_started;
+        report.tracks_deleted = c.tracks_deleted;
     }
     report.wall_s = start.elapsed().as_secs_f64();
     report.source = s_src.summary();

@@ -104,6 +104,10 @@ pub enum Command {
         /// Do not print per-frame JSON lines, only the summary.
         #[arg(long)]
         quiet: bool,
+        /// Turn off tracking and smoothing (on by default): output every
+        /// detection of each frame as it is.
+        #[arg(long)]
+        no_track: bool,
     },
     /// List model manifests and whether each file is present and verified.
     Models,

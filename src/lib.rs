@@ -19,3 +19,4 @@ pub mod preprocess;
 pub mod sink;
 pub mod source;
 pub mod stats;
+pub mod track;

@@ -39,10 +39,26 @@ pub struct StageTimes {
     pub pipeline: f64,
 }
 
+/// Track identity of one output person (when tracking is on).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct TrackMeta {
+    pub id: u32,
+    pub age_frames: u32,
+    pub age_ms: f64,
+}
+
 /// The result of one frame, in source-image pixels.
 #[derive(Debug, Clone, Default)]
 pub struct FrameResult {
+    /// Persons; with tracking, the confirmed tracks with smoothed keypoints.
     pub persons: Vec<Person>,
+    /// With tracking: the raw detection of each person in `persons`.
+    pub raw: Vec<Person>,
+    /// With tracking: the track of each person in `persons` (same order);
+    /// empty without tracking.
+    pub tracks: Vec<TrackMeta>,
+    /// True when the persons went through the tracker.
+    pub tracked: bool,
     pub num_keypoints: usize,
     pub width: u32,
     pub height: u32,

@@ -22,6 +22,7 @@ use edgepose::model;
 use edgepose::pipeline::{FrameResult, Pipeline};
 use edgepose::preprocess::{InputMap, LetterboxResizer, Preprocess, ResizeMode};
 use edgepose::source::{ImageSource, Source};
+use edgepose::track::{TrackedPersons, Tracker, TrackerParams, MAX_TRACKS};
 
 struct Counting;
 
@@ -104,6 +105,52 @@ fn allocations(model_file: &str, resize: ResizeMode, persons: usize) -> (u64, u6
         }
     });
     (pipeline, bare)
+}
+
+#[test]
+fn tracking_adds_no_allocation() {
+    let m = model::resolve(
+        "yolov8n_320_quant_pc_uf_pose_coco-st.tflite",
+        &common::models_dir(),
+        &[],
+    )
+    .unwrap();
+    let opts = EngineOptions {
+        library: common::litert_lib(),
+        threads: 2,
+    };
+    let mut p = Pipeline::new(m, &opts, DecodeParams::default(), ResizeMode::Exact).unwrap();
+    let mut src =
+        ImageSource::new(&[common::sample("samples/zidane.jpg")], Duration::ZERO).unwrap();
+    let frame = src.next_frame().unwrap().unwrap();
+    let mut tracker = Box::new(Tracker::new(TrackerParams::default()));
+    let mut tracked = TrackedPersons::new();
+    let mut out = FrameResult {
+        raw: Vec::with_capacity(MAX_TRACKS),
+        tracks: Vec::with_capacity(MAX_TRACKS),
+        ..FrameResult::default()
+    };
+    let mut t = 0.0;
+    let mut step = |p: &mut Pipeline,
+                    out: &mut FrameResult,
+                    tracker: &mut Tracker,
+                    tracked: &mut TrackedPersons| {
+        p.process(&frame, out).unwrap();
+        out.timestamp_ms = t;
+        t += 33.3;
+        edgepose::app::apply_tracking(tracker, out, tracked);
+    };
+    for _ in 0..5 {
+        step(&mut p, &mut out, &mut tracker, &mut tracked);
+    }
+    let n = counted(|| {
+        for _ in 0..20 {
+            step(&mut p, &mut out, &mut tracker, &mut tracked);
+        }
+    });
+    println!("tracking on: {n} allocations in 20 frames");
+    assert_eq!(out.tracks.len(), 2, "both people tracked");
+    assert_eq!(n, 0, "allocations in 20 tracked frames");
 }
 
 #[test]

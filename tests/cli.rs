@@ -315,7 +315,7 @@ fn models_lists_presence_and_verification() {
 fn run_processes_a_directory_and_prints_a_summary() {
     let dir = tempfile::tempdir().unwrap();
     let out = run(litert()
-        .args(["run", "--interval-ms", "40", "--source"])
+        .args(["run", "--no-track", "--interval-ms", "40", "--source"])
         .arg(common::data_dir().join("samples"))
         .arg("--annotate")
         .arg(dir.path()));

@@ -1,6 +1,6 @@
-//! Annotated images: the frame with person boxes, skeletons (per-limb
-//! colours: left side blue, right side orange, centre green) and visible
-//! keypoints, drawn with `imageproc` and written next to nothing else: each
+//! Annotated images: the frame with person boxes (coloured by track id
+//! when tracking is on), skeletons (per-limb colours: left side blue, right
+//! side orange, centre green) and visible keypoints, drawn with `imageproc` and written next to nothing else: each
 //! file is encoded to a temporary name in the target directory and renamed
 //! into place, so a failure never leaves a partial image behind.
 
@@ -21,6 +21,15 @@ const LEFT: Rgb<u8> = Rgb([51, 153, 255]);
 const RIGHT: Rgb<u8> = Rgb([255, 128, 0]);
 const CENTRE: Rgb<u8> = Rgb([0, 220, 90]);
 const BOX: Rgb<u8> = Rgb([255, 40, 200]);
+/// Box colours of tracked persons, by track id.
+const TRACK_COLOURS: [Rgb<u8>; 6] = [
+    Rgb([255, 40, 200]),
+    Rgb([255, 215, 0]),
+    Rgb([0, 200, 255]),
+    Rgb([160, 90, 255]),
+    Rgb([255, 90, 60]),
+    Rgb([80, 255, 160]),
+];
 
 /// Writes annotated copies of frames into a directory.
 pub struct Annotator {
@@ -92,7 +101,11 @@ fn thick_line(img: &mut RgbImage, a: (f32, f32), b: (f32, f32), width: f32, colo
 pub fn draw(img: &mut RgbImage, result: &FrameResult, meta: &RecordMeta) {
     let scale = (img.width().max(img.height()) as f32 / 640.0).max(1.0);
     let k = result.num_keypoints;
-    for p in &result.persons {
+    for (i, p) in result.persons.iter().enumerate() {
+        let colour = match result.tracks.get(i).filter(|_| result.tracked) {
+            Some(t) => TRACK_COLOURS[t.id as usize % TRACK_COLOURS.len()],
+            None => BOX,
+        };
         let [x1, y1, x2, y2] = p.bbox;
         let w = (x2 - x1).max(1.0) as u32;
         let h = (y2 - y1).max(1.0) as u32;
@@ -100,7 +113,7 @@ pub fn draw(img: &mut RgbImage, result: &FrameResult, meta: &RecordMeta) {
             draw_hollow_rect_mut(
                 img,
                 Rect::at(x1 as i32 - t, y1 as i32 - t).of_size(w + 2 * t as u32, h + 2 * t as u32),
-                BOX,
+                colour,
             );
         }
         let vis = |j: usize| j < k && p.keypoints[j].score >= meta.keypoint_threshold;

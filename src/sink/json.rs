@@ -9,6 +9,11 @@
 //!  "timings_ms":{"source":..,"preprocess":..,"invoke":..,"decode":..,"pipeline":..}}
 //! ```
 //! Coordinates are source-image pixels; `visible` is `score >= keypoint threshold`.
+//!
+//! With tracking (`run`'s default) each person also carries `"track_id"`,
+//! `"track_age_frames"` and `"track_age_ms"`; its `box` and keypoint `x`,
+//! `y` are smoothed, and each keypoint adds the detection's own
+//! `"raw_x"`, `"raw_y"`. The record says `"tracked": true`.
 
 use std::io::Write;
 
@@ -17,7 +22,7 @@ use serde::{Serialize, Serializer};
 
 use super::{RecordMeta, Sink, SinkError};
 use crate::decode::Person;
-use crate::pipeline::{FrameResult, StageTimes};
+use crate::pipeline::{FrameResult, StageTimes, TrackMeta};
 use crate::source::Frame;
 
 /// Schema version of the records.
@@ -56,7 +61,7 @@ pub struct Record<'a> {
 impl Serialize for Record<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let r = self.result;
-        let mut m = s.serialize_map(Some(11))?;
+        let mut m = s.serialize_map(Some(12))?;
         m.serialize_entry("schema", &SCHEMA_VERSION)?;
         m.serialize_entry("source", self.source)?;
         m.serialize_entry("seq", &r.seq)?;
@@ -65,11 +70,11 @@ impl Serialize for Record<'_> {
         m.serialize_entry("height", &r.height)?;
         m.serialize_entry("model", &self.meta.model_id)?;
         m.serialize_entry("runtime", &self.meta.runtime)?;
+        m.serialize_entry("tracked", &r.tracked)?;
         m.serialize_entry(
             "persons",
             &Persons {
-                persons: &r.persons,
-                k: r.num_keypoints,
+                result: r,
                 meta: self.meta,
             },
         )?;
@@ -79,18 +84,20 @@ impl Serialize for Record<'_> {
 }
 
 struct Persons<'a> {
-    persons: &'a [Person],
-    k: usize,
+    result: &'a FrameResult,
     meta: &'a RecordMeta,
 }
 
 impl Serialize for Persons<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut seq = s.serialize_seq(Some(self.persons.len()))?;
-        for p in self.persons {
+        let r = self.result;
+        let mut seq = s.serialize_seq(Some(r.persons.len()))?;
+        for (i, p) in r.persons.iter().enumerate() {
             seq.serialize_element(&PersonView {
                 p,
-                k: self.k,
+                raw: r.raw.get(i).filter(|_| r.tracked),
+                track: r.tracks.get(i).filter(|_| r.tracked),
+                k: r.num_keypoints,
                 meta: self.meta,
             })?;
         }
@@ -100,13 +107,20 @@ impl Serialize for Persons<'_> {
 
 struct PersonView<'a> {
     p: &'a Person,
+    raw: Option<&'a Person>,
+    track: Option<&'a TrackMeta>,
     k: usize,
     meta: &'a RecordMeta,
 }
 
 impl Serialize for PersonView<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(Some(3))?;
+        let mut m = s.serialize_map(Some(6))?;
+        if let Some(t) = self.track {
+            m.serialize_entry("track_id", &t.id)?;
+            m.serialize_entry("track_age_frames", &t.age_frames)?;
+            m.serialize_entry("track_age_ms", &((t.age_ms * 10.0).round() / 10.0))?;
+        }
         m.serialize_entry("box", &self.p.bbox)?;
         m.serialize_entry("score", &self.p.score)?;
         m.serialize_entry("keypoints", &Keypoints(self))?;
@@ -127,6 +141,8 @@ impl Serialize for Keypoints<'_> {
                 y: kp.y,
                 score: kp.score,
                 visible: kp.score >= v.meta.keypoint_threshold,
+                raw_x: v.raw.map(|r| r.keypoints[j].x),
+                raw_y: v.raw.map(|r| r.keypoints[j].y),
             })?;
         }
         seq.end()
@@ -140,6 +156,10 @@ struct KeypointView<'a> {
     y: f32,
     score: f32,
     visible: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    raw_x: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    raw_y: Option<f32>,
 }
 
 struct Times<'a>(&'a StageTimes);
