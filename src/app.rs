@@ -73,13 +73,17 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             interval_ms,
             quiet,
             no_track,
+            tracking,
         } => {
             let mut settings = Settings::resolve(&overrides, &file)?;
             if !(interval_ms.is_finite() && interval_ms >= 0.0) {
                 anyhow::bail!("--interval-ms {interval_ms}: expected a non-negative number");
             }
-            let mut tracker =
-                (!no_track).then(|| Box::new(Tracker::new(tracker_params(&settings))));
+            let params = tracker_params(&settings, &tracking);
+            params
+                .validate()
+                .map_err(|why| anyhow::anyhow!("tracking parameters: {why}"))?;
+            let mut tracker = (!no_track).then(|| Box::new(Tracker::new(params)));
             if let Some(t) = &tracker {
                 // Low-score detections reach the tracker, which only lets
                 // them extend tracks that exist.
@@ -260,13 +264,22 @@ pub fn meta(pipeline: &Pipeline, settings: &Settings) -> RecordMeta {
 }
 
 /// Tracker settings for a run: a person of at least the configured score
-/// may start a track; the tracker's own low threshold extends tracks.
-pub fn tracker_params(settings: &Settings) -> TrackerParams {
+/// may start a track; the tracker's own low threshold extends tracks;
+/// command-line values replace the defaults.
+pub fn tracker_params(settings: &Settings, args: &crate::cli::TrackingArgs) -> TrackerParams {
     let d = TrackerParams::default();
     TrackerParams {
         high_threshold: settings.decode.conf_threshold,
         low_threshold: d.low_threshold.min(settings.decode.conf_threshold),
         keypoint_threshold: settings.keypoint_threshold,
+        confirm_frames: args.track_confirm_frames.unwrap_or(d.confirm_frames),
+        max_coast_frames: args.track_coast_frames.unwrap_or(d.max_coast_frames),
+        max_coast_ms: args.track_coast_ms.unwrap_or(d.max_coast_ms),
+        filter: crate::track::OneEuroParams {
+            min_cutoff: args.smooth_min_cutoff.unwrap_or(d.filter.min_cutoff),
+            beta: args.smooth_beta.unwrap_or(d.filter.beta),
+            d_cutoff: args.smooth_d_cutoff.unwrap_or(d.filter.d_cutoff),
+        },
         ..d
     }
 }

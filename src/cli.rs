@@ -108,6 +108,8 @@ pub enum Command {
         /// detection of each frame as it is.
         #[arg(long)]
         no_track: bool,
+        #[command(flatten)]
+        tracking: TrackingArgs,
     },
     /// List model manifests and whether each file is present and verified.
     Models,
@@ -160,4 +162,27 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// Tracker and smoothing parameters of `run` (defaults in `src/track/`).
+#[derive(Debug, Args, Clone, Default)]
+pub struct TrackingArgs {
+    /// One-Euro minimum cutoff, Hz (lower: smoother when still).
+    #[arg(long)]
+    pub smooth_min_cutoff: Option<f64>,
+    /// One-Euro speed coefficient, 1/(px/s) (higher: less lag when moving).
+    #[arg(long)]
+    pub smooth_beta: Option<f64>,
+    /// One-Euro derivative cutoff, Hz.
+    #[arg(long)]
+    pub smooth_d_cutoff: Option<f64>,
+    /// Frames a new track must be seen in before it is output.
+    #[arg(long)]
+    pub track_confirm_frames: Option<u32>,
+    /// Frames a track may go unmatched before it ends.
+    #[arg(long)]
+    pub track_coast_frames: Option<u32>,
+    /// Milliseconds a track may go unmatched before it ends.
+    #[arg(long)]
+    pub track_coast_ms: Option<f64>,
 }

@@ -401,3 +401,15 @@ fn bench_reports_every_stage_and_the_ratio() {
     let inv = r["bare_invoke"]["median_ms"].as_f64().unwrap();
     assert!((ratio - e2e / inv).abs() < 1e-9);
 }
+
+#[test]
+fn invalid_tracking_parameters_are_named() {
+    let out = run(litert()
+        .args(["run", "--smooth-min-cutoff", "0", "--source"])
+        .arg(sample("samples/bus.jpg")));
+    assert_one_line_error(&out, &["tracking parameters", "cutoffs must be > 0"]);
+    let out = run(litert()
+        .args(["run", "--track-confirm-frames", "0", "--source"])
+        .arg(sample("samples/bus.jpg")));
+    assert_one_line_error(&out, &["tracking parameters", "confirm_frames"]);
+}
