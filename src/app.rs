@@ -1,4 +1,4 @@
-//! The commands: `infer`, `run`, `models`, `bench`. Errors gain context here
+//! The commands: `infer`, `run`, `eval`, `models`, `bench`. Errors gain context here
 //! (with `anyhow`) and reach `main` as one line.
 
 use std::process::ExitCode;
@@ -10,11 +10,10 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 
 use crate::cli::{Cli, Command};
-use crate::config::{FileConfig, Settings};
+use crate::config::{FileConfig, Settings, DEFAULT_MODEL_DIR};
 use crate::infer::EngineOptions;
 use crate::model::{self, ResolvedModel};
 use crate::pipeline::{FrameResult, Pipeline, TrackMeta};
-use crate::preprocess::ResizeMode;
 use crate::sink::{Annotator, JsonLines, RecordMeta, Sink};
 use crate::source::{ImageSource, Source};
 use crate::stats::{Samples, Summary};
@@ -45,21 +44,21 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         .iter()
         .map(|p| model::Manifest::load(p))
         .collect::<Result<Vec<_>, _>>()?;
-    let load = |settings: &Settings, resize: ResizeMode| load(settings, resize, &manifests);
+    let load = |settings: &Settings| load(settings, &manifests);
     match cli.command {
         Command::Models => {
             let dir = overrides
                 .model_dir
                 .clone()
                 .or(file.model_dir.clone())
-                .unwrap_or_else(|| ".cache/models".into());
+                .unwrap_or_else(|| DEFAULT_MODEL_DIR.into());
             models(&dir)
         }
         Command::Infer { inputs, annotate } => {
             let settings = Settings::resolve(&overrides, &file)?;
             let mut source = ImageSource::new(&inputs, Duration::ZERO)?;
             let sinks = sinks(annotate.as_deref(), true)?;
-            let mut pipeline = load(&settings, ResizeMode::Fast)?;
+            let mut pipeline = load(&settings)?;
             let report = drive(&mut pipeline, &mut source, sinks, &settings, None, None)?;
             Ok(if report.errors == 0 {
                 ExitCode::SUCCESS
@@ -92,7 +91,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             let mut source =
                 ImageSource::new(&sources, Duration::from_secs_f64(interval_ms / 1e3))?;
             let sinks = sinks(annotate.as_deref(), !quiet)?;
-            let mut pipeline = load(&settings, ResizeMode::Fast)?;
+            let mut pipeline = load(&settings)?;
             let stop = Arc::new(AtomicBool::new(false));
             for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
                 signal_hook::flag::register(sig, Arc::clone(&stop))
@@ -126,15 +125,12 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             o.conf_threshold = o.conf_threshold.or(Some(0.001));
             o.max_detections = o.max_detections.or(Some(20));
             let settings = Settings::resolve(&o, &file)?;
-            let mut pipeline = load(&settings, ResizeMode::Fast)?;
+            let mut pipeline = load(&settings)?;
             let mut reference_pipeline = match &reference {
-                Some(r) => Some(load(
-                    &Settings {
-                        model: r.clone(),
-                        ..settings.clone()
-                    },
-                    ResizeMode::Fast,
-                )?),
+                Some(r) => Some(load(&Settings {
+                    model: r.clone(),
+                    ..settings.clone()
+                })?),
                 None => None,
             };
             let opts = crate::eval::EvalOptions {
@@ -203,7 +199,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         } => {
             let settings = Settings::resolve(&overrides, &file)?;
             let mut source = ImageSource::new(std::slice::from_ref(&image), Duration::ZERO)?;
-            let mut pipeline = load(&settings, ResizeMode::Fast)?;
+            let mut pipeline = load(&settings)?;
             let r = bench(&mut pipeline, &mut source, iterations.max(1), warmup)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&r)?);
@@ -216,19 +212,14 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
 }
 
 /// Resolves the model (built-in manifests plus `manifests`) and loads it
-/// on the configured runtime; `resize` is used unless the settings name one.
-pub fn load(
-    settings: &Settings,
-    resize: ResizeMode,
-    manifests: &[model::Manifest],
-) -> Result<Pipeline> {
+/// on the configured runtime.
+pub fn load(settings: &Settings, manifests: &[model::Manifest]) -> Result<Pipeline> {
     let model: ResolvedModel = model::resolve(&settings.model, &settings.model_dir, manifests)?;
     let opts = EngineOptions {
         library: settings.tflite_lib.clone(),
         threads: settings.threads,
     };
-    let resize = settings.resize.unwrap_or(resize);
-    let p = Pipeline::new(model, &opts, settings.decode, resize)?;
+    let p = Pipeline::new(model, &opts, settings.decode, settings.resize)?;
     log::info!(
         "model {} on {} ({}, {} threads)",
         p.model().manifest.id,
@@ -236,7 +227,7 @@ pub fn load(
         p.engine().info().flavour.name(),
         settings.threads
     );
-    log::info!("letterbox resize: {resize:?}");
+    log::info!("letterbox resize: {:?}", settings.resize);
     Ok(p)
 }
 

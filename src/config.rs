@@ -81,9 +81,12 @@ pub struct Settings {
     pub threads: usize,
     pub decode: DecodeParams,
     pub keypoint_threshold: f32,
-    /// Letterbox resize; `None` lets the command choose (fast).
-    pub resize: Option<ResizeMode>,
+    /// Letterbox resize.
+    pub resize: ResizeMode,
 }
+
+/// Model directory when none is configured (where `scripts/models.sh` puts them).
+pub const DEFAULT_MODEL_DIR: &str = ".cache/models";
 
 /// Library files tried, in order, when none is configured.
 pub fn default_library_candidates() -> Vec<PathBuf> {
@@ -187,7 +190,7 @@ impl Settings {
                 .model_dir
                 .clone()
                 .or_else(|| file.model_dir.clone())
-                .unwrap_or_else(|| PathBuf::from(".cache/models")),
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_MODEL_DIR)),
             threads,
             decode,
             keypoint_threshold: unit_interval(
@@ -196,7 +199,7 @@ impl Settings {
                     .or(file.keypoint_threshold)
                     .unwrap_or(0.5),
             )?,
-            resize: cli.resize.or(file.resize),
+            resize: cli.resize.or(file.resize).unwrap_or_default(),
         })
     }
 }

@@ -9,7 +9,7 @@
 
 use serde::Serialize;
 
-use super::cocoeval::{oks, Detection, GroundTruth};
+use super::cocoeval::{oks, Detection, GroundTruth, PERSON_CATEGORY};
 use crate::decode::Person;
 
 /// Most pixel-error samples kept per keypoint type.
@@ -72,24 +72,12 @@ fn as_gt(p: &Person, k: usize, thr: f32) -> GroundTruth {
     GroundTruth {
         id: 0,
         image_id: 0,
-        category_id: 1,
+        category_id: PERSON_CATEGORY,
         keypoints,
         num_keypoints: n,
         area: (x2 - x1).max(0.0) * (y2 - y1).max(0.0),
         bbox: [x1, y1, x2 - x1, y2 - y1],
         iscrowd: false,
-    }
-}
-
-fn as_dt(p: &Person, k: usize) -> Detection {
-    Detection {
-        image_id: 0,
-        category_id: 1,
-        keypoints: p.keypoints[..k]
-            .iter()
-            .flat_map(|kp| [f64::from(kp.x), f64::from(kp.y), f64::from(kp.score)])
-            .collect(),
-        score: f64::from(p.score),
     }
 }
 
@@ -138,7 +126,7 @@ impl Agreement {
             .iter()
             .map(|p| as_gt(p, k, self.keypoint_threshold))
             .collect();
-        let dts: Vec<Detection> = model.iter().map(|p| as_dt(p, k)).collect();
+        let dts: Vec<Detection> = model.iter().map(|p| super::to_detection(0, p, k)).collect();
         let mut pairs: Vec<(f64, usize, usize)> = Vec::new();
         for (i, d) in dts.iter().enumerate() {
             for (j, g) in gts.iter().enumerate() {

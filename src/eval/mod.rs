@@ -102,18 +102,25 @@ fn load_annotations(path: &Path) -> Result<CocoFile, EvalError> {
     })
 }
 
-fn detections(image_id: u64, r: &FrameResult, out: &mut Vec<Detection>) {
-    for p in &r.persons {
-        out.push(Detection {
-            image_id,
-            category_id: 1,
-            keypoints: p.keypoints[..r.num_keypoints]
-                .iter()
-                .flat_map(|k| [f64::from(k.x), f64::from(k.y), f64::from(k.score)])
-                .collect(),
-            score: f64::from(p.score),
-        });
+/// A person as a COCO keypoint detection of `image_id` (k keypoints).
+fn to_detection(image_id: u64, p: &Person, k: usize) -> Detection {
+    Detection {
+        image_id,
+        category_id: cocoeval::PERSON_CATEGORY,
+        keypoints: p.keypoints[..k]
+            .iter()
+            .flat_map(|kp| [f64::from(kp.x), f64::from(kp.y), f64::from(kp.score)])
+            .collect(),
+        score: f64::from(p.score),
     }
+}
+
+fn detections(image_id: u64, r: &FrameResult, out: &mut Vec<Detection>) {
+    out.extend(
+        r.persons
+            .iter()
+            .map(|p| to_detection(image_id, p, r.num_keypoints)),
+    );
 }
 
 fn keep(r: &FrameResult, conf: f32) -> Vec<Person> {

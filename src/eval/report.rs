@@ -122,25 +122,9 @@ pub fn write_json(path: &Path, report: &Report<'_>) -> Result<(), EvalError> {
     write_file(path, &text)
 }
 
-#[derive(Serialize)]
-struct CocoResult<'a> {
-    image_id: u64,
-    category_id: u64,
-    keypoints: &'a [f64],
-    score: f64,
-}
-
+/// A COCO results file (the detections serialise in that format).
 fn results_json(dets: &[Detection]) -> Vec<u8> {
-    let v: Vec<CocoResult<'_>> = dets
-        .iter()
-        .map(|d| CocoResult {
-            image_id: d.image_id,
-            category_id: d.category_id,
-            keypoints: &d.keypoints,
-            score: d.score,
-        })
-        .collect();
-    serde_json::to_vec(&v).unwrap_or_default()
+    serde_json::to_vec(dets).unwrap_or_default()
 }
 
 /// Per-keypoint error chart (median and p95, pixels) as SVG.
