@@ -69,6 +69,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Run {
             sources,
             annotate,
+            sinks: sink_specs,
             interval_ms,
             quiet,
             no_track,
@@ -90,7 +91,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             }
             let mut source =
                 ImageSource::new(&sources, Duration::from_secs_f64(interval_ms / 1e3))?;
-            let sinks = sinks(annotate.as_deref(), !quiet)?;
+            let mut sinks = sinks(annotate.as_deref(), !quiet)?;
+            for spec in &sink_specs {
+                sinks.push(crate::sink::open(spec).with_context(|| format!("--sink {spec}"))?);
+            }
             let mut pipeline = load(&settings)?;
             let stop = Arc::new(AtomicBool::new(false));
             for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
@@ -424,6 +428,9 @@ pub fn drive(
     }
     for sink in &mut sinks {
         sink.flush()?;
+        if let Some(line) = sink.summary() {
+            eprintln!("edgepose: {line}");
+        }
     }
     if let Some(t) = tracker {
         let c = t.counters();

@@ -98,6 +98,10 @@ pub enum Command {
         /// Write annotated images into this directory.
         #[arg(long)]
         annotate: Option<PathBuf>,
+        /// Where results go besides standard output, repeatable:
+        /// `json:PATH`, `annotate:DIR`, ... (see the README's sink list).
+        #[arg(long = "sink")]
+        sinks: Vec<String>,
         /// Timestamp spacing of image frames, in milliseconds.
         #[arg(long, default_value_t = 33.333)]
         interval_ms: f64,

@@ -18,5 +18,6 @@ pub mod pipeline;
 pub mod preprocess;
 pub mod sink;
 pub mod source;
+pub mod spec;
 pub mod stats;
 pub mod track;

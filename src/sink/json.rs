@@ -49,6 +49,21 @@ impl JsonLines {
     pub fn stdout() -> Self {
         Self::new(Box::new(std::io::stdout()), "standard output")
     }
+
+    /// `json` (standard output) or `json:PATH` (a file, created or truncated).
+    pub fn open(spec: &mut crate::spec::Spec) -> Result<Self, SinkError> {
+        if spec.target.is_empty() || spec.target == "-" {
+            return Ok(Self::stdout());
+        }
+        let f = std::fs::File::create(&spec.target).map_err(|e| SinkError::Write {
+            what: spec.target.clone(),
+            source: e,
+        })?;
+        Ok(Self::new(
+            Box::new(std::io::BufWriter::new(f)),
+            &spec.target,
+        ))
+    }
 }
 
 /// A borrowed view of one record, serialised without copying.

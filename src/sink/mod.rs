@@ -24,6 +24,13 @@ pub enum SinkError {
     AnnotateDir { path: String, why: String },
     #[error("cannot encode annotated image {path}: {why}")]
     Encode { path: String, why: String },
+    #[error(transparent)]
+    Spec(#[from] crate::spec::SpecError),
+    #[error("{spec}: unknown sink kind; expected one of: {expected}")]
+    UnknownKind {
+        spec: String,
+        expected: &'static str,
+    },
 }
 
 /// What every record says about the model and runtime.
@@ -46,4 +53,31 @@ pub trait Sink: Send {
         meta: &RecordMeta,
     ) -> Result<(), SinkError>;
     fn flush(&mut self) -> Result<(), SinkError>;
+    /// One line for the end-of-run summary (records sent, dropped, retried
+    /// ...); `None` when the sink has nothing to report.
+    fn summary(&self) -> Option<String> {
+        None
+    }
+}
+
+/// Sink kinds [`open`] knows.
+pub const KINDS: &str = "json, annotate";
+
+/// Opens the sink a `--sink` specification names (see [`crate::spec`]):
+/// `json` (standard output), `json:PATH`, `annotate:DIR`. Each backend
+/// parses its own options from the spec and rejects unknown ones.
+pub fn open(spec: &str) -> Result<Box<dyn Sink>, SinkError> {
+    let mut spec = crate::spec::Spec::parse(spec)?;
+    let sink: Box<dyn Sink> = match spec.kind.as_deref() {
+        Some("json") => Box::new(JsonLines::open(&mut spec)?),
+        Some("annotate") => Box::new(Annotator::new(std::path::Path::new(&spec.target))?),
+        _ => {
+            return Err(SinkError::UnknownKind {
+                spec: spec.text.clone(),
+                expected: KINDS,
+            })
+        }
+    };
+    spec.finish()?;
+    Ok(sink)
 }
