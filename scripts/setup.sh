@@ -141,6 +141,7 @@ fetch_classic() {
     unset APT_CONFIG
 }
 fetch_classic amd64
+. "$here/scripts/setup-cross.sh"  # ARM cross toolchains, qemu-user, ARM runtimes, cargo-deb
 
 # ---------------------------------------------------------------- Python reference tools
 venv="$cache/venv"

@@ -66,7 +66,7 @@ fn counted(f: impl FnOnce()) -> u64 {
 fn allocations(model_file: &str, resize: ResizeMode, persons: usize) -> (u64, u64) {
     let m = model::resolve(model_file, &common::models_dir(), &[]).unwrap();
     let opts = EngineOptions {
-        library: common::litert_lib(),
+        library: common::primary().lib(),
         threads: 2,
     };
     let mut p = Pipeline::new(m, &opts, DecodeParams::default(), resize).unwrap();
@@ -116,7 +116,7 @@ fn tracking_adds_no_allocation() {
     )
     .unwrap();
     let opts = EngineOptions {
-        library: common::litert_lib(),
+        library: common::primary().lib(),
         threads: 2,
     };
     let mut p = Pipeline::new(m, &opts, DecodeParams::default(), ResizeMode::Exact).unwrap();

@@ -7,7 +7,7 @@ mod common;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use common::{bare, edgepose, json_lines, own_stderr, run, sample, Flavour};
+use common::{bare, edgepose, json_lines, own_stderr, run, sample};
 
 /// Asserts a failed run with exactly one error line containing every needle.
 fn assert_one_line_error(out: &Output, needles: &[&str]) {
@@ -35,8 +35,9 @@ fn assert_one_line_error(out: &Output, needles: &[&str]) {
     }
 }
 
+/// LiteRT (the classic library on armv7, where LiteRT does not exist).
 fn litert() -> Command {
-    edgepose(Flavour::Litert)
+    edgepose(common::primary())
 }
 
 #[test]

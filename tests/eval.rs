@@ -10,7 +10,7 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::{edgepose, run, Flavour};
+use common::{edgepose, run};
 use serde_json::Value;
 
 fn coco() -> (std::path::PathBuf, std::path::PathBuf) {
@@ -22,7 +22,7 @@ fn eval(args: &[&str], extra: &[&Path]) -> (std::process::Output, Option<Value>)
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("report.json");
     let (ann, images) = coco();
-    let mut cmd = edgepose(Flavour::Litert);
+    let mut cmd = edgepose(common::primary());
     cmd.args(args)
         .arg("eval")
         .arg("--images")
@@ -193,7 +193,7 @@ fn int8_vs_float32_agreement_and_pass_fail_exit_codes() {
 
 #[test]
 fn agreement_without_ground_truth_on_the_sample_images() {
-    let out = run(edgepose(Flavour::Litert)
+    let out = run(edgepose(common::primary())
         .args([
             "--model",
             "yolo11n-pose-320-int8.tflite",
