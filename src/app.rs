@@ -96,6 +96,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 sinks.push(crate::sink::open(spec).with_context(|| format!("--sink {spec}"))?);
             }
             let mut pipeline = load(&settings)?;
+            crate::notify::ready();
             let stop = Arc::new(AtomicBool::new(false));
             for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
                 signal_hook::flag::register(sig, Arc::clone(&stop))
@@ -418,6 +419,7 @@ pub fn drive(
         for sink in &mut sinks {
             sink.emit(&frame, &result, &meta)?;
         }
+        crate::notify::watchdog();
         report.frames += 1;
         report.persons += result.persons.len() as u64;
         s_src.push(result.times.source);

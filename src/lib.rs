@@ -14,6 +14,7 @@ pub mod decode;
 pub mod eval;
 pub mod infer;
 pub mod model;
+pub mod notify;
 pub mod pipeline;
 pub mod preprocess;
 pub mod sink;
