@@ -887,7 +887,8 @@ fn openssl_pair(dir: &Path, name: &str, ca: Option<(&Path, &Path)>) -> (PathBuf,
 }
 
 /// TLS with a CA file and a client certificate (the broker requires one);
-/// a CA that did not sign the broker's certificate fails at start.
+/// a CA that did not sign the broker's certificate, or no client
+/// certificate, fails at start.
 #[test]
 fn tls_with_ca_and_client_certificate() {
     let pki = tempfile::tempdir().unwrap();
@@ -924,17 +925,27 @@ fn tls_with_ca_and_client_certificate() {
     sub.wait("the records", |ib| records(&ib.msgs).len() == 4);
     assert_eq!(sub.records(), out);
 
-    let run = Run::start(2, &spec(&other_ca), &[], usize::MAX);
-    let (status, out, err) = run.finish();
-    assert!(!status.success());
-    assert!(out.is_empty());
-    no_panic(&err);
-    let own = own(&err);
-    assert_eq!(own.len(), 1, "{err:?}");
-    assert!(
-        own[0].contains(&format!("MQTT broker 127.0.0.1:{tls_port}: TLS:"))
-            && own[0].contains("UnknownIssuer"),
-        "{}",
-        own[0]
+    // A CA that did not sign the broker's certificate; no client certificate.
+    let no_client_cert = format!(
+        "mqtt://127.0.0.1:{tls_port}?device_id=cam1&tls=true&ca={}",
+        ca.display()
     );
+    for (spec, why) in [
+        (spec(&other_ca), "UnknownIssuer"),
+        (no_client_cert, "CertificateRequired"),
+    ] {
+        let run = Run::start(2, &spec, &[], usize::MAX);
+        let (status, out, err) = run.finish();
+        assert!(!status.success());
+        assert!(out.is_empty());
+        no_panic(&err);
+        let own = own(&err);
+        assert_eq!(own.len(), 1, "{err:?}");
+        assert!(
+            own[0].contains(&format!("MQTT broker 127.0.0.1:{tls_port}: TLS:"))
+                && own[0].contains(why),
+            "{}",
+            own[0]
+        );
+    }
 }

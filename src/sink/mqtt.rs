@@ -42,11 +42,15 @@
 //!
 //! # Troubleshooting
 //! - `refused the connection: not authorized` / `bad user name or password`:
-//!   check `username=`, the password file or `EDGEPOSE_MQTT_PASSWORD`, and
-//!   the broker's ACL for the topics `edgepose/<device_id>/#`.
+//!   check `username=`, the password file or `EDGEPOSE_MQTT_PASSWORD`.
+//! - Records acknowledged but never seen by subscribers: the broker's ACL
+//!   denies `edgepose/<device_id>/#` to this user (mosquitto acknowledges
+//!   and discards denied publishes from MQTT 3.1.1 clients).
 //! - `TLS: invalid peer certificate: UnknownIssuer`: `ca=` must be the CA
-//!   that signed the broker's certificate; `NotValidForName`: the host in
-//!   the spec must match a name (or IP) in the broker's certificate.
+//!   that signed the broker's certificate; `certificate not valid for
+//!   name`: the host in the spec must be a name (or IP) in the broker's
+//!   certificate; `received fatal alert: CertificateRequired`: the broker
+//!   wants a client certificate (`cert=`, `key=`).
 //! - `not reachable (Connection refused)`: wrong host/port or broker down;
 //!   records are buffered (up to `buffer`) and sent once it is up.
 //! - Connections dropping every few seconds with `reconnects` climbing: two
@@ -711,9 +715,32 @@ impl State {
     }
 }
 
+/// The TLS error somewhere in `e`'s chain of sources (rustls errors reach
+/// us inside I/O errors, at the handshake or on the first read after it).
+fn tls_cause<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        if let Some(t) = err.downcast_ref::<rustls::Error>() {
+            return Some(t);
+        }
+        if let Some(t) = err
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        {
+            return Some(t);
+        }
+        cur = err.source();
+    }
+    None
+}
+
 /// Why a connection attempt failed, in words, and whether the broker
-/// refused us (as opposed to not being reachable).
+/// refused us or TLS failed (as opposed to the broker not being reachable).
 fn describe(e: &ConnectionError) -> (String, bool) {
+    if let Some(t) = tls_cause(e) {
+        return (format!("TLS: {t}"), true);
+    }
     match e {
         ConnectionError::ConnectionRefused(code) => {
             let why = match code {
@@ -729,13 +756,7 @@ fn describe(e: &ConnectionError) -> (String, bool) {
             (format!("refused the connection: {why}"), true)
         }
         ConnectionError::Tls(rumqttc::TlsError::Io(io)) | ConnectionError::Io(io) => {
-            match io
-                .get_ref()
-                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-            {
-                Some(tls) => (format!("TLS: {tls}"), true),
-                None => (format!("not reachable ({io})"), false),
-            }
+            (format!("not reachable ({io})"), false)
         }
         ConnectionError::Tls(t) => (format!("TLS: {t}"), true),
         ConnectionError::NetworkTimeout => ("not reachable (timed out)".into(), false),
