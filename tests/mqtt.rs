@@ -464,13 +464,15 @@ fn every_record_arrives_and_status_follows_the_run() {
     let broker = Broker::start("allow_anonymous true");
     let sub = Sub::new(broker.port, "watcher", false);
     for qos in [1u8, 0, 2] {
-        let run = Run::start(
-            F,
-            &sink(broker.port, &format!("&qos={qos}")),
-            &[],
-            usize::MAX,
+        let interval = 0.1;
+        let spec = sink(
+            broker.port,
+            &format!("&qos={qos}&status_interval={interval}"),
         );
+        let t0 = Instant::now();
+        let run = Run::start(F, &spec, &[], usize::MAX);
         let (status, out, err) = run.finish();
+        let wall = t0.elapsed().as_secs_f64();
         assert!(status.success(), "{}", err.join("\n"));
         no_panic(&err);
         assert_eq!(out.len(), F);
@@ -511,6 +513,19 @@ fn every_record_arrives_and_status_follows_the_run() {
         assert_eq!(online["runtime"], out[0]["runtime"]);
         assert_eq!(online["topic"], "edgepose/cam1/poses");
         assert!(online["frames"].as_u64().unwrap() >= 1);
+        // Renewed at most once per interval (plus the first), with
+        // growing frame counts.
+        let online: Vec<&Value> = st.iter().filter(|s| s["state"] == "online").collect();
+        assert!(
+            online.len() as f64 <= 2.0 + wall / interval,
+            "{} online statuses in {wall:.2} s",
+            online.len()
+        );
+        let frames: Vec<u64> = online
+            .iter()
+            .map(|s| s["frames"].as_u64().unwrap())
+            .collect();
+        assert!(frames.windows(2).all(|w| w[0] < w[1]), "{frames:?}");
         let last = st.last().unwrap();
         assert_eq!(last["state"], "offline");
         assert_eq!(last["reason"], "shutdown");

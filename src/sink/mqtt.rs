@@ -516,8 +516,10 @@ struct State {
     inflight: Vec<Option<Handed>>,
     meta: Option<(String, String)>,
     status_due: bool,
+    /// When the last `online` status was handed over.
     last_status: Instant,
-    frames_at_status: u64,
+    /// Time and record count of the last frame-rate sample.
+    fps_mark: (Instant, u64),
     fps: f64,
     offline_acked: bool,
     /// Logging state: an outage / a drop streak is reported once.
@@ -591,11 +593,11 @@ impl State {
         };
         if self.status_due && self.meta.is_some() && !self.closing && self.handed.len() < CHANNEL {
             let now = Instant::now();
-            let dt = now.duration_since(self.last_status).as_secs_f64();
+            // The frame rate over the last half second or more.
+            let dt = now.duration_since(self.fps_mark.0).as_secs_f64();
             if dt >= 0.5 {
-                self.fps = (self.c.records - self.frames_at_status) as f64 / dt;
-                self.frames_at_status = self.c.records;
-                self.last_status = now;
+                self.fps = (self.c.records - self.fps_mark.1) as f64 / dt;
+                self.fps_mark = (now, self.c.records);
             }
             let payload = self.status_payload(cfg, "online", None);
             if client
@@ -604,6 +606,7 @@ impl State {
             {
                 self.handed.push_back(Handed::Status { offline: false });
                 self.status_due = false;
+                self.last_status = now;
             }
         }
         while self.handed.len() < CHANNEL {
@@ -737,7 +740,7 @@ fn tls_cause<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls:
 
 /// Why a connection attempt failed, in words, and whether the broker
 /// refused us or TLS failed (as opposed to the broker not being reachable).
-fn describe(e: &ConnectionError) -> (String, bool) {
+fn describe(e: &ConnectionError, was_connected: bool) -> (String, bool) {
     if let Some(t) = tls_cause(e) {
         return (format!("TLS: {t}"), true);
     }
@@ -760,7 +763,12 @@ fn describe(e: &ConnectionError) -> (String, bool) {
         }
         ConnectionError::Tls(t) => (format!("TLS: {t}"), true),
         ConnectionError::NetworkTimeout => ("not reachable (timed out)".into(), false),
-        other => (format!("connection lost ({other})"), false),
+        ConnectionError::NotConnAck(p) => (
+            format!("not answering as an MQTT broker (expected CONNACK, got {p:?})"),
+            false,
+        ),
+        other if was_connected => (format!("connection lost ({other})"), false),
+        other => (format!("connection failed ({other})"), false),
     }
 }
 
@@ -796,7 +804,7 @@ fn net_loop(shared: Arc<Shared>, mut conn: Connection) {
                 conn.eventloop.clean();
                 let pending = std::mem::take(&mut conn.eventloop.pending);
                 st.take_back(cfg, pending);
-                let (why, refused) = describe(&e);
+                let (why, refused) = describe(&e, was_connected);
                 if refused {
                     st.c.refused += 1;
                 }
@@ -897,7 +905,7 @@ impl MqttSink {
             meta: None,
             status_due: false,
             last_status: Instant::now(),
-            frames_at_status: 0,
+            fps_mark: (Instant::now(), 0),
             fps: 0.0,
             offline_acked: false,
             outage: None,
@@ -1011,7 +1019,7 @@ impl Sink for MqttSink {
             st.meta = Some((meta.model_id.clone(), meta.runtime.clone()));
             st.status_due = true;
             st.last_status = Instant::now();
-            st.frames_at_status = st.c.records - 1;
+            st.fps_mark = (Instant::now(), st.c.records - 1);
         }
         if payload.len() > MAX_PAYLOAD {
             st.c.dropped += 1;
@@ -1287,7 +1295,7 @@ mod tests {
             meta: None,
             status_due: false,
             last_status: Instant::now(),
-            frames_at_status: 0,
+            fps_mark: (Instant::now(), 0),
             fps: 0.0,
             offline_acked: false,
             outage: None,
