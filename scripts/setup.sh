@@ -36,6 +36,8 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
     apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
 fi
 
+"$here/scripts/setup-mqtt.sh"   # mosquitto broker for tests/mqtt.rs
+
 # Rust components the checks use.
 if command -v rustup >/dev/null 2>&1; then
     rustup component add clippy rustfmt >/dev/null 2>&1 || log "rustup could not add clippy/rustfmt"

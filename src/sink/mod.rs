@@ -1,9 +1,10 @@
 //! Sinks: where each frame's persons go. Every sink receives the same
-//! per-frame result through [`Sink`]; backends: JSON lines ([`json`]) and
-//! annotated image files ([`annotate`]).
+//! per-frame result through [`Sink`]; backends: JSON lines ([`json`]),
+//! annotated image files ([`annotate`]) and an MQTT feed ([`mqtt`]).
 
 pub mod annotate;
 pub mod json;
+pub mod mqtt;
 
 use crate::pipeline::FrameResult;
 use crate::source::Frame;
@@ -24,6 +25,8 @@ pub enum SinkError {
     AnnotateDir { path: String, why: String },
     #[error("cannot encode annotated image {path}: {why}")]
     Encode { path: String, why: String },
+    #[error("MQTT broker {broker}: {why}")]
+    Mqtt { broker: String, why: String },
     #[error(transparent)]
     Spec(#[from] crate::spec::SpecError),
     #[error("{spec}: unknown sink kind; expected one of: {expected}")]
@@ -61,16 +64,17 @@ pub trait Sink: Send {
 }
 
 /// Sink kinds [`open`] knows.
-pub const KINDS: &str = "json, annotate";
+pub const KINDS: &str = "json, annotate, mqtt";
 
 /// Opens the sink a `--sink` specification names (see [`crate::spec`]):
-/// `json` (standard output), `json:PATH`, `annotate:DIR`. Each backend
+/// `json` (standard output), `json:PATH`, `annotate:DIR`, `mqtt://HOST:PORT`. Each backend
 /// parses its own options from the spec and rejects unknown ones.
 pub fn open(spec: &str) -> Result<Box<dyn Sink>, SinkError> {
     let mut spec = crate::spec::Spec::parse(spec)?;
     let sink: Box<dyn Sink> = match spec.kind.as_deref() {
         Some("json") => Box::new(JsonLines::open(&mut spec)?),
         Some("annotate") => Box::new(Annotator::new(std::path::Path::new(&spec.target))?),
+        Some("mqtt") => Box::new(mqtt::MqttSink::open(&mut spec)?),
         _ => {
             return Err(SinkError::UnknownKind {
                 spec: spec.text.clone(),
