@@ -10,6 +10,7 @@
 #                         under lib/modules/<ver>/updates/)
 #   kernel.version        the kernel release string (e.g. 6.1.0-56-amd64)
 #   vmlinuz               -> root/boot/vmlinuz-<ver>
+#   vmlinux               the same kernel uncompressed (boots faster under TCG)
 #   busybox               static busybox (from busybox-static, not installed)
 #   bin/                  the static guest tools built from tests/vm/*.c
 #   unavailable           written (with the reason) only when qemu cannot be
@@ -133,6 +134,41 @@ if [ "${EDGEPOSE_VM_REFRESH:-0}" = 1 ] || [ ! -f "$root/.complete" ]; then
     echo "$kver" >"$vm/kernel.version"
     ln -sfn "root/boot/vmlinuz-$kver" "$vm/vmlinuz"
     touch "$root/.complete"
+fi
+
+# ---------------------------------------------------------------- uncompressed kernel
+# QEMU boots the uncompressed ELF vmlinux directly (PVH entry, CONFIG_PVH):
+# under TCG emulation that saves the seconds the bzImage spends unpacking
+# itself. Extracted like the kernel's scripts/extract-vmlinux does: find the
+# compressed payload inside the bzImage by its magic and unpack it. Where
+# that fails, run.sh boots vmlinuz as is.
+kver=$(cat "$vm/kernel.version")
+if [ ! -s "$vm/vmlinux" ] || [ "$vm/vmlinux" -ot "$root/.complete" ]; then
+    if python3 - "$root/boot/vmlinuz-$kver" "$vm/vmlinux.part" <<'PY'; then
+import lzma, sys, zlib
+data = open(sys.argv[1], "rb").read()
+unpackers = [
+    (b"\xfd7zXZ\x00", lambda b: lzma.LZMADecompressor(format=lzma.FORMAT_XZ).decompress(b)),
+    (b"\x1f\x8b\x08", lambda b: zlib.decompressobj(31).decompress(b)),
+]
+for magic, unpack in unpackers:
+    i = data.find(magic)
+    while i >= 0:
+        try:
+            out = unpack(data[i:])
+        except Exception:
+            out = b""
+        if out[:4] == b"\x7fELF":
+            open(sys.argv[2], "wb").write(out)
+            sys.exit(0)
+        i = data.find(magic, i + 1)
+sys.exit(1)
+PY
+        mv "$vm/vmlinux.part" "$vm/vmlinux"
+    else
+        rm -f "$vm/vmlinux.part"
+        log "could not unpack vmlinux from vmlinuz (compression not xz/gzip); booting the bzImage"
+    fi
 fi
 
 # ---------------------------------------------------------------- busybox

@@ -159,8 +159,7 @@ if [ "${EDGEPOSE_SETUP_REFERENCE:-0}" = 1 ] && { [ ! -x "$venv214/bin/python" ] 
     "$venv214/bin/pip" install --quiet "tflite-runtime==2.14.0" "numpy<2" pillow
 fi
 
-# ---------------------------------------------------------------- VM test bed (QEMU, Debian kernel)
-bash "$here/scripts/setup-vm.sh"
+bash "$here/scripts/setup-vm.sh" # VM test bed: QEMU, Debian kernel, modules (scripts/vm/README.md)
 
 # ---------------------------------------------------------------- models
 # A model that cannot be had (no mirror, no download address) is reported by

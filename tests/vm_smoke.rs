@@ -321,3 +321,71 @@ fn vm_guest_time_limit_is_enforced() {
         out.console_tail()
     );
 }
+
+/// The edgepose binary and the LiteRT library it loads at run time work in
+/// the guest through `Vm::binary` (library closure, loader) and give the
+/// host's result: XNNPACK runs on the emulated CPU (`-cpu max`: AVX2, FMA).
+#[test]
+fn vm_runs_edgepose_with_litert() {
+    let image = common::sample("samples/zidane.jpg");
+    let args = "run --no-track --quiet --source zidane.jpg --model yolov8n_320_quant_pc_uf_pose_coco-st.tflite";
+    let script = format!(
+        "edgepose {args} --tflite-lib /payload/lib/libLiteRt.so --model-dir /payload/models --sink json:/tmp/out.json\n\
+         cat /tmp/out.json >/dev/ttyS1\n"
+    );
+    let Some(mut vm) = Vm::new(&script) else {
+        return;
+    };
+    let model = common::models_dir().join("yolov8n_320_quant_pc_uf_pose_coco-st.tflite");
+    vm.binary(env!("CARGO_BIN_EXE_edgepose"), "bin/edgepose")
+        .binary(common::litert_lib(), "lib/libLiteRt.so")
+        .file(&model, "models/yolov8n_320_quant_pc_uf_pose_coco-st.tflite")
+        .file(&image, "zidane.jpg");
+    let out = vm.run();
+    assert_eq!(out.status, 0, "{}", out.console_tail());
+    assert_eq!(out.serial.len(), 1, "{:?}", out.serial);
+    let guest: serde_json::Value = serde_json::from_str(&out.serial[0]).unwrap();
+
+    let host_json = tempfile::NamedTempFile::new().unwrap();
+    let mut cmd = common::edgepose(common::Flavour::Litert);
+    cmd.args(args.split(' '))
+        .arg("--sink")
+        .arg(format!("json:{}", host_json.path().display()))
+        .current_dir(image.parent().unwrap());
+    let o = common::run(&mut cmd);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let host: serde_json::Value =
+        serde_json::from_str(std::fs::read_to_string(host_json.path()).unwrap().trim()).unwrap();
+
+    let (gp, hp) = (
+        guest["persons"].as_array().unwrap(),
+        host["persons"].as_array().unwrap(),
+    );
+    assert!(
+        !hp.is_empty(),
+        "the host finds people in zidane.jpg: {host}"
+    );
+    assert_eq!(gp.len(), hp.len(), "guest {guest}\nhost {host}");
+    let close = |a: &serde_json::Value, b: &serde_json::Value| {
+        (a.as_f64().unwrap() - b.as_f64().unwrap()).abs() <= 1.0
+    };
+    for (g, h) in gp.iter().zip(hp) {
+        for i in 0..4 {
+            assert!(
+                close(&g["box"][i], &h["box"][i]),
+                "box: guest {g}\nhost {h}"
+            );
+        }
+        for (gk, hk) in g["keypoints"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(h["keypoints"].as_array().unwrap())
+        {
+            assert!(
+                close(&gk["x"], &hk["x"]) && close(&gk["y"], &hk["y"]),
+                "keypoint: guest {gk}\nhost {hk}"
+            );
+        }
+    }
+}

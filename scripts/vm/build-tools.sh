@@ -11,7 +11,8 @@ for src in "$here"/tests/vm/*.c; do
     [ -e "$src" ] || continue
     bin="$out/$(basename "$src" .c)"
     if [ ! -x "$bin" ] || [ "$src" -nt "$bin" ]; then
-        ${CC:-gcc} -static -O2 -Wall -Wextra -Werror -o "$bin.part" "$src"
-        mv "$bin.part" "$bin"
+        # A private temporary name: test binaries may build the same folder at once.
+        ${CC:-gcc} -static -O2 -Wall -Wextra -Werror -o "$bin.part.$$" "$src"
+        mv -f "$bin.part.$$" "$bin"
     fi
 done

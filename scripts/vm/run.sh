@@ -72,6 +72,8 @@ done
 command -v qemu-system-x86_64 >/dev/null || { echo "run.sh: qemu-system-x86_64 not installed: run scripts/setup-vm.sh" >&2; exit 1; }
 [ -e "$vm/vmlinuz" ] || { echo "run.sh: no kernel in $vm: run scripts/setup-vm.sh" >&2; exit 1; }
 
+kernel="$vm/vmlinuz"
+[ -s "$vm/vmlinux" ] && kernel="$vm/vmlinux"
 workdir=${workdir:-$(mktemp -d "${TMPDIR:-/tmp}/edgepose-vm.XXXXXX")}
 mkdir -p "$workdir"
 console=${console:-$workdir/console.log}
@@ -94,7 +96,7 @@ kvm_works() {
     else
         verdict=fail
         if timeout -k 2 20 qemu-system-x86_64 -nodefaults -no-user-config -no-reboot -machine pc -accel kvm \
-            -cpu max -m 256 -display none -vga none -nic none -kernel "$vm/vmlinuz" -initrd "$initramfs" \
+            -cpu max -m 256 -display none -vga none -nic none -kernel "$kernel" -initrd "$initramfs" \
             -serial stdio -append "console=ttyS0 panic=-1 quiet rdinit=/init ep.probe=1" </dev/null 2>/dev/null |
             grep -q EDGEPOSE-VM-PROBE-OK; then
             verdict=ok
@@ -114,7 +116,7 @@ esac
 cmdline="console=ttyS0 panic=-1 quiet rdinit=/init ep.timeout=$timeout_s"
 args=(-nodefaults -no-user-config -no-reboot -machine pc "${accel_args[@]}" -cpu max
     -smp "$smp" -m "$mem" -display none -vga none -nic none
-    -kernel "$vm/vmlinuz" -initrd "$initramfs")
+    -kernel "$kernel" -initrd "$initramfs")
 if [ "$shell" = 1 ]; then
     cmdline="$cmdline ep.shell=1"
     args+=(-chardev "stdio,id=con,logfile=$console,signal=off")
