@@ -161,6 +161,8 @@ if [ "${EDGEPOSE_SETUP_REFERENCE:-0}" = 1 ] && { [ ! -x "$venv214/bin/python" ] 
     "$venv214/bin/pip" install --quiet "tflite-runtime==2.14.0" "numpy<2" pillow
 fi
 
+bash "$here/scripts/setup-vm.sh" # VM test bed: QEMU, Debian kernel, modules (scripts/vm/README.md)
+
 # ---------------------------------------------------------------- models
 # A model that cannot be had (no mirror, no download address) is reported by
 # models.sh; the tests and the demo then fail naming it.
