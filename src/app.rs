@@ -46,6 +46,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         .collect::<Result<Vec<_>, _>>()?;
     let load = |settings: &Settings| load(settings, &manifests);
     match cli.command {
+        Command::Probe { video_dir, json } => probe(&video_dir, json),
         Command::Models => {
             let dir = overrides
                 .model_dir
@@ -56,10 +57,13 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Infer { inputs, annotate } => {
             let settings = Settings::resolve(&overrides, &file)?;
-            let mut source = ImageSource::new(&inputs, Duration::ZERO)?;
+            let mut source = crate::source::open(&inputs, Duration::ZERO, None)?;
+            if source.live() {
+                anyhow::bail!("infer reads images and recordings; use `edgepose run --source {}` for a camera", inputs.join(" "));
+            }
             let sinks = sinks(annotate.as_deref(), true)?;
             let mut pipeline = load(&settings)?;
-            let report = drive(&mut pipeline, &mut source, sinks, &settings, None, None)?;
+            let report = drive(&mut pipeline, source.as_mut(), sinks, &settings, None, None)?;
             Ok(if report.errors == 0 {
                 ExitCode::SUCCESS
             } else {
@@ -74,10 +78,14 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             quiet,
             no_track,
             tracking,
+            sink_queue,
         } => {
             let mut settings = Settings::resolve(&overrides, &file)?;
             if !(interval_ms.is_finite() && interval_ms >= 0.0) {
                 anyhow::bail!("--interval-ms {interval_ms}: expected a non-negative number");
+            }
+            if sink_queue == 0 {
+                anyhow::bail!("--sink-queue 0: expected at least 1");
             }
             let params = tracker_params(&settings, &tracking);
             params
@@ -89,28 +97,74 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 // them extend tracks that exist.
                 settings.decode.conf_threshold = t.params().low_threshold;
             }
-            let mut source =
-                ImageSource::new(&sources, Duration::from_secs_f64(interval_ms / 1e3))?;
-            let mut sinks = sinks(annotate.as_deref(), !quiet)?;
-            for spec in &sink_specs {
-                sinks.push(crate::sink::open(spec).with_context(|| format!("--sink {spec}"))?);
-            }
-            let mut pipeline = load(&settings)?;
             let stop = Arc::new(AtomicBool::new(false));
             for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
                 signal_hook::flag::register(sig, Arc::clone(&stop))
                     .context("cannot install signal handler")?;
             }
-            let report = drive(
-                &mut pipeline,
-                &mut source,
-                sinks,
-                &settings,
-                Some(&stop),
-                tracker.as_deref_mut(),
+            let report_now = Arc::new(AtomicBool::new(false));
+            signal_hook::flag::register(signal_hook::consts::SIGUSR1, Arc::clone(&report_now))
+                .context("cannot install signal handler")?;
+            let mut source = crate::source::open(
+                &sources,
+                Duration::from_secs_f64(interval_ms / 1e3),
+                Some(Arc::clone(&stop)),
             )?;
-            eprintln!("{}", report.human());
-            Ok(ExitCode::SUCCESS)
+            if annotate.is_some() && source.live() {
+                anyhow::bail!(
+                    "--annotate draws on image files; it is not available for a camera source"
+                );
+            }
+            let mut raw_sinks = sinks(annotate.as_deref(), !quiet)?;
+            for spec in &sink_specs {
+                raw_sinks.push(crate::sink::open(spec).with_context(|| format!("--sink {spec}"))?);
+            }
+            let mut pipeline = load(&settings)?;
+            log::info!("source: {}", source.describe());
+            let meta = meta(&pipeline, &settings);
+            let full = if source.live() {
+                crate::sink::queue::Full::DropOldest
+            } else {
+                crate::sink::queue::Full::Wait
+            };
+            let mut sinks: Vec<Box<dyn Sink>> = raw_sinks
+                .into_iter()
+                .map(|s| -> Box<dyn Sink> {
+                    if s.wants_pixels() {
+                        s
+                    } else {
+                        Box::new(crate::sink::queue::Queued::new(
+                            s,
+                            sink_queue,
+                            full,
+                            meta.clone(),
+                        ))
+                    }
+                })
+                .collect();
+            let controls = crate::stream::Controls {
+                stop: &stop,
+                report: Some(&report_now),
+            };
+            let report = crate::stream::run(
+                &mut pipeline,
+                source.as_mut(),
+                &mut sinks,
+                &meta,
+                tracker.as_deref_mut(),
+                &controls,
+            );
+            match report {
+                Ok(r) => {
+                    eprintln!("{}", r.human());
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(crate::stream::StreamError::Source(e)) => {
+                    eprintln!("edgepose: error: {e}");
+                    Ok(ExitCode::from(4))
+                }
+                Err(e) => Err(e.into()),
+            }
         }
         Command::Eval {
             annotations,
@@ -579,4 +633,50 @@ pub fn bench(
             0.0
         },
     })
+}
+
+/// `edgepose probe`: the video devices and what they offer.
+fn probe(video_dir: &std::path::Path, json: bool) -> Result<ExitCode> {
+    let devices = crate::source::v4l2::probe(video_dir);
+    if json {
+        let v: Vec<serde_json::Value> = devices
+            .iter()
+            .map(|d| match d {
+                Ok(i) => serde_json::to_value(i).unwrap_or_default(),
+                Err(e) => serde_json::json!({ "error": e }),
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "video": v }))?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if devices.is_empty() {
+        println!("video devices: none in {}", video_dir.display());
+    }
+    for d in &devices {
+        match d {
+            Err(e) => println!("{e}"),
+            Ok(i) => {
+                println!(
+                    "{}: {} ({}, {}){}",
+                    i.path,
+                    i.card,
+                    i.driver,
+                    i.bus,
+                    if i.capture { "" } else { " - not a capture node" }
+                );
+                for f in &i.formats {
+                    println!(
+                        "  {} {}{}",
+                        f.fourcc,
+                        f.description,
+                        if f.supported { "" } else { " (edgepose cannot read it)" }
+                    );
+                    for s in &f.sizes {
+                        println!("    {s}");
+                    }
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -83,18 +83,22 @@ impl Global {
 pub enum Command {
     /// Run the model on images and print one JSON line per image.
     Infer {
-        /// Image files or directories of JPEG/PNG images.
+        /// Image files or directories of JPEG/PNG images, or one recording
+        /// (`raw:FILE?format=YUYV&width=640&height=480`).
         #[arg(required = true)]
-        inputs: Vec<PathBuf>,
+        inputs: Vec<String>,
         /// Write annotated images (boxes, skeletons) into this directory.
         #[arg(long)]
         annotate: Option<PathBuf>,
     },
     /// Run the pipeline continuously over a source until it ends or SIGINT/SIGTERM.
     Run {
-        /// Source: image files or directories (repeatable).
+        /// Source: a camera (`/dev/video0`,
+        /// `v4l2:/dev/video0?format=MJPG&width=640&height=480&fps=30`), a
+        /// recording (`raw:FILE?format=YUYV&width=640&height=480`), or image
+        /// files and directories (repeatable).
         #[arg(long = "source", required = true)]
-        sources: Vec<PathBuf>,
+        sources: Vec<String>,
         /// Write annotated images into this directory.
         #[arg(long)]
         annotate: Option<PathBuf>,
@@ -114,9 +118,22 @@ pub enum Command {
         no_track: bool,
         #[command(flatten)]
         tracking: TrackingArgs,
+        /// Results each sink may have waiting; beyond that a camera run
+        /// drops the oldest (counted), a file run waits.
+        #[arg(long, default_value_t = 4)]
+        sink_queue: usize,
     },
     /// List model manifests and whether each file is present and verified.
     Models,
+    /// List video devices: driver, card, formats, frame sizes and rates.
+    Probe {
+        /// Where the video device nodes are.
+        #[arg(long, default_value = "/dev")]
+        video_dir: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Check accuracy: COCO keypoint AP against ground truth and/or agreement
     /// with a reference model, through the same path as `run`. Exit code 0
     /// when every threshold passes, 3 when one fails.

@@ -20,4 +20,5 @@ pub mod sink;
 pub mod source;
 pub mod spec;
 pub mod stats;
+pub mod stream;
 pub mod track;

@@ -217,6 +217,10 @@ impl Sink for JsonLines {
         })
     }
 
+    fn name(&self) -> String {
+        "json".into()
+    }
+
     fn flush(&mut self) -> Result<(), SinkError> {
         self.out.flush().map_err(|e| SinkError::Write {
             what: self.what.clone(),

@@ -4,6 +4,7 @@
 
 pub mod annotate;
 pub mod json;
+pub mod queue;
 pub mod mqtt;
 
 use crate::pipeline::FrameResult;
@@ -29,6 +30,8 @@ pub enum SinkError {
     Mqtt { broker: String, why: String },
     #[error(transparent)]
     Spec(#[from] crate::spec::SpecError),
+    #[error("sink {name}: its thread panicked; this is a bug, please report it")]
+    Thread { name: String },
     #[error("{spec}: unknown sink kind; expected one of: {expected}")]
     UnknownKind {
         spec: String,
@@ -60,6 +63,15 @@ pub trait Sink: Send {
     /// ...); `None` when the sink has nothing to report.
     fn summary(&self) -> Option<String> {
         None
+    }
+    /// A short name for threads and messages.
+    fn name(&self) -> String {
+        "sink".into()
+    }
+    /// True for sinks that draw on the frame's pixels (annotated images):
+    /// they run on the frame loop's thread, where the pixels are.
+    fn wants_pixels(&self) -> bool {
+        false
     }
 }
 

@@ -1094,6 +1094,10 @@ impl Sink for MqttSink {
         Ok(())
     }
 
+    fn name(&self) -> String {
+        "mqtt".into()
+    }
+
     fn summary(&self) -> Option<String> {
         let cfg = &self.shared.cfg;
         let c = self.counts();
