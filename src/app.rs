@@ -1,4 +1,4 @@
-//! The commands: `infer`, `run`, `eval`, `models`, `bench`. Errors gain context here
+//! The commands: `infer`, `run`, `eval`, `models`, `bench`, `listen`. Errors gain context here
 //! (with `anyhow`) and reach `main` as one line.
 
 use std::process::ExitCode;
@@ -46,6 +46,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         .collect::<Result<Vec<_>, _>>()?;
     let load = |settings: &Settings| load(settings, &manifests);
     match cli.command {
+        Command::Listen(args) => crate::sink::listen::command(&args),
         Command::Models => {
             let dir = overrides
                 .model_dir

@@ -1,15 +1,20 @@
 //! Sinks: where each frame's persons go. Every sink receives the same
-//! per-frame result through [`Sink`]; backends: JSON lines ([`json`]) and
-//! annotated image files ([`annotate`]).
+//! per-frame result through [`Sink`]; backends: JSON lines ([`json`]),
+//! annotated image files ([`annotate`]) and a serial port ([`serial`], with
+//! its binary format in [`wire`] and its receiver in [`listen`]).
 
 pub mod annotate;
 pub mod json;
+pub mod listen;
+pub mod serial;
+pub mod wire;
 
 use crate::pipeline::FrameResult;
 use crate::source::Frame;
 
 pub use annotate::Annotator;
 pub use json::JsonLines;
+pub use serial::SerialSink;
 
 /// Errors from sinks.
 #[derive(Debug, thiserror::Error)]
@@ -26,6 +31,8 @@ pub enum SinkError {
     Encode { path: String, why: String },
     #[error(transparent)]
     Spec(#[from] crate::spec::SpecError),
+    #[error("serial {path}: {why}")]
+    Serial { path: String, why: String },
     #[error("{spec}: unknown sink kind; expected one of: {expected}")]
     UnknownKind {
         spec: String,
@@ -61,16 +68,18 @@ pub trait Sink: Send {
 }
 
 /// Sink kinds [`open`] knows.
-pub const KINDS: &str = "json, annotate";
+pub const KINDS: &str = "json, annotate, serial";
 
 /// Opens the sink a `--sink` specification names (see [`crate::spec`]):
-/// `json` (standard output), `json:PATH`, `annotate:DIR`. Each backend
+/// `json` (standard output), `json:PATH`, `annotate:DIR`,
+/// `serial:DEVICE?baud=...` ([`serial`]). Each backend
 /// parses its own options from the spec and rejects unknown ones.
 pub fn open(spec: &str) -> Result<Box<dyn Sink>, SinkError> {
     let mut spec = crate::spec::Spec::parse(spec)?;
     let sink: Box<dyn Sink> = match spec.kind.as_deref() {
         Some("json") => Box::new(JsonLines::open(&mut spec)?),
         Some("annotate") => Box::new(Annotator::new(std::path::Path::new(&spec.target))?),
+        Some("serial") => Box::new(SerialSink::open(&mut spec)?),
         _ => {
             return Err(SinkError::UnknownKind {
                 spec: spec.text.clone(),
