@@ -817,7 +817,10 @@ fn sink_reconnects_when_the_port_comes_back() {
     let mut p2 = pty();
     symlink(&p2.path, &link);
     let r2 = reader(p2.master.take().unwrap(), None);
-    std::thread::sleep(Duration::from_millis(300));
+    // flush() tries to reopen at once (emit waits out the backoff) and
+    // sends what was queued while unplugged.
+    s.flush().unwrap();
+    assert_eq!(s.stats().reconnects, 1, "{:?}", s.stats());
     for seq in 10..15 {
         s.emit(&frame, &result(seq, 2, true), &meta).unwrap();
         std::thread::sleep(Duration::from_millis(100));

@@ -514,6 +514,7 @@ pub fn run(
     };
     let what = match &input {
         Input::Port(_) => format!("serial {}", o.opts.describe()),
+        Input::File(_) if o.port == "-" => "standard input".to_string(),
         Input::File(_) => "file".to_string(),
     };
     let enc = match o.encoding {
