@@ -1,4 +1,4 @@
-//! The commands: `infer`, `run`, `eval`, `models`, `bench`. Errors gain context here
+//! The commands: `infer`, `run`, `eval`, `models`, `bench`, `listen`. Errors gain context here
 //! (with `anyhow`) and reach `main` as one line.
 
 use std::process::ExitCode;
@@ -47,6 +47,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     let load = |settings: &Settings| load(settings, &manifests);
     match cli.command {
         Command::Probe { video_dir, json } => probe(&video_dir, json),
+        Command::Listen(args) => crate::sink::listen::command(&args),
         Command::Models => {
             let dir = overrides
                 .model_dir
@@ -646,7 +647,10 @@ fn probe(video_dir: &std::path::Path, json: bool) -> Result<ExitCode> {
                 Err(e) => serde_json::json!({ "error": e }),
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "video": v }))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({ "video": v }))?
+        );
         return Ok(ExitCode::SUCCESS);
     }
     if devices.is_empty() {
@@ -662,14 +666,22 @@ fn probe(video_dir: &std::path::Path, json: bool) -> Result<ExitCode> {
                     i.card,
                     i.driver,
                     i.bus,
-                    if i.capture { "" } else { " - not a capture node" }
+                    if i.capture {
+                        ""
+                    } else {
+                        " - not a capture node"
+                    }
                 );
                 for f in &i.formats {
                     println!(
                         "  {} {}{}",
                         f.fourcc,
                         f.description,
-                        if f.supported { "" } else { " (edgepose cannot read it)" }
+                        if f.supported {
+                            ""
+                        } else {
+                            " (edgepose cannot read it)"
+                        }
                     );
                     for s in &f.sizes {
                         println!("    {s}");

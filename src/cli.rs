@@ -169,6 +169,10 @@ pub enum Command {
         #[arg(long, default_value_t = 4)]
         worst: usize,
     },
+    /// Receive what a serial sink sends (a serial device, file, FIFO or `-`),
+    /// decode it, print one JSON line per frame, and report damaged frames
+    /// and sequence gaps on stderr with a summary at the end.
+    Listen(ListenArgs),
     /// Time each stage (median, p99) and end-to-end against bare invoke.
     Bench {
         /// Image to run on.
@@ -206,4 +210,35 @@ pub struct TrackingArgs {
     /// Milliseconds a track may go unmatched before it ends.
     #[arg(long)]
     pub track_coast_ms: Option<f64>,
+}
+
+/// Arguments of `listen` (decoding in `src/sink/listen.rs`).
+#[derive(Debug, Args, Clone)]
+pub struct ListenArgs {
+    /// Serial device (/dev/ttyUSB0), a file or FIFO, or `-` for standard input.
+    pub port: String,
+    /// Baud rate (serial devices only).
+    #[arg(long, default_value = "115200", value_parser = crate::sink::serial::parse_baud)]
+    pub baud: u32,
+    /// Data bits: 5, 6, 7 or 8.
+    #[arg(long, default_value = "8", value_parser = crate::sink::serial::parse_data_bits)]
+    pub data_bits: serialport::DataBits,
+    /// Parity: none, odd or even.
+    #[arg(long, default_value = "none", value_parser = crate::sink::serial::parse_parity)]
+    pub parity: serialport::Parity,
+    /// Stop bits: 1 or 2.
+    #[arg(long, default_value = "1", value_parser = crate::sink::serial::parse_stop_bits)]
+    pub stop_bits: serialport::StopBits,
+    /// Flow control: none, software or hardware.
+    #[arg(long, default_value = "none", value_parser = crate::sink::serial::parse_flow)]
+    pub flow: serialport::FlowControl,
+    /// What the sender sends: binary, json, or auto (detect).
+    #[arg(long, default_value = "auto")]
+    pub encoding: crate::sink::listen::ListenEncoding,
+    /// Stop after this many good frames.
+    #[arg(long)]
+    pub count: Option<u64>,
+    /// Print the end summary as one JSON object instead of a sentence.
+    #[arg(long)]
+    pub json_summary: bool,
 }

@@ -149,7 +149,10 @@ impl StreamReport {
             ("decode", &self.decode),
             ("emit", &self.emit),
         ] {
-            s.push_str(&format!("{name:<18}{:>10.3}{:>10.3}\n", v.median_ms, v.p99_ms));
+            s.push_str(&format!(
+                "{name:<18}{:>10.3}{:>10.3}\n",
+                v.median_ms, v.p99_ms
+            ));
         }
         for n in &self.notes {
             s.push_str(&format!("edgepose: {n}\n"));
@@ -363,7 +366,9 @@ pub fn run(
     }
     stages.fill(&mut report);
     report.notes.extend(source.summary());
-    report.notes.extend(sinks.iter().filter_map(|s| s.summary()));
+    report
+        .notes
+        .extend(sinks.iter().filter_map(|s| s.summary()));
     Ok(report)
 }
 
@@ -412,10 +417,7 @@ fn infer_loop(
                     .wait_timeout(mb, std::time::Duration::from_millis(200))
                     .map(|(g, _)| g)
                     .unwrap_or_else(|p| p.into_inner().0);
-                if controls
-                    .report
-                    .is_some_and(|f| f.load(Ordering::Relaxed))
-                {
+                if controls.report.is_some_and(|f| f.load(Ordering::Relaxed)) {
                     break None;
                 }
             }

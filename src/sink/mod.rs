@@ -1,17 +1,24 @@
 //! Sinks: where each frame's persons go. Every sink receives the same
 //! per-frame result through [`Sink`]; backends: JSON lines ([`json`]),
-//! annotated image files ([`annotate`]) and an MQTT feed ([`mqtt`]).
+//! annotated image files ([`annotate`]), an MQTT feed ([`mqtt`]) and a
+//! serial port ([`serial`], with its binary format in [`wire`] and its
+//! receiver in [`listen`]). [`queue`] puts a sink behind a bounded queue on
+//! its own thread.
 
 pub mod annotate;
 pub mod json;
-pub mod queue;
+pub mod listen;
 pub mod mqtt;
+pub mod queue;
+pub mod serial;
+pub mod wire;
 
 use crate::pipeline::FrameResult;
 use crate::source::Frame;
 
 pub use annotate::Annotator;
 pub use json::JsonLines;
+pub use serial::SerialSink;
 
 /// Errors from sinks.
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +39,8 @@ pub enum SinkError {
     Spec(#[from] crate::spec::SpecError),
     #[error("sink {name}: its thread panicked; this is a bug, please report it")]
     Thread { name: String },
+    #[error("serial {path}: {why}")]
+    Serial { path: String, why: String },
     #[error("{spec}: unknown sink kind; expected one of: {expected}")]
     UnknownKind {
         spec: String,
@@ -76,10 +85,11 @@ pub trait Sink: Send {
 }
 
 /// Sink kinds [`open`] knows.
-pub const KINDS: &str = "json, annotate, mqtt";
+pub const KINDS: &str = "json, annotate, mqtt, serial";
 
 /// Opens the sink a `--sink` specification names (see [`crate::spec`]):
-/// `json` (standard output), `json:PATH`, `annotate:DIR`, `mqtt://HOST:PORT`. Each backend
+/// `json` (standard output), `json:PATH`, `annotate:DIR`,
+/// `mqtt://HOST:PORT` ([`mqtt`]), `serial:DEVICE?baud=...` ([`serial`]). Each backend
 /// parses its own options from the spec and rejects unknown ones.
 pub fn open(spec: &str) -> Result<Box<dyn Sink>, SinkError> {
     let mut spec = crate::spec::Spec::parse(spec)?;
@@ -87,6 +97,7 @@ pub fn open(spec: &str) -> Result<Box<dyn Sink>, SinkError> {
         Some("json") => Box::new(JsonLines::open(&mut spec)?),
         Some("annotate") => Box::new(Annotator::new(std::path::Path::new(&spec.target))?),
         Some("mqtt") => Box::new(mqtt::MqttSink::open(&mut spec)?),
+        Some("serial") => Box::new(SerialSink::open(&mut spec)?),
         _ => {
             return Err(SinkError::UnknownKind {
                 spec: spec.text.clone(),

@@ -159,7 +159,11 @@ fn run(mut sink: Box<dyn Sink>, shared: &Shared, meta: &RecordMeta) -> Box<dyn S
                     st.busy = Some(i);
                     // Take the slot's contents out so the lock is not held
                     // while the sink writes.
-                    break Some((i, std::mem::take(&mut st.slots[i].result), std::mem::take(&mut st.slots[i].origin)));
+                    break Some((
+                        i,
+                        std::mem::take(&mut st.slots[i].result),
+                        std::mem::take(&mut st.slots[i].origin),
+                    ));
                 }
                 if st.closing || st.error.is_some() {
                     break None;
@@ -276,7 +280,12 @@ mod tests {
     }
 
     impl Sink for Slow {
-        fn emit(&mut self, _: &Frame<'_>, r: &FrameResult, _: &RecordMeta) -> Result<(), SinkError> {
+        fn emit(
+            &mut self,
+            _: &Frame<'_>,
+            r: &FrameResult,
+            _: &RecordMeta,
+        ) -> Result<(), SinkError> {
             std::thread::sleep(self.delay);
             self.seen.lock().unwrap().push(r.seq);
             Ok(())
@@ -334,7 +343,11 @@ mod tests {
         let (seen, dropped, _) = feed(Full::DropOldest, 30, 20);
         assert!(seen.windows(2).all(|w| w[0] < w[1]), "{seen:?}");
         assert_eq!(seen.last(), Some(&29));
-        assert_eq!(seen.len() as u64 + dropped, 30, "{seen:?} dropped {dropped}");
+        assert_eq!(
+            seen.len() as u64 + dropped,
+            30,
+            "{seen:?} dropped {dropped}"
+        );
         assert!(dropped >= 20, "dropped {dropped}");
     }
 }
