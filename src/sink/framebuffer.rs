@@ -165,6 +165,12 @@ fn fill(
 ) {
     let b = layout.bytes;
     let row = &mut bytes[y * stride..(y + 1) * stride];
+    let le = word.to_le_bytes();
+    if le[..b].iter().all(|&v| v == le[0]) {
+        // A word of one repeated byte (black) is a plain memset.
+        row[x0 * b..x1 * b].fill(le[0]);
+        return;
+    }
     for px in row[x0 * b..x1 * b].chunks_exact_mut(b) {
         layout.write(px, word);
     }
