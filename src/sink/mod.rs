@@ -3,14 +3,25 @@
 //! annotated image files ([`annotate`]), an MQTT feed ([`mqtt`]) and a
 //! serial port ([`serial`], with its binary format in [`wire`] and its
 //! receiver in [`listen`]). [`queue`] puts a sink behind a bounded queue on
-//! its own thread.
+//! its own thread. With the `display` feature: small displays ([`panel`]:
+//! [`ssd1306`], [`st7789`], [`framebuffer`]).
 
 pub mod annotate;
+#[cfg(feature = "display")]
+pub mod display;
+#[cfg(feature = "display")]
+pub mod framebuffer;
 pub mod json;
 pub mod listen;
 pub mod mqtt;
+#[cfg(feature = "display")]
+pub mod panel;
 pub mod queue;
 pub mod serial;
+#[cfg(feature = "display")]
+pub mod ssd1306;
+#[cfg(feature = "display")]
+pub mod st7789;
 pub mod wire;
 
 use crate::pipeline::FrameResult;
@@ -41,6 +52,11 @@ pub enum SinkError {
     Thread { name: String },
     #[error("serial {path}: {why}")]
     Serial { path: String, why: String },
+    #[cfg(feature = "display")]
+    #[error(transparent)]
+    Panel(#[from] panel::PanelError),
+    #[error("{spec}: this edgepose was built without the `display` feature; rebuild with it for display sinks")]
+    NoDisplay { spec: String },
     #[error("{spec}: unknown sink kind; expected one of: {expected}")]
     UnknownKind {
         spec: String,
@@ -85,11 +101,13 @@ pub trait Sink: Send {
 }
 
 /// Sink kinds [`open`] knows.
-pub const KINDS: &str = "json, annotate, mqtt, serial";
+pub const KINDS: &str = "json, annotate, mqtt, serial, ssd1306, st7789, ili9341, fb";
 
 /// Opens the sink a `--sink` specification names (see [`crate::spec`]):
 /// `json` (standard output), `json:PATH`, `annotate:DIR`,
-/// `mqtt://HOST:PORT` ([`mqtt`]), `serial:DEVICE?baud=...` ([`serial`]). Each backend
+/// `mqtt://HOST:PORT` ([`mqtt`]), `serial:DEVICE?baud=...` ([`serial`]), and
+/// displays `ssd1306:/dev/i2c-1`, `st7789:/dev/spidev0.0?dc=..`,
+/// `ili9341:..`, `fb:/dev/fb0` (see each module). Each backend
 /// parses its own options from the spec and rejects unknown ones.
 pub fn open(spec: &str) -> Result<Box<dyn Sink>, SinkError> {
     let mut spec = crate::spec::Spec::parse(spec)?;
@@ -98,6 +116,20 @@ pub fn open(spec: &str) -> Result<Box<dyn Sink>, SinkError> {
         Some("annotate") => Box::new(Annotator::new(std::path::Path::new(&spec.target))?),
         Some("mqtt") => Box::new(mqtt::MqttSink::open(&mut spec)?),
         Some("serial") => Box::new(SerialSink::open(&mut spec)?),
+        #[cfg(feature = "display")]
+        Some("ssd1306") => Box::new(ssd1306::open(&mut spec)?),
+        #[cfg(feature = "display")]
+        Some("st7789") => Box::new(st7789::open(&mut spec, st7789::Controller::St7789)?),
+        #[cfg(feature = "display")]
+        Some("ili9341") => Box::new(st7789::open(&mut spec, st7789::Controller::Ili9341)?),
+        #[cfg(feature = "display")]
+        Some("fb") => Box::new(framebuffer::open(&mut spec)?),
+        #[cfg(not(feature = "display"))]
+        Some("ssd1306" | "st7789" | "ili9341" | "fb") => {
+            return Err(SinkError::NoDisplay {
+                spec: spec.text.clone(),
+            })
+        }
         _ => {
             return Err(SinkError::UnknownKind {
                 spec: spec.text.clone(),
