@@ -1,4 +1,4 @@
-//! The commands: `infer`, `run`, `eval`, `models`, `bench`. Errors gain context here
+//! The commands: `infer`, `run`, `eval`, `models`, `bench`, `probe`. Errors gain context here
 //! (with `anyhow`) and reach `main` as one line.
 
 use std::process::ExitCode;
@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::cli::{Cli, Command};
 use crate::config::{FileConfig, Settings, DEFAULT_MODEL_DIR};
-use crate::infer::EngineOptions;
+use crate::infer::{DelegateStatus, EngineOptions};
 use crate::model::{self, ResolvedModel};
 use crate::pipeline::{FrameResult, Pipeline, TrackMeta};
 use crate::sink::{Annotator, JsonLines, RecordMeta, Sink};
@@ -53,6 +53,22 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 .or(file.model_dir.clone())
                 .unwrap_or_else(|| DEFAULT_MODEL_DIR.into());
             models(&dir)
+        }
+        Command::Probe { json } => {
+            let selected = crate::board::select(
+                overrides.board.as_deref(),
+                file.board.as_deref(),
+                &crate::board::dt_root(),
+            )?;
+            let settings = Settings::resolve_with_board(&overrides, &file, selected.clone());
+            let report =
+                crate::probe::probe(&selected, settings.as_ref().map_err(|e| e.to_string()));
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                println!("{}", report.human());
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Command::Infer { inputs, annotate } => {
             let settings = Settings::resolve(&overrides, &file)?;
@@ -222,15 +238,28 @@ pub fn load(settings: &Settings, manifests: &[model::Manifest]) -> Result<Pipeli
     let opts = EngineOptions {
         library: settings.tflite_lib.clone(),
         threads: settings.threads,
+        delegate: settings.delegate.clone(),
     };
     let p = Pipeline::new(model, &opts, settings.decode, settings.resize)?;
+    let info = p.engine().info();
     log::info!(
-        "model {} on {} ({}, {} threads)",
-        p.model().manifest.id,
-        p.engine().info().library,
-        p.engine().info().flavour.name(),
-        settings.threads
+        "board {} ({})",
+        settings.board.board.name,
+        settings.board.reason
     );
+    log::info!(
+        "model {} on {} ({}, {} threads), loaded in {:.1} ms",
+        p.model().manifest.id,
+        info.library,
+        info.flavour.name(),
+        settings.threads,
+        info.load_ms
+    );
+    if info.delegate.fell_back() {
+        eprintln!("edgepose: warning: delegate {}", info.delegate.summary());
+    } else if settings.delegate.kind.is_some() {
+        log::info!("delegate {}", info.delegate.summary());
+    }
     log::info!("letterbox resize: {:?}", settings.resize);
     Ok(p)
 }
@@ -312,6 +341,12 @@ pub struct RunReport {
     pub errors: u64,
     pub persons: u64,
     pub wall_s: f64,
+    /// Model load and interpreter build, delegate preparation included.
+    pub load_ms: f64,
+    /// The first invoke (graph compile for delegates that compile lazily);
+    /// `invoke` holds the later, steady-state ones.
+    pub first_invoke_ms: Option<f64>,
+    pub delegate: DelegateStatus,
     pub source: Summary,
     pub preprocess: Summary,
     pub invoke: Summary,
@@ -358,7 +393,14 @@ impl RunReport {
                 v.median_ms, v.p99_ms
             ));
         }
-        s.pop();
+        s.push_str(&format!(
+            "engine load {:.1} ms, first invoke {}, steady invoke median {:.3} ms\ndelegate: {}",
+            self.load_ms,
+            self.first_invoke_ms
+                .map_or("-".to_string(), |ms| format!("{ms:.1} ms")),
+            self.invoke.median_ms,
+            self.delegate.summary()
+        ));
         s
     }
 }
@@ -422,7 +464,11 @@ pub fn drive(
         report.persons += result.persons.len() as u64;
         s_src.push(result.times.source);
         s_pre.push(result.times.preprocess);
-        s_inv.push(result.times.invoke);
+        if report.frames == 1 {
+            report.first_invoke_ms = Some(result.times.invoke);
+        } else {
+            s_inv.push(result.times.invoke);
+        }
         s_dec.push(result.times.decode);
         s_pipe.push(result.times.pipeline);
     }
@@ -438,6 +484,9 @@ pub fn drive(
         report.tracks_deleted = c.tracks_deleted;
     }
     report.wall_s = start.elapsed().as_secs_f64();
+    let info = pipeline.engine().info();
+    report.load_ms = info.load_ms;
+    report.delegate = info.delegate.clone();
     report.source = s_src.summary();
     report.preprocess = s_pre.summary();
     report.invoke = s_inv.summary();
@@ -487,6 +536,11 @@ pub struct BenchReport {
     pub threads: usize,
     pub image: String,
     pub iterations: usize,
+    /// Model load and interpreter build, delegate preparation included.
+    pub load_ms: f64,
+    /// The very first invoke (a delegate's lazy graph compile shows here).
+    pub first_invoke_ms: f64,
+    pub delegate: DelegateStatus,
     /// Invoke alone, input already in place.
     pub bare_invoke: Summary,
     /// Pre-process (letterbox + quantize) of the decoded image.
@@ -522,8 +576,11 @@ impl BenchReport {
             s.push_str(&format!("{n:<14}{:>10.3}{:>10.3}\n", v.median_ms, v.p99_ms));
         }
         s.push_str(&format!(
-            "end-to-end / bare invoke (median): {:.3}",
-            self.ratio_median
+            "end-to-end / bare invoke (median): {:.3}\nengine load {:.1} ms, first invoke {:.1} ms\ndelegate: {}",
+            self.ratio_median,
+            self.load_ms,
+            self.first_invoke_ms,
+            self.delegate.summary()
         ));
         s
     }
@@ -542,6 +599,9 @@ pub fn bench(
         .context("the bench image list is empty")??;
     let image = frame.origin.to_string();
     let mut result = FrameResult::default();
+    let t = Instant::now();
+    pipeline.engine_mut().invoke()?;
+    let first_invoke_ms = t.elapsed().as_secs_f64() * 1e3;
     for _ in 0..warmup {
         pipeline.process(&frame, &mut result)?;
     }
@@ -569,6 +629,9 @@ pub fn bench(
         threads: info.threads,
         image,
         iterations,
+        load_ms: info.load_ms,
+        first_invoke_ms,
+        delegate: info.delegate.clone(),
         bare_invoke: bare,
         preprocess: pre.summary(),
         decode: dec.summary(),

@@ -137,6 +137,8 @@ pub fn edgepose(flavour: Flavour) -> Command {
         .env_remove("EDGEPOSE_CONFIG")
         .env_remove("EDGEPOSE_MODEL")
         .env_remove("EDGEPOSE_THREADS")
+        .env_remove("EDGEPOSE_BOARD")
+        .env_remove("EDGEPOSE_DELEGATE")
         .env_remove("RUST_LOG");
     cmd
 }
@@ -147,7 +149,9 @@ pub fn bare() -> Command {
     c.env_remove("EDGEPOSE_CONFIG")
         .env_remove("EDGEPOSE_TFLITE_LIB")
         .env_remove("EDGEPOSE_MODEL")
-        .env_remove("EDGEPOSE_MODEL_DIR");
+        .env_remove("EDGEPOSE_MODEL_DIR")
+        .env_remove("EDGEPOSE_BOARD")
+        .env_remove("EDGEPOSE_DELEGATE");
     c
 }
 
