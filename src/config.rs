@@ -376,4 +376,106 @@ mod tests {
             .to_string()
             .starts_with("threads = 0"));
     }
+
+    fn board(text: &str) -> SelectedBoard {
+        SelectedBoard {
+            board: crate::board::Board::parse("test.toml", text).unwrap(),
+            reason: "test".into(),
+            device_tree: None,
+        }
+    }
+
+    const NPU_BOARD: &str = "name = \"b\"\ndescription = \"d\"\nthreads = 3\n\
+        model = \"board.tflite\"\ntflite_libs = [\"/nonexistent/libtensorflowlite_c.so\"]\n\
+        [delegate]\nkind = \"external\"\nlibrary = \"/usr/lib/libnpu.so\"\n\
+        [delegate.options]\na = \"board\"\nb = \"board\"\n";
+
+    #[test]
+    fn board_values_sit_between_the_config_file_and_the_defaults() {
+        let s =
+            Settings::resolve_with_board(&lib(), &FileConfig::default(), board(NPU_BOARD)).unwrap();
+        assert_eq!(s.threads, 3);
+        assert_eq!(s.model, "board.tflite");
+        assert_eq!(
+            s.delegate.kind,
+            DelegateKind::External("/usr/lib/libnpu.so".into())
+        );
+        assert_eq!(s.delegate.options["a"], "board");
+        let file: FileConfig = toml::from_str(
+            "threads = 2\nmodel = \"file.tflite\"\n[delegate_options]\nb = \"file\"\n",
+        )
+        .unwrap();
+        let cli = Overrides {
+            threads: Some(1),
+            delegate_options: Some([("c".to_string(), "cli".to_string())].into()),
+            ..lib()
+        };
+        let s = Settings::resolve_with_board(&cli, &file, board(NPU_BOARD)).unwrap();
+        assert_eq!((s.threads, s.model.as_str()), (1, "file.tflite"));
+        let opts: Vec<(&str, &str)> = s
+            .delegate
+            .options
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(opts, [("a", "board"), ("b", "file"), ("c", "cli")]);
+        assert!(!s.delegate.require);
+    }
+
+    #[test]
+    fn a_delegate_named_above_the_board_drops_the_boards_options() {
+        let file: FileConfig = toml::from_str(
+            "delegate = \"/opt/other.so\"\nrequire_delegate = true\n[delegate_options]\nx = \"1\"\n",
+        )
+        .unwrap();
+        let s = Settings::resolve_with_board(&lib(), &file, board(NPU_BOARD)).unwrap();
+        assert_eq!(
+            s.delegate.kind,
+            DelegateKind::External("/opt/other.so".into())
+        );
+        assert_eq!(s.delegate.options.keys().collect::<Vec<_>>(), ["x"]);
+        assert!(s.delegate.require);
+        let cli = Overrides {
+            delegate: Some("none".into()),
+            ..lib()
+        };
+        let s = Settings::resolve_with_board(&cli, &file, board(NPU_BOARD)).unwrap();
+        assert_eq!(s.delegate.kind, DelegateKind::None);
+        assert!(s.delegate.options.is_empty());
+    }
+
+    #[test]
+    fn the_boards_libraries_are_tried_before_the_built_in_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let present = dir.path().join("libtensorflowlite_c.so");
+        std::fs::write(&present, b"").unwrap();
+        let text = format!(
+            "name = \"b\"\ndescription = \"d\"\ntflite_libs = [\"/nonexistent/a.so\", \"{}\"]\n",
+            present.display()
+        );
+        let s = Settings::resolve_with_board(
+            &Overrides::default(),
+            &FileConfig::default(),
+            board(&text),
+        )
+        .unwrap();
+        assert_eq!(
+            (s.tflite_lib.as_path(), s.tflite_lib_from),
+            (present.as_path(), "board profile")
+        );
+        let s = Settings::resolve_with_board(&lib(), &FileConfig::default(), board(&text)).unwrap();
+        assert_eq!(s.tflite_lib_from, "--tflite-lib");
+    }
+
+    #[test]
+    fn a_bad_delegate_value_is_named() {
+        let cli = Overrides {
+            delegate: Some(" ".into()),
+            ..lib()
+        };
+        let err = Settings::resolve_with_board(&cli, &FileConfig::default(), board(NPU_BOARD))
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("delegate = \" \""), "{err}");
+    }
 }

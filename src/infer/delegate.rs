@@ -585,10 +585,14 @@ mod tests {
     fn replacing_lines_are_parsed() {
         let chatter = "INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\n\
             INFO: Replacing 11 out of 296 node(s) with delegate (EdgeposeTestDelegate) node, yielding 11 partitions for the whole graph.\n\
-            Replacing 290 out of 296 node(s) with delegate (TfLiteXNNPackDelegate) node, yielding 3 partitions.";
+            Replacing 5 node(s) with delegate (OldFormat) node, yielding 1 partitions.\n\
+            INFO: Replacing 280 out of 285 node(s) with delegate (TfLiteXNNPackDelegate) node, yielding 3 partitions for the whole graph.";
         assert_eq!(
             parse_replacing(chatter),
-            vec![("EdgeposeTestDelegate".into(), 11, 296, 11)]
+            vec![
+                ("EdgeposeTestDelegate".into(), 11, 296, 11),
+                ("TfLiteXNNPackDelegate".into(), 280, 285, 3)
+            ]
         );
     }
 
