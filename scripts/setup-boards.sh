@@ -8,6 +8,10 @@
 #     into .cache/tflite-headers/, never installed): the test delegate is
 #     compiled against the exact TfLiteDelegate/TfLiteContext ABI of the
 #     classic runtime the tests load it into
+#   - Mesa's Teflon delegate (mesa-teflon-delegate, arm64 only in Debian) and
+#     its dependency closure, unpacked into .cache/runtimes/teflon/arm64: a
+#     real third-party NPU delegate for the aarch64 test run (under qemu or on
+#     an arm64 machine), where it finds no NPU and must fail clearly
 #
 # The Debian package lists come from the private apt configuration that
 # scripts/setup.sh derives from this machine's own /etc/apt sources.
@@ -48,3 +52,25 @@ if [ ! -f "$headers/.complete" ]; then
     touch "$headers/.complete"
 fi
 log "ready: $headers ($(cat "$headers/.version"))"
+
+teflon="$cache/runtimes/teflon/arm64"
+if [ ! -f "$teflon/.complete" ]; then
+    [ -f "$aptdir/apt.conf" ] || { echo "setup-boards: $aptdir/apt.conf is missing: run scripts/setup.sh" >&2; exit 1; }
+    log "fetching Mesa's Teflon delegate (mesa-teflon-delegate, $suite, arm64) and its closure"
+    export APT_CONFIG="$aptdir/apt.conf"
+    pkgs=$(apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts --no-breaks \
+        --no-replaces --no-enhances mesa-teflon-delegate:arm64 | grep -v '^ ' | grep -v '^<' | sed 's/:arm64$//' | sort -u)
+    tmp=$(mktemp -d)
+    (cd "$tmp" && for p in $pkgs; do
+        apt-get download -qq "$p:arm64" 2>/dev/null || apt-get download -qq "$p"
+    done)
+    rm -rf "$teflon.part"
+    mkdir -p "$teflon.part"
+    for d in "$tmp"/*.deb; do dpkg-deb -x "$d" "$teflon.part"; done
+    dpkg-deb -f "$tmp"/mesa-teflon-delegate_*.deb Version >"$teflon.part/.version"
+    rm -rf "$tmp" "$teflon"
+    mv "$teflon.part" "$teflon"
+    touch "$teflon/.complete"
+    unset APT_CONFIG
+fi
+log "ready: $teflon/usr/lib/teflon/libteflon.so ($(cat "$teflon/.version"))"

@@ -240,6 +240,12 @@ fn creation_failure_carries_the_delegates_own_words() {
         &out,
         &["EdgeposeTestDelegate: no accelerator found (fail=create)"],
     );
+    // A delegate that only prints its reason (as Mesa's Teflon does).
+    let out = infer_two(with_delegate(&["fail=stderr"]).arg("--require-delegate"));
+    assert_required_error(
+        &out,
+        &["returned no delegate: EdgeposeTestDelegate: Couldn't open kernel device"],
+    );
     // A delegate rejecting an option it does not know.
     let out = infer_two(with_delegate(&["fail=option", "bogus_key=1"]).arg("--require-delegate"));
     assert_required_error(&out, &["unknown option 'bogus_key'"]);
@@ -411,4 +417,43 @@ fn probe_reports_library_and_delegates() {
         "{text}"
     );
     assert!(text.contains("flavour classic, version 2.14.1"), "{text}");
+}
+
+/// Mesa's Teflon delegate (Debian's mesa-teflon-delegate, built for arm64
+/// only, so this test exists in the aarch64 test run): a real third-party
+/// NPU delegate. Without an NPU (a build machine, qemu) it must fail in its
+/// own words, and the model run on the CPU.
+#[cfg(target_arch = "aarch64")]
+#[test]
+fn teflon_without_an_npu_fails_clearly() {
+    let root = common::cache().join("runtimes/teflon/arm64");
+    let teflon = root.join("usr/lib/teflon/libteflon.so");
+    assert!(
+        teflon.exists(),
+        "{} not found: run scripts/setup.sh",
+        teflon.display()
+    );
+    let deps = vec![root.join("usr/lib/aarch64-linux-gnu")];
+    let cmd = || {
+        let mut c = common::edgepose_with_libs(Flavour::Classic, &deps);
+        c.arg("--delegate").arg(&teflon);
+        c
+    };
+    let out = infer_two({
+        let mut c = cmd();
+        c.arg("--require-delegate");
+        c
+    });
+    assert_required_error(
+        &out,
+        &[
+            "libteflon.so",
+            "returned no delegate",
+            "Couldn't open kernel device",
+        ],
+    );
+    let out = infer_two(cmd());
+    assert_ok(&out);
+    assert!(delegate_warning(&out).contains("Couldn't open kernel device"));
+    assert_eq!(persons(&out), persons(&infer_two(classic())));
 }
