@@ -1,4 +1,4 @@
-//! The commands: `infer`, `run`, `eval`, `models`, `bench`, `listen`. Errors gain context here
+//! The commands: `infer`, `run`, `eval`, `models`, `bench`, `listen`, `probe`. Errors gain context here
 //! (with `anyhow`) and reach `main` as one line.
 
 use std::process::ExitCode;
@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::cli::{Cli, Command};
 use crate::config::{FileConfig, Settings, DEFAULT_MODEL_DIR};
-use crate::infer::EngineOptions;
+use crate::infer::{DelegateStatus, EngineOptions};
 use crate::model::{self, ResolvedModel};
 use crate::pipeline::{FrameResult, Pipeline, TrackMeta};
 use crate::sink::{Annotator, JsonLines, RecordMeta, Sink};
@@ -46,7 +46,6 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         .collect::<Result<Vec<_>, _>>()?;
     let load = |settings: &Settings| load(settings, &manifests);
     match cli.command {
-        Command::Probe { video_dir, json } => probe(&video_dir, json),
         Command::Listen(args) => crate::sink::listen::command(&args),
         Command::Models => {
             let dir = overrides
@@ -55,6 +54,25 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 .or(file.model_dir.clone())
                 .unwrap_or_else(|| DEFAULT_MODEL_DIR.into());
             models(&dir)
+        }
+        Command::Probe { video_dir, json } => {
+            let selected = crate::board::select(
+                overrides.board.as_deref(),
+                file.board.as_deref(),
+                &crate::board::dt_root(),
+            )?;
+            let settings = Settings::resolve_with_board(&overrides, &file, selected.clone());
+            let report =
+                crate::probe::probe(&selected, settings.as_ref().map_err(|e| e.to_string()));
+            if json {
+                let mut v = serde_json::to_value(&report)?;
+                v["video"] = video_json(&video_dir);
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                println!("{}", report.human());
+                print_video(&video_dir);
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Command::Infer { inputs, annotate } => {
             let settings = Settings::resolve(&overrides, &file)?;
@@ -277,15 +295,28 @@ pub fn load(settings: &Settings, manifests: &[model::Manifest]) -> Result<Pipeli
     let opts = EngineOptions {
         library: settings.tflite_lib.clone(),
         threads: settings.threads,
+        delegate: settings.delegate.clone(),
     };
     let p = Pipeline::new(model, &opts, settings.decode, settings.resize)?;
+    let info = p.engine().info();
     log::info!(
-        "model {} on {} ({}, {} threads)",
-        p.model().manifest.id,
-        p.engine().info().library,
-        p.engine().info().flavour.name(),
-        settings.threads
+        "board {} ({})",
+        settings.board.board.name,
+        settings.board.reason
     );
+    log::info!(
+        "model {} on {} ({}, {} threads), loaded in {:.1} ms",
+        p.model().manifest.id,
+        info.library,
+        info.flavour.name(),
+        settings.threads,
+        info.load_ms
+    );
+    if info.delegate.fell_back() {
+        eprintln!("edgepose: warning: delegate {}", info.delegate.summary());
+    } else if settings.delegate.kind.is_some() {
+        log::info!("delegate {}", info.delegate.summary());
+    }
     log::info!("letterbox resize: {:?}", settings.resize);
     Ok(p)
 }
@@ -367,6 +398,12 @@ pub struct RunReport {
     pub errors: u64,
     pub persons: u64,
     pub wall_s: f64,
+    /// Model load and interpreter build, delegate preparation included.
+    pub load_ms: f64,
+    /// The first invoke (graph compile for delegates that compile lazily);
+    /// `invoke` holds the later, steady-state ones.
+    pub first_invoke_ms: Option<f64>,
+    pub delegate: DelegateStatus,
     pub source: Summary,
     pub preprocess: Summary,
     pub invoke: Summary,
@@ -413,7 +450,14 @@ impl RunReport {
                 v.median_ms, v.p99_ms
             ));
         }
-        s.pop();
+        s.push_str(&format!(
+            "engine load {:.1} ms, first invoke {}, steady invoke median {:.3} ms\ndelegate: {}",
+            self.load_ms,
+            self.first_invoke_ms
+                .map_or("-".to_string(), |ms| format!("{ms:.1} ms")),
+            self.invoke.median_ms,
+            self.delegate.summary()
+        ));
         s
     }
 }
@@ -477,7 +521,11 @@ pub fn drive(
         report.persons += result.persons.len() as u64;
         s_src.push(result.times.source);
         s_pre.push(result.times.preprocess);
-        s_inv.push(result.times.invoke);
+        if report.frames == 1 {
+            report.first_invoke_ms = Some(result.times.invoke);
+        } else {
+            s_inv.push(result.times.invoke);
+        }
         s_dec.push(result.times.decode);
         s_pipe.push(result.times.pipeline);
     }
@@ -493,6 +541,9 @@ pub fn drive(
         report.tracks_deleted = c.tracks_deleted;
     }
     report.wall_s = start.elapsed().as_secs_f64();
+    let info = pipeline.engine().info();
+    report.load_ms = info.load_ms;
+    report.delegate = info.delegate.clone();
     report.source = s_src.summary();
     report.preprocess = s_pre.summary();
     report.invoke = s_inv.summary();
@@ -542,6 +593,11 @@ pub struct BenchReport {
     pub threads: usize,
     pub image: String,
     pub iterations: usize,
+    /// Model load and interpreter build, delegate preparation included.
+    pub load_ms: f64,
+    /// The very first invoke (a delegate's lazy graph compile shows here).
+    pub first_invoke_ms: f64,
+    pub delegate: DelegateStatus,
     /// Invoke alone, input already in place.
     pub bare_invoke: Summary,
     /// Pre-process (letterbox + quantize) of the decoded image.
@@ -577,8 +633,11 @@ impl BenchReport {
             s.push_str(&format!("{n:<14}{:>10.3}{:>10.3}\n", v.median_ms, v.p99_ms));
         }
         s.push_str(&format!(
-            "end-to-end / bare invoke (median): {:.3}",
-            self.ratio_median
+            "end-to-end / bare invoke (median): {:.3}\nengine load {:.1} ms, first invoke {:.1} ms\ndelegate: {}",
+            self.ratio_median,
+            self.load_ms,
+            self.first_invoke_ms,
+            self.delegate.summary()
         ));
         s
     }
@@ -597,6 +656,9 @@ pub fn bench(
         .context("the bench image list is empty")??;
     let image = frame.origin.to_string();
     let mut result = FrameResult::default();
+    let t = Instant::now();
+    pipeline.engine_mut().invoke()?;
+    let first_invoke_ms = t.elapsed().as_secs_f64() * 1e3;
     for _ in 0..warmup {
         pipeline.process(&frame, &mut result)?;
     }
@@ -624,6 +686,9 @@ pub fn bench(
         threads: info.threads,
         image,
         iterations,
+        load_ms: info.load_ms,
+        first_invoke_ms,
+        delegate: info.delegate.clone(),
         bare_invoke: bare,
         preprocess: pre.summary(),
         decode: dec.summary(),
@@ -636,23 +701,20 @@ pub fn bench(
     })
 }
 
-/// `edgepose probe`: the video devices and what they offer.
-fn probe(video_dir: &std::path::Path, json: bool) -> Result<ExitCode> {
+/// The video devices and what they offer, as JSON (for `probe --json`).
+fn video_json(video_dir: &std::path::Path) -> serde_json::Value {
+    crate::source::v4l2::probe(video_dir)
+        .iter()
+        .map(|d| match d {
+            Ok(i) => serde_json::to_value(i).unwrap_or_default(),
+            Err(e) => serde_json::json!({ "error": e }),
+        })
+        .collect()
+}
+
+/// The video devices and what they offer, for `probe`.
+fn print_video(video_dir: &std::path::Path) {
     let devices = crate::source::v4l2::probe(video_dir);
-    if json {
-        let v: Vec<serde_json::Value> = devices
-            .iter()
-            .map(|d| match d {
-                Ok(i) => serde_json::to_value(i).unwrap_or_default(),
-                Err(e) => serde_json::json!({ "error": e }),
-            })
-            .collect();
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&serde_json::json!({ "video": v }))?
-        );
-        return Ok(ExitCode::SUCCESS);
-    }
     if devices.is_empty() {
         println!("video devices: none in {}", video_dir.display());
     }
@@ -690,5 +752,4 @@ fn probe(video_dir: &std::path::Path, json: bool) -> Result<ExitCode> {
             }
         }
     }
-    Ok(ExitCode::SUCCESS)
 }

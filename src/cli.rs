@@ -55,6 +55,22 @@ pub struct Global {
     /// antialiased BILINEAR, for reference checks).
     #[arg(long, global = true, value_enum)]
     pub resize: Option<crate::preprocess::ResizeMode>,
+    /// Board profile: a name from boards/ (rpi4, rpi5, ti-am62a, ...) or a
+    /// profile file; default: detected from /proc/device-tree, else generic.
+    #[arg(long, global = true, env = "EDGEPOSE_BOARD")]
+    pub board: Option<String>,
+    /// Delegate: none, xnnpack, npu or gpu (LiteRT accelerators), or the
+    /// path of an external delegate library (classic TFLite runtime).
+    #[arg(long, global = true, env = "EDGEPOSE_DELEGATE")]
+    pub delegate: Option<String>,
+    /// Delegate option key=value, repeatable (over the board profile's).
+    #[arg(long = "delegate-option", global = true, value_name = "KEY=VALUE",
+          value_parser = crate::infer::delegate::parse_option)]
+    pub delegate_options: Vec<(String, String)>,
+    /// Exit with the delegate's error instead of running on the CPU when the
+    /// delegate fails to load or takes no node.
+    #[arg(long, global = true)]
+    pub require_delegate: bool,
     /// Extra model manifest (TOML) for a model edgepose does not ship; repeatable.
     #[arg(long = "manifest", global = true)]
     pub manifests: Vec<PathBuf>,
@@ -75,6 +91,11 @@ impl Global {
             keypoint_threshold: self.keypoint_threshold,
             max_detections: self.max_detections,
             resize: self.resize,
+            board: self.board.clone(),
+            delegate: self.delegate.clone(),
+            delegate_options: (!self.delegate_options.is_empty())
+                .then(|| self.delegate_options.iter().cloned().collect()),
+            require_delegate: self.require_delegate.then_some(true),
         }
     }
 }
@@ -125,7 +146,9 @@ pub enum Command {
     },
     /// List model manifests and whether each file is present and verified.
     Models,
-    /// List video devices: driver, card, formats, frame sizes and rates.
+    /// Report the board (detected or chosen, and why), the TFLite library
+    /// (flavour, version), which delegates can be loaded, and the video
+    /// devices with their driver, card, formats, frame sizes and rates.
     Probe {
         /// Where the video device nodes are.
         #[arg(long, default_value = "/dev")]

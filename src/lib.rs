@@ -8,6 +8,7 @@
 //! and [`cli`] turn arguments into settings, and [`app`] runs the commands.
 
 pub mod app;
+pub mod board;
 pub mod cli;
 pub mod config;
 pub mod decode;
@@ -16,6 +17,7 @@ pub mod infer;
 pub mod model;
 pub mod pipeline;
 pub mod preprocess;
+pub mod probe;
 pub mod sink;
 pub mod source;
 pub mod spec;

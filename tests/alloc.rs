@@ -65,10 +65,7 @@ fn counted(f: impl FnOnce()) -> u64 {
 /// of 20 bare letterbox resizes of the same frame.
 fn allocations(model_file: &str, resize: ResizeMode, persons: usize) -> (u64, u64) {
     let m = model::resolve(model_file, &common::models_dir(), &[]).unwrap();
-    let opts = EngineOptions {
-        library: common::litert_lib(),
-        threads: 2,
-    };
+    let opts = EngineOptions::cpu(common::litert_lib(), 2);
     let mut p = Pipeline::new(m, &opts, DecodeParams::default(), resize).unwrap();
     let mut src =
         ImageSource::new(&[common::sample("samples/zidane.jpg")], Duration::ZERO).unwrap();
@@ -115,10 +112,7 @@ fn tracking_adds_no_allocation() {
         &[],
     )
     .unwrap();
-    let opts = EngineOptions {
-        library: common::litert_lib(),
-        threads: 2,
-    };
+    let opts = EngineOptions::cpu(common::litert_lib(), 2);
     let mut p = Pipeline::new(m, &opts, DecodeParams::default(), ResizeMode::Exact).unwrap();
     let mut src =
         ImageSource::new(&[common::sample("samples/zidane.jpg")], Duration::ZERO).unwrap();

@@ -115,6 +115,12 @@ impl Flavour {
 /// the binary is started through the loader of the root it was unpacked
 /// into, with that root's library directories first.
 pub fn edgepose(flavour: Flavour) -> Command {
+    edgepose_with_libs(flavour, &[])
+}
+
+/// [`edgepose`] with more library directories for the classic root's
+/// loader (e.g. a delegate's own dependencies).
+pub fn edgepose_with_libs(flavour: Flavour, extra: &[PathBuf]) -> Command {
     let bin = env!("CARGO_BIN_EXE_edgepose");
     let mut cmd = match flavour {
         Flavour::Litert => Command::new(bin),
@@ -126,7 +132,11 @@ pub fn edgepose(flavour: Flavour) -> Command {
                 root.join(format!("usr/lib/{triple}")),
                 root.join(format!("lib/{triple}")),
             ];
-            let joined: Vec<String> = libs.iter().map(|p| p.display().to_string()).collect();
+            let joined: Vec<String> = libs
+                .iter()
+                .chain(extra)
+                .map(|p| p.display().to_string())
+                .collect();
             c.arg("--library-path").arg(joined.join(":")).arg(bin);
             c
         }
@@ -137,6 +147,8 @@ pub fn edgepose(flavour: Flavour) -> Command {
         .env_remove("EDGEPOSE_CONFIG")
         .env_remove("EDGEPOSE_MODEL")
         .env_remove("EDGEPOSE_THREADS")
+        .env_remove("EDGEPOSE_BOARD")
+        .env_remove("EDGEPOSE_DELEGATE")
         .env_remove("RUST_LOG");
     cmd
 }
@@ -147,7 +159,9 @@ pub fn bare() -> Command {
     c.env_remove("EDGEPOSE_CONFIG")
         .env_remove("EDGEPOSE_TFLITE_LIB")
         .env_remove("EDGEPOSE_MODEL")
-        .env_remove("EDGEPOSE_MODEL_DIR");
+        .env_remove("EDGEPOSE_MODEL_DIR")
+        .env_remove("EDGEPOSE_BOARD")
+        .env_remove("EDGEPOSE_DELEGATE");
     c
 }
 
