@@ -508,9 +508,15 @@ pub fn drive(
             Err(e) => return Err(e.into()),
         };
         result.times.source = t0.elapsed().as_secs_f64() * 1e3;
-        pipeline
-            .process(&frame, &mut result)
-            .with_context(|| format!("processing {}", frame.origin))?;
+        match pipeline.process(&frame, &mut result) {
+            Ok(()) => {}
+            Err(e) if e.is_per_frame() => {
+                eprintln!("edgepose: error: {e}");
+                report.errors += 1;
+                continue;
+            }
+            Err(e) => return Err(e).with_context(|| format!("processing {}", frame.origin)),
+        }
         if let Some(t) = tracker.as_deref_mut() {
             apply_tracking(t, &mut result, &mut tracked);
         }

@@ -80,6 +80,26 @@ pub struct FrameResult {
     pub times: StageTimes,
 }
 
+impl FrameResult {
+    /// Copies `other` into `self`, reusing `self`'s buffers (no allocation
+    /// once they are large enough; the derived `clone_from` reallocates).
+    pub fn copy_from(&mut self, other: &FrameResult) {
+        self.persons.clear();
+        self.persons.extend_from_slice(&other.persons);
+        self.raw.clear();
+        self.raw.extend_from_slice(&other.raw);
+        self.tracks.clear();
+        self.tracks.extend_from_slice(&other.tracks);
+        self.tracked = other.tracked;
+        self.num_keypoints = other.num_keypoints;
+        self.width = other.width;
+        self.height = other.height;
+        self.seq = other.seq;
+        self.timestamp_ms = other.timestamp_ms;
+        self.times = other.times;
+    }
+}
+
 struct EngineOutputs<'a>(&'a dyn Engine);
 
 impl Outputs for EngineOutputs<'_> {

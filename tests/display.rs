@@ -149,12 +149,9 @@ const NAMES: [&str; 3] = ["bus", "zidane", "crowd"];
 
 fn emit(sink: &mut dyn Sink, r: &FrameResult, meta: &RecordMeta) {
     let frame = Frame {
-        pixels: &[],
-        width: r.width,
-        height: r.height,
         seq: r.seq,
         timestamp: Duration::from_secs_f64(r.timestamp_ms / 1e3),
-        origin: "fixture",
+        ..Frame::rgb(&[], r.width, r.height, "fixture")
     };
     sink.emit(&frame, r, meta).unwrap();
 }

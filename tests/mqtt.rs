@@ -383,9 +383,37 @@ impl Run {
 
     /// Waits until the frame loop is blocked writing to the stdout pipe.
     fn wait_blocked_on_stdout(&self) {
-        let wchan = format!("/proc/{}/wchan", self.child.id());
+        // The JSON lines are written by the stdout sink's own thread; once
+        // it blocks, the frame loop fills that sink's bounded queue and
+        // waits too. Wait for a thread in pipe_write, then for the rest of
+        // the process to come to rest (every thread sleeping).
+        let tasks = format!("/proc/{}/task", self.child.id());
+        let states = || -> Vec<(String, String)> {
+            std::fs::read_dir(&tasks)
+                .map(|d| {
+                    d.filter_map(|e| e.ok())
+                        .map(|e| {
+                            let p = e.path();
+                            let wchan =
+                                std::fs::read_to_string(p.join("wchan")).unwrap_or_default();
+                            let stat = std::fs::read_to_string(p.join("stat")).unwrap_or_default();
+                            let state = stat
+                                .rsplit_once(") ")
+                                .map(|(_, r)| r[..1].to_string())
+                                .unwrap_or_default();
+                            (wchan, state)
+                        })
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
         wait_until(LONG, "the run to block on its stdout pipe", || {
-            std::fs::read_to_string(&wchan).is_ok_and(|w| w.contains("pipe_write"))
+            let s = states();
+            s.iter().any(|(w, _)| w.contains("pipe_write")) && s.iter().all(|(_, st)| st != "R")
+        });
+        std::thread::sleep(Duration::from_millis(300));
+        wait_until(LONG, "the run to come to rest", || {
+            states().iter().all(|(_, st)| st != "R")
         });
     }
 

@@ -745,12 +745,9 @@ fn meta() -> RecordMeta {
 
 fn frame() -> Frame<'static> {
     Frame {
-        pixels: &[],
-        width: 640,
-        height: 480,
         seq: 0,
         timestamp: Duration::ZERO,
-        origin: "synthetic",
+        ..Frame::rgb(&[], 640, 480, "synthetic")
     }
 }
 

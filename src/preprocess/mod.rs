@@ -30,7 +30,8 @@ pub use resize::LetterboxResizer;
 )]
 #[serde(rename_all = "lowercase")]
 pub enum ResizeMode {
-    /// SIMD resize (`fast_image_resize`); within one level of `exact`.
+    /// Fused bilinear interpolation (OpenCV `INTER_LINEAR`, as Ultralytics);
+    /// what the models were trained on. Works for every frame format.
     #[default]
     Fast,
     /// Bit-exact with Pillow's bilinear resize, as the reference checks use.

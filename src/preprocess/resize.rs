@@ -1,10 +1,9 @@
-//! Letterbox backend on `fast_image_resize` (SIMD bilinear interpolation,
-//! the 2×2-tap algorithm of OpenCV's `INTER_LINEAR` that Ultralytics'
-//! letterbox uses), or, in [`ResizeMode::Exact`], on the bit-exact Pillow
-//! resampler in [`super::pillow`]. All buffers are allocated once for the model size and
-//! reused per frame.
-
-use fast_image_resize as fr;
+//! The letterbox stage: every frame format goes through the fused
+//! converter in [`super::fused`] (bilinear interpolation, the 2×2-tap
+//! algorithm of OpenCV's `INTER_LINEAR` that Ultralytics' letterbox uses),
+//! except packed RGB in [`ResizeMode::Exact`], which goes through the
+//! bit-exact Pillow resampler in [`super::pillow`]. MJPEG/JPEG frames are
+//! decoded here first. All buffers are allocated once and reused per frame.
 
 use super::fused::Fused;
 use super::pillow::PillowResampler;
@@ -18,8 +17,6 @@ pub struct LetterboxResizer {
     pad: u8,
     map: InputMap,
     scratch: Vec<u8>,
-    resizer: fr::Resizer,
-    options: fr::ResizeOptions,
     mode: ResizeMode,
     exact: PillowResampler,
     fused: Fused,
@@ -36,9 +33,6 @@ impl LetterboxResizer {
             pad,
             map,
             scratch: vec![pad; dst_w as usize * dst_h as usize * 3],
-            resizer: fr::Resizer::new(),
-            options: fr::ResizeOptions::new()
-                .resize_alg(fr::ResizeAlg::Interpolation(fr::FilterType::Bilinear)),
             mode,
             exact: PillowResampler::default(),
             fused: Fused::new(dst_w, dst_h),
@@ -47,8 +41,9 @@ impl LetterboxResizer {
         }
     }
 
-    /// Letterboxes `frame` into `dst` (packed RGB8 of the model size): the
-    /// padding is filled, the resized image written into the centre.
+    /// Pillow-exact letterbox of packed RGB `pixels` into `dst` (packed
+    /// RGB8 of the model size): the padding is filled, the resized image
+    /// written into the centre.
     fn letterbox(
         &mut self,
         pixels: &[u8],
@@ -56,32 +51,18 @@ impl LetterboxResizer {
         dst: &mut [u8],
     ) -> Result<(), PreprocessError> {
         fill_padding(dst, lb, self.pad);
-        if self.mode == ResizeMode::Exact {
-            let pitch = self.dst_w as usize * 3;
-            self.exact.resample(
-                pixels,
-                lb.src_w as usize,
-                lb.src_h as usize,
-                lb.new_w as usize,
-                lb.new_h as usize,
-                dst,
-                lb.top as usize * pitch + lb.left as usize * 3,
-                pitch,
-            );
-            return Ok(());
-        }
-        let err = |e: &dyn std::fmt::Display| PreprocessError::Resize(e.to_string());
-        let src = fr::images::ImageRef::new(lb.src_w, lb.src_h, pixels, fr::PixelType::U8x3)
-            .map_err(|e| err(&e))?;
-        let mut dst =
-            fr::images::Image::from_slice_u8(self.dst_w, self.dst_h, dst, fr::PixelType::U8x3)
-                .map_err(|e| err(&e))?;
-        let mut crop =
-            fr::images::CroppedImageMut::new(&mut dst, lb.left, lb.top, lb.new_w, lb.new_h)
-                .map_err(|e| err(&e))?;
-        self.resizer
-            .resize(&src, &mut crop, &self.options)
-            .map_err(|e| err(&e))
+        let pitch = self.dst_w as usize * 3;
+        self.exact.resample(
+            pixels,
+            lb.src_w as usize,
+            lb.src_h as usize,
+            lb.new_w as usize,
+            lb.new_h as usize,
+            dst,
+            lb.top as usize * pitch + lb.left as usize * 3,
+            pitch,
+        );
+        Ok(())
     }
 }
 

@@ -234,7 +234,7 @@ impl Sink for Queued {
             }
         };
         let slot = &mut st.slots[idx];
-        slot.result.clone_from(result);
+        slot.result.copy_from(result);
         slot.origin.clear();
         slot.origin.push_str(frame.origin);
         let n = st.order.len();
