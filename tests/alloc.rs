@@ -30,8 +30,14 @@ use edgepose::track::{TrackedPersons, Tracker, TrackerParams, MAX_TRACKS};
 
 struct Counting;
 
-/// Counting across every thread (for the streaming loop).
+/// Counting across every thread (for the streaming loop). Other tests of
+/// this binary would be counted too, so every test holds [`SERIAL`].
 static ALL_THREADS: AtomicBool = AtomicBool::new(false);
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
+}
 static ALL_COUNT: AtomicU64 = AtomicU64::new(0);
 
 thread_local! {
@@ -120,6 +126,7 @@ fn allocations(model_file: &str, resize: ResizeMode, persons: usize) -> (u64, u6
 
 #[test]
 fn tracking_adds_no_allocation() {
+    let _serial = serial();
     let m = model::resolve(
         "yolov8n_320_quant_pc_uf_pose_coco-st.tflite",
         &common::models_dir(),
@@ -163,6 +170,7 @@ fn tracking_adds_no_allocation() {
 
 #[test]
 fn steady_state_frames_allocate_nothing() {
+    let _serial = serial();
     for (model_file, resize, persons) in [
         (
             "yolov8n_320_quant_pc_uf_pose_coco-st.tflite",
@@ -285,6 +293,7 @@ fn camera_frames() -> Vec<(PixelFormat, Vec<u8>, usize)> {
 
 #[test]
 fn streaming_run_allocates_nothing_per_frame_on_any_thread() {
+    let _serial = serial();
     let m = model::resolve(
         "yolov8n_320_quant_pc_uf_pose_coco-st.tflite",
         &common::models_dir(),
