@@ -36,6 +36,8 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
     apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
 fi
 
+"$here/scripts/setup-mqtt.sh"   # mosquitto broker for tests/mqtt.rs
+
 # Rust components the checks use.
 if command -v rustup >/dev/null 2>&1; then
     rustup component add clippy rustfmt >/dev/null 2>&1 || log "rustup could not add clippy/rustfmt"
@@ -142,6 +144,7 @@ fetch_classic() {
 }
 fetch_classic amd64
 . "$here/scripts/setup-cross.sh"  # ARM cross toolchains, qemu-user, ARM runtimes, cargo-deb
+bash "$here/scripts/setup-boards.sh"   # test-delegate compiler and TFLite headers
 
 # ---------------------------------------------------------------- Python reference tools
 venv="$cache/venv"
@@ -159,6 +162,8 @@ if [ "${EDGEPOSE_SETUP_REFERENCE:-0}" = 1 ] && { [ ! -x "$venv214/bin/python" ] 
     python3 -m venv "$venv214"
     "$venv214/bin/pip" install --quiet "tflite-runtime==2.14.0" "numpy<2" pillow
 fi
+
+bash "$here/scripts/setup-vm.sh" # VM test bed: QEMU, Debian kernel, modules (scripts/vm/README.md)
 
 # ---------------------------------------------------------------- models
 # A model that cannot be had (no mirror, no download address) is reported by

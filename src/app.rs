@@ -1,4 +1,4 @@
-//! The commands: `infer`, `run`, `eval`, `models`, `bench`. Errors gain context here
+//! The commands: `infer`, `run`, `eval`, `models`, `bench`, `listen`, `probe`. Errors gain context here
 //! (with `anyhow`) and reach `main` as one line.
 
 use std::process::ExitCode;
@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::cli::{Cli, Command};
 use crate::config::{FileConfig, Settings, DEFAULT_MODEL_DIR};
-use crate::infer::EngineOptions;
+use crate::infer::{DelegateStatus, EngineOptions};
 use crate::model::{self, ResolvedModel};
 use crate::pipeline::{FrameResult, Pipeline, TrackMeta};
 use crate::sink::{Annotator, JsonLines, RecordMeta, Sink};
@@ -46,6 +46,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         .collect::<Result<Vec<_>, _>>()?;
     let load = |settings: &Settings| load(settings, &manifests);
     match cli.command {
+        Command::Listen(args) => crate::sink::listen::command(&args),
         Command::Models => {
             let dir = overrides
                 .model_dir
@@ -54,12 +55,34 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 .unwrap_or_else(|| DEFAULT_MODEL_DIR.into());
             models(&dir)
         }
+        Command::Probe { video_dir, json } => {
+            let selected = crate::board::select(
+                overrides.board.as_deref(),
+                file.board.as_deref(),
+                &crate::board::dt_root(),
+            )?;
+            let settings = Settings::resolve_with_board(&overrides, &file, selected.clone());
+            let report =
+                crate::probe::probe(&selected, settings.as_ref().map_err(|e| e.to_string()));
+            if json {
+                let mut v = serde_json::to_value(&report)?;
+                v["video"] = video_json(&video_dir);
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                println!("{}", report.human());
+                print_video(&video_dir);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Infer { inputs, annotate } => {
             let settings = Settings::resolve(&overrides, &file)?;
-            let mut source = ImageSource::new(&inputs, Duration::ZERO)?;
+            let mut source = crate::source::open(&inputs, Duration::ZERO, None)?;
+            if source.live() {
+                anyhow::bail!("infer reads images and recordings; use `edgepose run --source {}` for a camera", inputs.join(" "));
+            }
             let sinks = sinks(annotate.as_deref(), true)?;
             let mut pipeline = load(&settings)?;
-            let report = drive(&mut pipeline, &mut source, sinks, &settings, None, None)?;
+            let report = drive(&mut pipeline, source.as_mut(), sinks, &settings, None, None)?;
             Ok(if report.errors == 0 {
                 ExitCode::SUCCESS
             } else {
@@ -74,10 +97,14 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             quiet,
             no_track,
             tracking,
+            sink_queue,
         } => {
             let mut settings = Settings::resolve(&overrides, &file)?;
             if !(interval_ms.is_finite() && interval_ms >= 0.0) {
                 anyhow::bail!("--interval-ms {interval_ms}: expected a non-negative number");
+            }
+            if sink_queue == 0 {
+                anyhow::bail!("--sink-queue 0: expected at least 1");
             }
             let params = tracker_params(&settings, &tracking);
             params
@@ -89,29 +116,75 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 // them extend tracks that exist.
                 settings.decode.conf_threshold = t.params().low_threshold;
             }
-            let mut source =
-                ImageSource::new(&sources, Duration::from_secs_f64(interval_ms / 1e3))?;
-            let mut sinks = sinks(annotate.as_deref(), !quiet)?;
-            for spec in &sink_specs {
-                sinks.push(crate::sink::open(spec).with_context(|| format!("--sink {spec}"))?);
-            }
-            let mut pipeline = load(&settings)?;
-            crate::notify::ready();
             let stop = Arc::new(AtomicBool::new(false));
             for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
                 signal_hook::flag::register(sig, Arc::clone(&stop))
                     .context("cannot install signal handler")?;
             }
-            let report = drive(
-                &mut pipeline,
-                &mut source,
-                sinks,
-                &settings,
-                Some(&stop),
-                tracker.as_deref_mut(),
+            let report_now = Arc::new(AtomicBool::new(false));
+            signal_hook::flag::register(signal_hook::consts::SIGUSR1, Arc::clone(&report_now))
+                .context("cannot install signal handler")?;
+            let mut source = crate::source::open(
+                &sources,
+                Duration::from_secs_f64(interval_ms / 1e3),
+                Some(Arc::clone(&stop)),
             )?;
-            eprintln!("{}", report.human());
-            Ok(ExitCode::SUCCESS)
+            if annotate.is_some() && source.live() {
+                anyhow::bail!(
+                    "--annotate draws on image files; it is not available for a camera source"
+                );
+            }
+            let mut raw_sinks = sinks(annotate.as_deref(), !quiet)?;
+            for spec in &sink_specs {
+                raw_sinks.push(crate::sink::open(spec).with_context(|| format!("--sink {spec}"))?);
+            }
+            let mut pipeline = load(&settings)?;
+            crate::notify::ready();
+            log::info!("source: {}", source.describe());
+            let meta = meta(&pipeline, &settings);
+            let full = if source.live() {
+                crate::sink::queue::Full::DropOldest
+            } else {
+                crate::sink::queue::Full::Wait
+            };
+            let mut sinks: Vec<Box<dyn Sink>> = raw_sinks
+                .into_iter()
+                .map(|s| -> Box<dyn Sink> {
+                    if s.wants_pixels() {
+                        s
+                    } else {
+                        Box::new(crate::sink::queue::Queued::new(
+                            s,
+                            sink_queue,
+                            full,
+                            meta.clone(),
+                        ))
+                    }
+                })
+                .collect();
+            let controls = crate::stream::Controls {
+                stop: &stop,
+                report: Some(&report_now),
+            };
+            let report = crate::stream::run(
+                &mut pipeline,
+                source.as_mut(),
+                &mut sinks,
+                &meta,
+                tracker.as_deref_mut(),
+                &controls,
+            );
+            match report {
+                Ok(r) => {
+                    eprintln!("{}", r.human());
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(crate::stream::StreamError::Source(e)) => {
+                    eprintln!("edgepose: error: {e}");
+                    Ok(ExitCode::from(4))
+                }
+                Err(e) => Err(e.into()),
+            }
         }
         Command::Eval {
             annotations,
@@ -223,15 +296,28 @@ pub fn load(settings: &Settings, manifests: &[model::Manifest]) -> Result<Pipeli
     let opts = EngineOptions {
         library: settings.tflite_lib.clone(),
         threads: settings.threads,
+        delegate: settings.delegate.clone(),
     };
     let p = Pipeline::new(model, &opts, settings.decode, settings.resize)?;
+    let info = p.engine().info();
     log::info!(
-        "model {} on {} ({}, {} threads)",
-        p.model().manifest.id,
-        p.engine().info().library,
-        p.engine().info().flavour.name(),
-        settings.threads
+        "board {} ({})",
+        settings.board.board.name,
+        settings.board.reason
     );
+    log::info!(
+        "model {} on {} ({}, {} threads), loaded in {:.1} ms",
+        p.model().manifest.id,
+        info.library,
+        info.flavour.name(),
+        settings.threads,
+        info.load_ms
+    );
+    if info.delegate.fell_back() {
+        eprintln!("edgepose: warning: delegate {}", info.delegate.summary());
+    } else if settings.delegate.kind.is_some() {
+        log::info!("delegate {}", info.delegate.summary());
+    }
     log::info!("letterbox resize: {:?}", settings.resize);
     Ok(p)
 }
@@ -313,6 +399,12 @@ pub struct RunReport {
     pub errors: u64,
     pub persons: u64,
     pub wall_s: f64,
+    /// Model load and interpreter build, delegate preparation included.
+    pub load_ms: f64,
+    /// The first invoke (graph compile for delegates that compile lazily);
+    /// `invoke` holds the later, steady-state ones.
+    pub first_invoke_ms: Option<f64>,
+    pub delegate: DelegateStatus,
     pub source: Summary,
     pub preprocess: Summary,
     pub invoke: Summary,
@@ -359,7 +451,14 @@ impl RunReport {
                 v.median_ms, v.p99_ms
             ));
         }
-        s.pop();
+        s.push_str(&format!(
+            "engine load {:.1} ms, first invoke {}, steady invoke median {:.3} ms\ndelegate: {}",
+            self.load_ms,
+            self.first_invoke_ms
+                .map_or("-".to_string(), |ms| format!("{ms:.1} ms")),
+            self.invoke.median_ms,
+            self.delegate.summary()
+        ));
         s
     }
 }
@@ -410,9 +509,15 @@ pub fn drive(
             Err(e) => return Err(e.into()),
         };
         result.times.source = t0.elapsed().as_secs_f64() * 1e3;
-        pipeline
-            .process(&frame, &mut result)
-            .with_context(|| format!("processing {}", frame.origin))?;
+        match pipeline.process(&frame, &mut result) {
+            Ok(()) => {}
+            Err(e) if e.is_per_frame() => {
+                eprintln!("edgepose: error: {e}");
+                report.errors += 1;
+                continue;
+            }
+            Err(e) => return Err(e).with_context(|| format!("processing {}", frame.origin)),
+        }
         if let Some(t) = tracker.as_deref_mut() {
             apply_tracking(t, &mut result, &mut tracked);
         }
@@ -424,7 +529,11 @@ pub fn drive(
         report.persons += result.persons.len() as u64;
         s_src.push(result.times.source);
         s_pre.push(result.times.preprocess);
-        s_inv.push(result.times.invoke);
+        if report.frames == 1 {
+            report.first_invoke_ms = Some(result.times.invoke);
+        } else {
+            s_inv.push(result.times.invoke);
+        }
         s_dec.push(result.times.decode);
         s_pipe.push(result.times.pipeline);
     }
@@ -440,6 +549,9 @@ pub fn drive(
         report.tracks_deleted = c.tracks_deleted;
     }
     report.wall_s = start.elapsed().as_secs_f64();
+    let info = pipeline.engine().info();
+    report.load_ms = info.load_ms;
+    report.delegate = info.delegate.clone();
     report.source = s_src.summary();
     report.preprocess = s_pre.summary();
     report.invoke = s_inv.summary();
@@ -489,6 +601,11 @@ pub struct BenchReport {
     pub threads: usize,
     pub image: String,
     pub iterations: usize,
+    /// Model load and interpreter build, delegate preparation included.
+    pub load_ms: f64,
+    /// The very first invoke (a delegate's lazy graph compile shows here).
+    pub first_invoke_ms: f64,
+    pub delegate: DelegateStatus,
     /// Invoke alone, input already in place.
     pub bare_invoke: Summary,
     /// Pre-process (letterbox + quantize) of the decoded image.
@@ -524,8 +641,11 @@ impl BenchReport {
             s.push_str(&format!("{n:<14}{:>10.3}{:>10.3}\n", v.median_ms, v.p99_ms));
         }
         s.push_str(&format!(
-            "end-to-end / bare invoke (median): {:.3}",
-            self.ratio_median
+            "end-to-end / bare invoke (median): {:.3}\nengine load {:.1} ms, first invoke {:.1} ms\ndelegate: {}",
+            self.ratio_median,
+            self.load_ms,
+            self.first_invoke_ms,
+            self.delegate.summary()
         ));
         s
     }
@@ -544,6 +664,9 @@ pub fn bench(
         .context("the bench image list is empty")??;
     let image = frame.origin.to_string();
     let mut result = FrameResult::default();
+    let t = Instant::now();
+    pipeline.engine_mut().invoke()?;
+    let first_invoke_ms = t.elapsed().as_secs_f64() * 1e3;
     for _ in 0..warmup {
         pipeline.process(&frame, &mut result)?;
     }
@@ -571,6 +694,9 @@ pub fn bench(
         threads: info.threads,
         image,
         iterations,
+        load_ms: info.load_ms,
+        first_invoke_ms,
+        delegate: info.delegate.clone(),
         bare_invoke: bare,
         preprocess: pre.summary(),
         decode: dec.summary(),
@@ -581,4 +707,57 @@ pub fn bench(
             0.0
         },
     })
+}
+
+/// The video devices and what they offer, as JSON (for `probe --json`).
+fn video_json(video_dir: &std::path::Path) -> serde_json::Value {
+    crate::source::v4l2::probe(video_dir)
+        .iter()
+        .map(|d| match d {
+            Ok(i) => serde_json::to_value(i).unwrap_or_default(),
+            Err(e) => serde_json::json!({ "error": e }),
+        })
+        .collect()
+}
+
+/// The video devices and what they offer, for `probe`.
+fn print_video(video_dir: &std::path::Path) {
+    let devices = crate::source::v4l2::probe(video_dir);
+    if devices.is_empty() {
+        println!("video devices: none in {}", video_dir.display());
+    }
+    for d in &devices {
+        match d {
+            Err(e) => println!("{e}"),
+            Ok(i) => {
+                println!(
+                    "{}: {} ({}, {}){}",
+                    i.path,
+                    i.card,
+                    i.driver,
+                    i.bus,
+                    if i.capture {
+                        ""
+                    } else {
+                        " - not a capture node"
+                    }
+                );
+                for f in &i.formats {
+                    println!(
+                        "  {} {}{}",
+                        f.fourcc,
+                        f.description,
+                        if f.supported {
+                            ""
+                        } else {
+                            " (edgepose cannot read it)"
+                        }
+                    );
+                    for s in &f.sizes {
+                        println!("    {s}");
+                    }
+                }
+            }
+        }
+    }
 }

@@ -55,6 +55,22 @@ pub struct Global {
     /// antialiased BILINEAR, for reference checks).
     #[arg(long, global = true, value_enum)]
     pub resize: Option<crate::preprocess::ResizeMode>,
+    /// Board profile: a name from boards/ (rpi4, rpi5, ti-am62a, ...) or a
+    /// profile file; default: detected from /proc/device-tree, else generic.
+    #[arg(long, global = true, env = "EDGEPOSE_BOARD")]
+    pub board: Option<String>,
+    /// Delegate: none, xnnpack, npu or gpu (LiteRT accelerators), or the
+    /// path of an external delegate library (classic TFLite runtime).
+    #[arg(long, global = true, env = "EDGEPOSE_DELEGATE")]
+    pub delegate: Option<String>,
+    /// Delegate option key=value, repeatable (over the board profile's).
+    #[arg(long = "delegate-option", global = true, value_name = "KEY=VALUE",
+          value_parser = crate::infer::delegate::parse_option)]
+    pub delegate_options: Vec<(String, String)>,
+    /// Exit with the delegate's error instead of running on the CPU when the
+    /// delegate fails to load or takes no node.
+    #[arg(long, global = true)]
+    pub require_delegate: bool,
     /// Extra model manifest (TOML) for a model edgepose does not ship; repeatable.
     #[arg(long = "manifest", global = true)]
     pub manifests: Vec<PathBuf>,
@@ -75,6 +91,11 @@ impl Global {
             keypoint_threshold: self.keypoint_threshold,
             max_detections: self.max_detections,
             resize: self.resize,
+            board: self.board.clone(),
+            delegate: self.delegate.clone(),
+            delegate_options: (!self.delegate_options.is_empty())
+                .then(|| self.delegate_options.iter().cloned().collect()),
+            require_delegate: self.require_delegate.then_some(true),
         }
     }
 }
@@ -83,18 +104,22 @@ impl Global {
 pub enum Command {
     /// Run the model on images and print one JSON line per image.
     Infer {
-        /// Image files or directories of JPEG/PNG images.
+        /// Image files or directories of JPEG/PNG images, or one recording
+        /// (`raw:FILE?format=YUYV&width=640&height=480`).
         #[arg(required = true)]
-        inputs: Vec<PathBuf>,
+        inputs: Vec<String>,
         /// Write annotated images (boxes, skeletons) into this directory.
         #[arg(long)]
         annotate: Option<PathBuf>,
     },
     /// Run the pipeline continuously over a source until it ends or SIGINT/SIGTERM.
     Run {
-        /// Source: image files or directories (repeatable).
+        /// Source: a camera (`/dev/video0`,
+        /// `v4l2:/dev/video0?format=MJPG&width=640&height=480&fps=30`), a
+        /// recording (`raw:FILE?format=YUYV&width=640&height=480`), or image
+        /// files and directories (repeatable).
         #[arg(long = "source", required = true)]
-        sources: Vec<PathBuf>,
+        sources: Vec<String>,
         /// Write annotated images into this directory.
         #[arg(long)]
         annotate: Option<PathBuf>,
@@ -114,9 +139,24 @@ pub enum Command {
         no_track: bool,
         #[command(flatten)]
         tracking: TrackingArgs,
+        /// Results each sink may have waiting; beyond that a camera run
+        /// drops the oldest (counted), a file run waits.
+        #[arg(long, default_value_t = 4)]
+        sink_queue: usize,
     },
     /// List model manifests and whether each file is present and verified.
     Models,
+    /// Report the board (detected or chosen, and why), the TFLite library
+    /// (flavour, version), which delegates can be loaded, and the video
+    /// devices with their driver, card, formats, frame sizes and rates.
+    Probe {
+        /// Where the video device nodes are.
+        #[arg(long, default_value = "/dev")]
+        video_dir: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Check accuracy: COCO keypoint AP against ground truth and/or agreement
     /// with a reference model, through the same path as `run`. Exit code 0
     /// when every threshold passes, 3 when one fails.
@@ -152,6 +192,10 @@ pub enum Command {
         #[arg(long, default_value_t = 4)]
         worst: usize,
     },
+    /// Receive what a serial sink sends (a serial device, file, FIFO or `-`),
+    /// decode it, print one JSON line per frame, and report damaged frames
+    /// and sequence gaps on stderr with a summary at the end.
+    Listen(ListenArgs),
     /// Time each stage (median, p99) and end-to-end against bare invoke.
     Bench {
         /// Image to run on.
@@ -189,4 +233,35 @@ pub struct TrackingArgs {
     /// Milliseconds a track may go unmatched before it ends.
     #[arg(long)]
     pub track_coast_ms: Option<f64>,
+}
+
+/// Arguments of `listen` (decoding in `src/sink/listen.rs`).
+#[derive(Debug, Args, Clone)]
+pub struct ListenArgs {
+    /// Serial device (/dev/ttyUSB0), a file or FIFO, or `-` for standard input.
+    pub port: String,
+    /// Baud rate (serial devices only).
+    #[arg(long, default_value = "115200", value_parser = crate::sink::serial::parse_baud)]
+    pub baud: u32,
+    /// Data bits: 5, 6, 7 or 8.
+    #[arg(long, default_value = "8", value_parser = crate::sink::serial::parse_data_bits)]
+    pub data_bits: serialport::DataBits,
+    /// Parity: none, odd or even.
+    #[arg(long, default_value = "none", value_parser = crate::sink::serial::parse_parity)]
+    pub parity: serialport::Parity,
+    /// Stop bits: 1 or 2.
+    #[arg(long, default_value = "1", value_parser = crate::sink::serial::parse_stop_bits)]
+    pub stop_bits: serialport::StopBits,
+    /// Flow control: none, software or hardware.
+    #[arg(long, default_value = "none", value_parser = crate::sink::serial::parse_flow)]
+    pub flow: serialport::FlowControl,
+    /// What the sender sends: binary, json, or auto (detect).
+    #[arg(long, default_value = "auto")]
+    pub encoding: crate::sink::listen::ListenEncoding,
+    /// Stop after this many good frames.
+    #[arg(long)]
+    pub count: Option<u64>,
+    /// Print the end summary as one JSON object instead of a sentence.
+    #[arg(long)]
+    pub json_summary: bool,
 }

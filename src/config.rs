@@ -14,13 +14,25 @@
 //! keypoint_threshold = 0.5
 //! max_detections = 300
 //! resize = "fast"        # or "exact" (bit-exact with Pillow)
+//! board = "rpi5"         # a boards/*.toml name or a profile path; default: detected
+//! delegate = "/usr/lib/libvx_delegate.so"   # none | xnnpack | npu | gpu | a library
+//! delegate_options = { cache_file_path = "/var/cache/edgepose/vx.nb" }
+//! require_delegate = false
 //! ```
+//!
+//! Precedence: command line > config file > board profile (see
+//! [`crate::board`]) > built-in defaults. Delegate options come from the
+//! level that chose the delegate and every level above it, later keys
+//! replacing earlier ones.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::board::{self, BoardError, SelectedBoard};
 use crate::decode::DecodeParams;
+use crate::infer::{DelegateKind, DelegateRequest};
 use crate::model::manifest::DEFAULT_MODEL;
 use crate::preprocess::ResizeMode;
 
@@ -37,6 +49,8 @@ pub enum ConfigError {
     },
     #[error("no TFLite runtime library found: pass --tflite-lib PATH or set EDGEPOSE_TFLITE_LIB (run scripts/setup.sh to fetch one); looked in {looked}")]
     NoLibrary { looked: String },
+    #[error(transparent)]
+    Board(#[from] BoardError),
 }
 
 /// The config file as written.
@@ -52,6 +66,14 @@ pub struct FileConfig {
     pub keypoint_threshold: Option<f32>,
     pub max_detections: Option<usize>,
     pub resize: Option<ResizeMode>,
+    /// Board profile: a built-in name or a profile file path.
+    pub board: Option<String>,
+    /// Delegate: none, xnnpack, npu, gpu, or a delegate library.
+    pub delegate: Option<String>,
+    /// String options for the delegate.
+    pub delegate_options: Option<BTreeMap<String, String>>,
+    /// Fail rather than run on the CPU when the delegate is not in use.
+    pub require_delegate: Option<bool>,
 }
 
 impl FileConfig {
@@ -83,6 +105,13 @@ pub struct Settings {
     pub keypoint_threshold: f32,
     /// Letterbox resize.
     pub resize: ResizeMode,
+    /// The board profile in use and why.
+    pub board: SelectedBoard,
+    /// Where the runtime library came from (`--tflite-lib`, the config
+    /// file, the board profile, or the built-in candidates).
+    pub tflite_lib_from: &'static str,
+    /// The delegate to use.
+    pub delegate: DelegateRequest,
 }
 
 /// Model directory when none is configured (where `scripts/models.sh` puts them).
@@ -128,29 +157,115 @@ fn unit_interval(name: &'static str, v: f32) -> Result<f32, ConfigError> {
     }
 }
 
+fn delegate_kind(s: &str) -> Result<DelegateKind, ConfigError> {
+    s.parse().map_err(|_| ConfigError::Invalid {
+        name: "delegate",
+        value: format!("{s:?}"),
+        expected: "expected none, xnnpack, npu, gpu or a delegate library path",
+    })
+}
+
+/// The delegate request: kind from the first level that names one, options
+/// from that level and the ones above it.
+fn delegate_request(
+    cli: &Overrides,
+    file: &FileConfig,
+    board: &board::Board,
+) -> Result<DelegateRequest, ConfigError> {
+    let from_board = board.delegate.request();
+    let empty = BTreeMap::new();
+    let cli_opts = cli.delegate_options.as_ref().unwrap_or(&empty);
+    let file_opts = file.delegate_options.as_ref().unwrap_or(&empty);
+    let (kind, layers): (DelegateKind, Vec<&BTreeMap<String, String>>) =
+        if let Some(d) = &cli.delegate {
+            (delegate_kind(d)?, vec![cli_opts])
+        } else if let Some(d) = &file.delegate {
+            (delegate_kind(d)?, vec![file_opts, cli_opts])
+        } else {
+            (
+                from_board.kind.clone(),
+                vec![&from_board.options, file_opts, cli_opts],
+            )
+        };
+    let mut options = BTreeMap::new();
+    for layer in layers {
+        for (k, v) in layer {
+            if k.is_empty() || k.contains('\0') || v.contains('\0') {
+                return Err(ConfigError::Invalid {
+                    name: "delegate_options",
+                    value: format!("{k:?} = {v:?}"),
+                    expected: "expected a non-empty key and no NUL bytes",
+                });
+            }
+            options.insert(k.clone(), v.clone());
+        }
+    }
+    Ok(DelegateRequest {
+        kind,
+        options,
+        require: cli
+            .require_delegate
+            .or(file.require_delegate)
+            .unwrap_or(false),
+    })
+}
+
 impl Settings {
-    /// Merges `cli` over `file` over defaults and validates the result.
+    /// Selects the board (`--board`, the config file's `board`, or the
+    /// device tree), then merges `cli` over `file` over the board profile
+    /// over defaults and validates the result.
     pub fn resolve(cli: &Overrides, file: &FileConfig) -> Result<Self, ConfigError> {
-        let tflite_lib = match cli.tflite_lib.clone().or_else(|| file.tflite_lib.clone()) {
+        let selected = board::select(
+            cli.board.as_deref(),
+            file.board.as_deref(),
+            &board::dt_root(),
+        )?;
+        Self::resolve_with_board(cli, file, selected)
+    }
+
+    /// [`Settings::resolve`] with the board already selected.
+    pub fn resolve_with_board(
+        cli: &Overrides,
+        file: &FileConfig,
+        selected: SelectedBoard,
+    ) -> Result<Self, ConfigError> {
+        let b = &selected.board;
+        let explicit = cli
+            .tflite_lib
+            .clone()
+            .map(|p| (p, "--tflite-lib"))
+            .or_else(|| file.tflite_lib.clone().map(|p| (p, "config file")));
+        let (tflite_lib, tflite_lib_from) = match explicit {
             Some(p) => p,
             None => {
-                let candidates = default_library_candidates();
+                let mut candidates: Vec<(PathBuf, &'static str)> = b
+                    .tflite_libs
+                    .iter()
+                    .map(|p| (p.clone(), "board profile"))
+                    .collect();
+                candidates.extend(
+                    default_library_candidates()
+                        .into_iter()
+                        .map(|p| (p, "built-in candidates")),
+                );
                 candidates
                     .iter()
-                    .find(|p| p.is_file())
+                    .find(|(p, _)| p.is_file())
                     .cloned()
                     .ok_or_else(|| ConfigError::NoLibrary {
                         looked: candidates
                             .iter()
-                            .map(|p| p.display().to_string())
+                            .map(|(p, _)| p.display().to_string())
                             .collect::<Vec<_>>()
                             .join(", "),
                     })?
             }
         };
+        let delegate = delegate_request(cli, file, b)?;
         let threads = cli
             .threads
             .or(file.threads)
+            .or(b.threads)
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get().min(4)));
         if threads == 0 || threads > 64 {
             return Err(ConfigError::Invalid {
@@ -185,6 +300,7 @@ impl Settings {
                 .model
                 .clone()
                 .or_else(|| file.model.clone())
+                .or_else(|| b.model.clone())
                 .unwrap_or_else(|| DEFAULT_MODEL.to_string()),
             model_dir: cli
                 .model_dir
@@ -200,6 +316,9 @@ impl Settings {
                     .unwrap_or(0.5),
             )?,
             resize: cli.resize.or(file.resize).unwrap_or_default(),
+            tflite_lib_from,
+            delegate,
+            board: selected,
         })
     }
 }
@@ -256,5 +375,107 @@ mod tests {
             .unwrap_err()
             .to_string()
             .starts_with("threads = 0"));
+    }
+
+    fn board(text: &str) -> SelectedBoard {
+        SelectedBoard {
+            board: crate::board::Board::parse("test.toml", text).unwrap(),
+            reason: "test".into(),
+            device_tree: None,
+        }
+    }
+
+    const NPU_BOARD: &str = "name = \"b\"\ndescription = \"d\"\nthreads = 3\n\
+        model = \"board.tflite\"\ntflite_libs = [\"/nonexistent/libtensorflowlite_c.so\"]\n\
+        [delegate]\nkind = \"external\"\nlibrary = \"/usr/lib/libnpu.so\"\n\
+        [delegate.options]\na = \"board\"\nb = \"board\"\n";
+
+    #[test]
+    fn board_values_sit_between_the_config_file_and_the_defaults() {
+        let s =
+            Settings::resolve_with_board(&lib(), &FileConfig::default(), board(NPU_BOARD)).unwrap();
+        assert_eq!(s.threads, 3);
+        assert_eq!(s.model, "board.tflite");
+        assert_eq!(
+            s.delegate.kind,
+            DelegateKind::External("/usr/lib/libnpu.so".into())
+        );
+        assert_eq!(s.delegate.options["a"], "board");
+        let file: FileConfig = toml::from_str(
+            "threads = 2\nmodel = \"file.tflite\"\n[delegate_options]\nb = \"file\"\n",
+        )
+        .unwrap();
+        let cli = Overrides {
+            threads: Some(1),
+            delegate_options: Some([("c".to_string(), "cli".to_string())].into()),
+            ..lib()
+        };
+        let s = Settings::resolve_with_board(&cli, &file, board(NPU_BOARD)).unwrap();
+        assert_eq!((s.threads, s.model.as_str()), (1, "file.tflite"));
+        let opts: Vec<(&str, &str)> = s
+            .delegate
+            .options
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(opts, [("a", "board"), ("b", "file"), ("c", "cli")]);
+        assert!(!s.delegate.require);
+    }
+
+    #[test]
+    fn a_delegate_named_above_the_board_drops_the_boards_options() {
+        let file: FileConfig = toml::from_str(
+            "delegate = \"/opt/other.so\"\nrequire_delegate = true\n[delegate_options]\nx = \"1\"\n",
+        )
+        .unwrap();
+        let s = Settings::resolve_with_board(&lib(), &file, board(NPU_BOARD)).unwrap();
+        assert_eq!(
+            s.delegate.kind,
+            DelegateKind::External("/opt/other.so".into())
+        );
+        assert_eq!(s.delegate.options.keys().collect::<Vec<_>>(), ["x"]);
+        assert!(s.delegate.require);
+        let cli = Overrides {
+            delegate: Some("none".into()),
+            ..lib()
+        };
+        let s = Settings::resolve_with_board(&cli, &file, board(NPU_BOARD)).unwrap();
+        assert_eq!(s.delegate.kind, DelegateKind::None);
+        assert!(s.delegate.options.is_empty());
+    }
+
+    #[test]
+    fn the_boards_libraries_are_tried_before_the_built_in_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let present = dir.path().join("libtensorflowlite_c.so");
+        std::fs::write(&present, b"").unwrap();
+        let text = format!(
+            "name = \"b\"\ndescription = \"d\"\ntflite_libs = [\"/nonexistent/a.so\", \"{}\"]\n",
+            present.display()
+        );
+        let s = Settings::resolve_with_board(
+            &Overrides::default(),
+            &FileConfig::default(),
+            board(&text),
+        )
+        .unwrap();
+        assert_eq!(
+            (s.tflite_lib.as_path(), s.tflite_lib_from),
+            (present.as_path(), "board profile")
+        );
+        let s = Settings::resolve_with_board(&lib(), &FileConfig::default(), board(&text)).unwrap();
+        assert_eq!(s.tflite_lib_from, "--tflite-lib");
+    }
+
+    #[test]
+    fn a_bad_delegate_value_is_named() {
+        let cli = Overrides {
+            delegate: Some(" ".into()),
+            ..lib()
+        };
+        let err = Settings::resolve_with_board(&cli, &FileConfig::default(), board(NPU_BOARD))
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("delegate = \" \""), "{err}");
     }
 }

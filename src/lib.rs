@@ -8,6 +8,7 @@
 //! and [`cli`] turn arguments into settings, and [`app`] runs the commands.
 
 pub mod app;
+pub mod board;
 pub mod cli;
 pub mod config;
 pub mod decode;
@@ -17,8 +18,10 @@ pub mod model;
 pub mod notify;
 pub mod pipeline;
 pub mod preprocess;
+pub mod probe;
 pub mod sink;
 pub mod source;
 pub mod spec;
 pub mod stats;
+pub mod stream;
 pub mod track;

@@ -9,7 +9,9 @@ use serde::Serialize;
 use crate::decode::{self, DecodeError, DecodeParams, Decoder, Detections, Outputs, Person};
 use crate::infer::{self, Engine, EngineOptions, InferError};
 use crate::model::{ModelError, ResolvedModel};
-use crate::preprocess::{InputMap, LetterboxResizer, Preprocess, PreprocessError, ResizeMode};
+use crate::preprocess::{
+    InputMap, Letterbox, LetterboxResizer, Preprocess, PreprocessError, ResizeMode,
+};
 use crate::source::{Frame, SourceError};
 
 /// Errors of the pipeline, by stage.
@@ -25,6 +27,17 @@ pub enum PipelineError {
     Preprocess(#[from] PreprocessError),
     #[error(transparent)]
     Source(#[from] SourceError),
+}
+
+impl PipelineError {
+    /// True when only the current frame is lost.
+    pub fn is_per_frame(&self) -> bool {
+        match self {
+            PipelineError::Preprocess(e) => e.is_per_frame(),
+            PipelineError::Source(e) => e.is_per_frame(),
+            _ => false,
+        }
+    }
 }
 
 /// Per-stage times of one frame, in milliseconds.
@@ -67,6 +80,26 @@ pub struct FrameResult {
     pub times: StageTimes,
 }
 
+impl FrameResult {
+    /// Copies `other` into `self`, reusing `self`'s buffers (no allocation
+    /// once they are large enough; the derived `clone_from` reallocates).
+    pub fn copy_from(&mut self, other: &FrameResult) {
+        self.persons.clear();
+        self.persons.extend_from_slice(&other.persons);
+        self.raw.clear();
+        self.raw.extend_from_slice(&other.raw);
+        self.tracks.clear();
+        self.tracks.extend_from_slice(&other.tracks);
+        self.tracked = other.tracked;
+        self.num_keypoints = other.num_keypoints;
+        self.width = other.width;
+        self.height = other.height;
+        self.seq = other.seq;
+        self.timestamp_ms = other.timestamp_ms;
+        self.times = other.times;
+    }
+}
+
 struct EngineOutputs<'a>(&'a dyn Engine);
 
 impl Outputs for EngineOutputs<'_> {
@@ -82,6 +115,7 @@ pub struct Pipeline {
     decoder: Box<dyn Decoder>,
     raw: Detections,
     model: ResolvedModel,
+    pre_config: (u32, u32, u8, InputMap, ResizeMode),
 }
 
 fn ms(since: Instant) -> f64 {
@@ -100,13 +134,15 @@ impl Pipeline {
         let engine = infer::open(&model, opts)?;
         let input = &model.interface.inputs[0];
         let [h, w] = model.manifest.input.size;
-        let pre = LetterboxResizer::new(
+        let pre_config = (
             w as u32,
             h as u32,
             model.manifest.input.pad_value,
             InputMap::new(input, model.manifest.input.range),
             resize,
         );
+        let (pw, ph, pad, map, mode) = pre_config.clone();
+        let pre = LetterboxResizer::new(pw, ph, pad, map, mode);
         let k = model.manifest.keypoints.names.len();
         Ok(Self {
             engine,
@@ -114,6 +150,7 @@ impl Pipeline {
             decoder,
             raw: Detections::with_capacity(params.max_detections, k),
             model,
+            pre_config,
         })
     }
 
@@ -132,6 +169,18 @@ impl Pipeline {
         self.engine.as_mut()
     }
 
+    /// A pre-processor producing this pipeline's input, for a capture
+    /// thread that prepares frames while this one runs the model.
+    pub fn preparer(&self) -> LetterboxResizer {
+        let (w, h, pad, map, mode) = self.pre_config.clone();
+        LetterboxResizer::new(w, h, pad, map, mode)
+    }
+
+    /// Bytes of the model input.
+    pub fn input_len(&mut self) -> usize {
+        self.engine.input_mut().len()
+    }
+
     /// Runs one frame into `out` (its person buffer is reused).
     pub fn process(
         &mut self,
@@ -141,6 +190,40 @@ impl Pipeline {
         let t0 = Instant::now();
         let lb = self.pre.prepare(frame, self.engine.input_mut())?;
         let preprocess = ms(t0);
+        let meta = FrameMeta {
+            seq: frame.seq,
+            timestamp_ms: frame.timestamp.as_secs_f64() * 1e3,
+            preprocess_ms: preprocess,
+        };
+        self.finish(&lb, &meta, out)
+    }
+
+    /// Runs a model input that a [`Pipeline::preparer`] made.
+    pub fn process_input(
+        &mut self,
+        input: &[u8],
+        lb: &Letterbox,
+        meta: &FrameMeta,
+        out: &mut FrameResult,
+    ) -> Result<(), PipelineError> {
+        let dst = self.engine.input_mut();
+        if dst.len() != input.len() {
+            return Err(PipelineError::Preprocess(PreprocessError::InputSize {
+                expected: dst.len(),
+                actual: input.len(),
+            }));
+        }
+        dst.copy_from_slice(input);
+        self.finish(lb, meta, out)
+    }
+
+    /// Invoke, decode, and map back to source pixels.
+    fn finish(
+        &mut self,
+        lb: &Letterbox,
+        meta: &FrameMeta,
+        out: &mut FrameResult,
+    ) -> Result<(), PipelineError> {
         let t1 = Instant::now();
         self.engine.invoke()?;
         let invoke = ms(t1);
@@ -160,17 +243,25 @@ impl Pipeline {
             out.persons.push(q);
         }
         let decode = ms(t2);
-        out.width = frame.width;
-        out.height = frame.height;
-        out.seq = frame.seq;
-        out.timestamp_ms = frame.timestamp.as_secs_f64() * 1e3;
+        out.width = lb.src_w;
+        out.height = lb.src_h;
+        out.seq = meta.seq;
+        out.timestamp_ms = meta.timestamp_ms;
         out.times = StageTimes {
             source: out.times.source,
-            preprocess,
+            preprocess: meta.preprocess_ms,
             invoke,
             decode,
-            pipeline: ms(t0),
+            pipeline: meta.preprocess_ms + invoke + decode,
         };
         Ok(())
     }
+}
+
+/// What travels with a prepared input from the capture side.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct FrameMeta {
+    pub seq: u64,
+    pub timestamp_ms: f64,
+    pub preprocess_ms: f64,
 }

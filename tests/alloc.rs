@@ -4,16 +4,16 @@
 //! after a warm-up, for every input mapping (identity, int8 table, float32)
 //! and the YOLO and MoveNet decoders.
 //!
-//! With the exact resize the count must be zero. `fast_image_resize`
-//! recomputes its filter coefficients (about 500 small blocks) on every
-//! call and has no API to keep them; with the fast resize the test requires
-//! that every allocation of a frame is the resize's own, i.e. the frame
-//! costs exactly what the bare resize of the same frame costs.
+//! Both resize modes must make zero allocations per frame, and so must the
+//! whole streaming loop of `run` (capture thread, camera-format conversion,
+//! inference, tracking, a queued JSON sink on its own thread), counted
+//! across all threads while frames flow.
 
 mod common;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use edgepose::decode::DecodeParams;
@@ -21,10 +21,24 @@ use edgepose::infer::EngineOptions;
 use edgepose::model;
 use edgepose::pipeline::{FrameResult, Pipeline};
 use edgepose::preprocess::{InputMap, LetterboxResizer, Preprocess, ResizeMode};
-use edgepose::source::{ImageSource, Source};
+use edgepose::sink::json::JsonLines;
+use edgepose::sink::queue::{Full, Queued};
+use edgepose::sink::Sink;
+use edgepose::source::{Frame, ImageSource, PixelFormat, Source, SourceError, YuvEncoding};
+use edgepose::stream::Controls;
 use edgepose::track::{TrackedPersons, Tracker, TrackerParams, MAX_TRACKS};
 
 struct Counting;
+
+/// Counting across every thread (for the streaming loop). Other tests of
+/// this binary would be counted too, so every test holds [`SERIAL`].
+static ALL_THREADS: AtomicBool = AtomicBool::new(false);
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
+}
+static ALL_COUNT: AtomicU64 = AtomicU64::new(0);
 
 thread_local! {
     static COUNTING: Cell<bool> = const { Cell::new(false) };
@@ -37,6 +51,9 @@ unsafe impl GlobalAlloc for Counting {
         if COUNTING.with(Cell::get) {
             COUNT.with(|c| c.set(c.get() + 1));
         }
+        if ALL_THREADS.load(Ordering::Relaxed) {
+            ALL_COUNT.fetch_add(1, Ordering::Relaxed);
+        }
         unsafe { System.alloc(layout) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
@@ -45,6 +62,9 @@ unsafe impl GlobalAlloc for Counting {
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         if COUNTING.with(Cell::get) {
             COUNT.with(|c| c.set(c.get() + 1));
+        }
+        if ALL_THREADS.load(Ordering::Relaxed) {
+            ALL_COUNT.fetch_add(1, Ordering::Relaxed);
         }
         unsafe { System.realloc(ptr, layout, new_size) }
     }
@@ -65,10 +85,7 @@ fn counted(f: impl FnOnce()) -> u64 {
 /// of 20 bare letterbox resizes of the same frame.
 fn allocations(model_file: &str, resize: ResizeMode, persons: usize) -> (u64, u64) {
     let m = model::resolve(model_file, &common::models_dir(), &[]).unwrap();
-    let opts = EngineOptions {
-        library: common::primary().lib(),
-        threads: 2,
-    };
+    let opts = EngineOptions::cpu(common::primary().lib(), 2);
     let mut p = Pipeline::new(m, &opts, DecodeParams::default(), resize).unwrap();
     let mut src =
         ImageSource::new(&[common::sample("samples/zidane.jpg")], Duration::ZERO).unwrap();
@@ -109,16 +126,14 @@ fn allocations(model_file: &str, resize: ResizeMode, persons: usize) -> (u64, u6
 
 #[test]
 fn tracking_adds_no_allocation() {
+    let _serial = serial();
     let m = model::resolve(
         "yolov8n_320_quant_pc_uf_pose_coco-st.tflite",
         &common::models_dir(),
         &[],
     )
     .unwrap();
-    let opts = EngineOptions {
-        library: common::primary().lib(),
-        threads: 2,
-    };
+    let opts = EngineOptions::cpu(common::primary().lib(), 2);
     let mut p = Pipeline::new(m, &opts, DecodeParams::default(), ResizeMode::Exact).unwrap();
     let mut src =
         ImageSource::new(&[common::sample("samples/zidane.jpg")], Duration::ZERO).unwrap();
@@ -154,7 +169,8 @@ fn tracking_adds_no_allocation() {
 }
 
 #[test]
-fn steady_state_frames_allocate_nothing_beyond_the_fast_resize() {
+fn steady_state_frames_allocate_nothing() {
+    let _serial = serial();
     for (model_file, resize, persons) in [
         (
             "yolov8n_320_quant_pc_uf_pose_coco-st.tflite",
@@ -179,12 +195,190 @@ fn steady_state_frames_allocate_nothing_beyond_the_fast_resize() {
         println!(
             "{model_file} ({resize:?}): {n} allocations in 20 frames, {resize_only} of them the resize's"
         );
-        match resize {
-            ResizeMode::Exact => assert_eq!(n, 0, "{model_file}: allocations in 20 exact frames"),
-            ResizeMode::Fast => assert_eq!(
-                n, resize_only,
-                "{model_file}: allocations beyond the fast resize's own in 20 frames"
-            ),
+        assert_eq!(n, 0, "{model_file} ({resize:?}): allocations in 20 frames");
+        assert_eq!(resize_only, 0, "{model_file} ({resize:?}): bare letterbox");
+    }
+}
+
+/// Camera-like frames: one YUYV, NV12 or MJPEG frame repeated; counting
+/// across all threads is switched on at frame `from` and off at `to`.
+struct Repeat {
+    bytes: Vec<u8>,
+    format: PixelFormat,
+    width: u32,
+    height: u32,
+    stride: usize,
+    seq: u64,
+    from: u64,
+    to: u64,
+}
+
+impl Source for Repeat {
+    fn next_frame(&mut self) -> Option<Result<Frame<'_>, SourceError>> {
+        if self.seq == self.from {
+            ALL_COUNT.store(0, Ordering::SeqCst);
+            ALL_THREADS.store(true, Ordering::SeqCst);
         }
+        if self.seq == self.to {
+            ALL_THREADS.store(false, Ordering::SeqCst);
+            return None;
+        }
+        let seq = self.seq;
+        self.seq += 1;
+        Some(Ok(Frame {
+            pixels: &self.bytes,
+            format: self.format,
+            stride: self.stride,
+            yuv: YuvEncoding::Bt601Limited,
+            width: self.width,
+            height: self.height,
+            seq,
+            timestamp: Duration::from_millis(33 * seq),
+            origin: "repeat",
+        }))
+    }
+    fn describe(&self) -> String {
+        "repeat".into()
+    }
+}
+
+/// zidane.jpg cropped to 4:3 and scaled to 640x480, as YUYV, NV12 and MJPEG.
+fn camera_frames() -> Vec<(PixelFormat, Vec<u8>, usize)> {
+    let img = image::open(common::sample("samples/zidane.jpg"))
+        .unwrap()
+        .crop_imm(160, 0, 960, 720)
+        .resize_exact(640, 480, image::imageops::FilterType::Triangle)
+        .to_rgb8();
+    let (w, h) = (640usize, 480usize);
+    let px = |x: usize, y: usize| {
+        let p = img.get_pixel(x as u32, y as u32).0;
+        (f64::from(p[0]), f64::from(p[1]), f64::from(p[2]))
+    };
+    let yv = |(r, g, b): (f64, f64, f64)| (16.0 + 0.257 * r + 0.504 * g + 0.098 * b).round() as u8;
+    let uv = |(r, g, b): (f64, f64, f64)| {
+        (
+            (128.0 - 0.148 * r - 0.291 * g + 0.439 * b).round() as u8,
+            (128.0 + 0.439 * r - 0.368 * g - 0.071 * b).round() as u8,
+        )
+    };
+    let mut yuyv = Vec::with_capacity(w * h * 2);
+    for y in 0..h {
+        for x in (0..w).step_by(2) {
+            let (u, v) = uv(px(x, y));
+            yuyv.extend_from_slice(&[yv(px(x, y)), u, yv(px(x + 1, y)), v]);
+        }
+    }
+    let mut nv12 = Vec::with_capacity(w * h * 3 / 2);
+    for y in 0..h {
+        for x in 0..w {
+            nv12.push(yv(px(x, y)));
+        }
+    }
+    for y in (0..h).step_by(2) {
+        for x in (0..w).step_by(2) {
+            let (u, v) = uv(px(x, y));
+            nv12.extend_from_slice(&[u, v]);
+        }
+    }
+    let mut jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 90)
+        .encode(img.as_raw(), 640, 480, image::ExtendedColorType::Rgb8)
+        .unwrap();
+    vec![
+        (PixelFormat::Yuyv, yuyv, w * 2),
+        (PixelFormat::Nv12, nv12, w),
+        (PixelFormat::Mjpeg, jpeg, 0),
+    ]
+}
+
+#[test]
+fn streaming_run_allocates_nothing_per_frame_on_any_thread() {
+    let _serial = serial();
+    let m = model::resolve(
+        "yolov8n_320_quant_pc_uf_pose_coco-st.tflite",
+        &common::models_dir(),
+        &[],
+    )
+    .unwrap();
+    // One runtime thread: the runtime's own worker threads (XNNPACK's pool)
+    // would otherwise be counted with ours.
+    let opts = EngineOptions::cpu(common::primary().lib(), 1);
+    let mut p = Pipeline::new(m, &opts, DecodeParams::default(), ResizeMode::Fast).unwrap();
+    // Baseline: the runtime alone on this thread, counted on all threads.
+    let img = ImageSource::new(&[common::sample("samples/zidane.jpg")], Duration::ZERO)
+        .unwrap()
+        .next_frame()
+        .map(|f| f.map(|f| (f.pixels.to_vec(), f.width, f.height)))
+        .unwrap()
+        .unwrap();
+    let still = Frame::rgb(&img.0, img.1, img.2, "zidane");
+    let mut out = FrameResult::default();
+    for _ in 0..3 {
+        p.process(&still, &mut out).unwrap();
+    }
+    ALL_COUNT.store(0, Ordering::SeqCst);
+    ALL_THREADS.store(true, Ordering::SeqCst);
+    for _ in 0..20 {
+        p.process(&still, &mut out).unwrap();
+    }
+    ALL_THREADS.store(false, Ordering::SeqCst);
+    let baseline = ALL_COUNT.load(Ordering::SeqCst);
+    println!("runtime alone, all threads: {baseline} allocations in 20 frames");
+    assert_eq!(
+        baseline, 0,
+        "allocations of the bare pipeline on all threads"
+    );
+    let meta = edgepose::sink::RecordMeta {
+        model_id: "m".into(),
+        runtime: "litert".into(),
+        keypoint_names: p.model().manifest.keypoints.names.clone(),
+        skeleton: p.model().manifest.keypoints.skeleton.clone(),
+        keypoint_threshold: 0.5,
+    };
+    for (format, bytes, stride) in camera_frames() {
+        let mut src = Repeat {
+            bytes,
+            format,
+            width: 640,
+            height: 480,
+            stride,
+            seq: 0,
+            from: 10,
+            to: 40,
+        };
+        let json = JsonLines::new(Box::new(std::io::sink()), "null");
+        let mut sinks: Vec<Box<dyn Sink>> = vec![Box::new(Queued::new(
+            Box::new(json),
+            4,
+            Full::Wait,
+            meta.clone(),
+        ))];
+        let mut tracker = Tracker::new(TrackerParams::default());
+        let stop = AtomicBool::new(false);
+        let controls = Controls {
+            stop: &stop,
+            report: None,
+        };
+        let report = edgepose::stream::run(
+            &mut p,
+            &mut src,
+            &mut sinks,
+            &meta,
+            Some(&mut tracker),
+            &controls,
+        )
+        .unwrap();
+        let n = ALL_COUNT.load(Ordering::SeqCst);
+        println!(
+            "{format:?}: {} frames ({} dropped), {} persons; {n} allocations on all threads in frames 10..40",
+            report.frames, report.dropped, report.persons
+        );
+        assert!(report.frames >= 10, "{format:?}: {} frames", report.frames);
+        assert!(
+            report.persons >= 10,
+            "{format:?}: {} persons",
+            report.persons
+        );
+        assert_eq!(n, 0, "{format:?}: allocations in the streaming loop");
     }
 }

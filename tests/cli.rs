@@ -333,10 +333,17 @@ fn run_processes_a_directory_and_prints_a_summary() {
     assert_eq!(recs[0]["persons"].as_array().unwrap().len(), 3);
     let summary = String::from_utf8_lossy(&out.stderr);
     assert!(
-        summary.contains("edgepose: 2 frames, 0 errors, 5 persons"),
+        summary.contains("edgepose: 2 frames, 0 dropped, 0 errors, 5 persons"),
         "{summary}"
     );
-    for stage in ["source", "preprocess", "invoke", "decode", "pipeline"] {
+    for stage in [
+        "capture-to-output",
+        "source",
+        "preprocess",
+        "invoke",
+        "decode",
+        "emit",
+    ] {
         assert!(
             summary.lines().any(|l| l.starts_with(stage)),
             "no {stage} row in {summary}"

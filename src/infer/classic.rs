@@ -2,14 +2,27 @@
 //! `edgefirst-tflite`: what Debian, TI's SDK and self-built libraries
 //! provide, and the route for external delegates.
 //!
+//! Delegates (see [`super::delegate`]) are added to the interpreter options
+//! before the interpreter is built, so the runtime hands them the whole
+//! graph first; a delegate that cannot be loaded or applied leaves a plain
+//! CPU interpreter and the reason in [`EngineInfo::delegate`].
+//!
 //! The input and output tensors live in the interpreter's arena. Their data
 //! pointers are read once after `AllocateTensors` and stay valid because
 //! edgepose never resizes a tensor or re-allocates afterwards, so the frame
 //! loop touches them without any per-frame allocation.
 
-use edgefirst_tflite::{Interpreter, Library, Model};
+use std::collections::BTreeMap;
+use std::path::Path;
 
-use super::{check_size, model_error, Engine, EngineInfo, EngineOptions, Flavour, InferError};
+use edgefirst_tflite::{Delegate, DelegateOptions, Interpreter, Library, Model};
+use edgefirst_tflite_sys::TfLiteDelegate;
+
+use super::delegate::{self, DelegateKind, DelegateStatus};
+use super::quiet;
+use super::{
+    check_size, model_error, Engine, EngineInfo, EngineOptions, Flavour, InferError, LibraryInfo,
+};
 use crate::model::ResolvedModel;
 
 struct TensorMem {
@@ -23,6 +36,8 @@ struct TensorMem {
 /// dropped in reverse order by [`Drop`], and no borrow leaves the struct.
 pub struct ClassicEngine {
     interpreter: Option<Interpreter<'static>>,
+    /// The delegate whose `Prepare` is watched (forgotten on drop).
+    watched: Option<*mut TfLiteDelegate>,
     model: *mut Model<'static>,
     lib: *mut Library,
     input: TensorMem,
@@ -37,6 +52,9 @@ unsafe impl Send for ClassicEngine {}
 impl Drop for ClassicEngine {
     fn drop(&mut self) {
         self.interpreter = None;
+        if let Some(d) = self.watched.take() {
+            delegate::unwatch(d);
+        }
         // SAFETY: both pointers came from Box::into_raw in `open`; each is
         // freed once, after the interpreter that borrows them.
         unsafe {
@@ -64,6 +82,7 @@ impl ClassicEngine {
         })?;
         let mut engine = ClassicEngine {
             interpreter: None,
+            watched: None,
             model: std::ptr::null_mut(),
             lib: Box::into_raw(Box::new(lib)),
             input: TensorMem {
@@ -79,11 +98,87 @@ impl ClassicEngine {
         engine.model = Box::into_raw(Box::new(model));
         // SAFETY: as above for the model.
         let model_ref: &'static Model<'static> = unsafe { &*engine.model };
-        let mut builder = Interpreter::builder(lib_ref).map_err(|e| fail(e.to_string()))?;
-        if opts.threads > 0 {
-            builder = builder.num_threads(i32::try_from(opts.threads).unwrap_or(i32::MAX));
+        let threads = i32::try_from(opts.threads).unwrap_or(i32::MAX);
+        let builder = || {
+            let b = Interpreter::builder(lib_ref).map_err(|e| fail(e.to_string()))?;
+            Ok::<_, InferError>(if threads > 0 {
+                b.num_threads(threads)
+            } else {
+                b
+            })
+        };
+        let req = &opts.delegate;
+        let mut status = DelegateStatus::new(req);
+        let delegate = match &req.kind {
+            DelegateKind::None => None,
+            DelegateKind::Npu | DelegateKind::Gpu => {
+                status.error = Some(format!(
+                    "the classic TFLite runtime has no {} accelerator selection: name the \
+                     delegate library instead (--delegate /path/to/lib...so) or use a LiteRT library",
+                    req.kind
+                ));
+                None
+            }
+            DelegateKind::Xnnpack => match Delegate::xnnpack(lib_ref, threads) {
+                Ok(d) => Some(d),
+                Err(e) => {
+                    status.error = Some(format!("this TFLite library cannot create it: {e}"));
+                    None
+                }
+            },
+            DelegateKind::External(path) => load_external(path, &req.options, &mut status),
+        };
+        let mut interp = match delegate {
+            None => builder()?
+                .build(model_ref)
+                .map_err(|e| fail(e.to_string()))?,
+            Some(d) => {
+                let ptr = d.as_ptr();
+                // SAFETY: `ptr` is the live delegate `d` owns, not yet used by
+                // any interpreter; it is unwatched when the engine drops
+                // the interpreter (and with it the delegate) or on failure.
+                let watched = unsafe { delegate::watch(ptr) };
+                let b = builder()?.delegate(d);
+                let (built, chatter) = quiet::capture_stderr(|| b.build(model_ref));
+                for line in chatter.lines().filter(|l| !l.trim().is_empty()) {
+                    log::debug!("runtime: {line}");
+                }
+                match built {
+                    Ok(i) => {
+                        engine.watched = watched.then_some(ptr);
+                        record_counts(&mut status, ptr, &chatter);
+                        i
+                    }
+                    Err(e) => {
+                        // The builder dropped (destroyed) the delegate.
+                        delegate::unwatch(ptr);
+                        status.error = Some(format!(
+                            "applying it to the model failed: {e}{}",
+                            runtime_says(&chatter)
+                        ));
+                        builder()?
+                            .build(model_ref)
+                            .map_err(|e| fail(e.to_string()))?
+                    }
+                }
+            }
+        };
+        if req.require && req.kind.is_some() && !status.active {
+            return Err(InferError::DelegateRequired {
+                delegate: status.requested.clone(),
+                why: status
+                    .error
+                    .clone()
+                    .unwrap_or_else(|| "it is not in use".into()),
+            });
         }
-        let mut interp = builder.build(model_ref).map_err(|e| fail(e.to_string()))?;
+        if status.active {
+            engine.info.accelerator = status
+                .name
+                .clone()
+                .unwrap_or_else(|| status.requested.clone());
+        }
+        engine.info.delegate = status;
         {
             let mut inputs = interp.inputs_mut().map_err(|e| fail(e.to_string()))?;
             let t = inputs
@@ -152,4 +247,135 @@ impl Engine for ClassicEngine {
             None => &[],
         }
     }
+
+    fn set_load_ms(&mut self, ms: f64) {
+        self.info.load_ms = ms;
+    }
+}
+
+/// The runtime's own words from captured stderr, for an error message.
+fn runtime_says(chatter: &str) -> String {
+    let lines: Vec<&str> = chatter
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    if lines.is_empty() {
+        String::new()
+    } else {
+        format!(" (runtime: {})", lines.join("; "))
+    }
+}
+
+/// Loads an external delegate through its plugin entry points.
+fn load_external(
+    path: &Path,
+    options: &BTreeMap<String, String>,
+    status: &mut DelegateStatus,
+) -> Option<Delegate> {
+    let opts = options
+        .iter()
+        .fold(DelegateOptions::new(), |o, (k, v)| o.option(k, v));
+    let (loaded, chatter) = quiet::capture_stderr(|| Delegate::load_with_options(path, &opts));
+    for line in chatter.lines().filter(|l| !l.trim().is_empty()) {
+        log::debug!("delegate: {line}");
+    }
+    match loaded {
+        Ok(d) => Some(d),
+        Err(e) => {
+            let probe = delegate::probe_plugin(path);
+            status.error = Some(if !probe.loads {
+                format!(
+                    "cannot load delegate library {}: {}",
+                    path.display(),
+                    probe.error.unwrap_or_else(|| e.to_string())
+                )
+            } else if !probe.usable() {
+                format!(
+                    "{} is not a TFLite delegate plugin: it lacks tflite_plugin_create_delegate \
+                     or tflite_plugin_destroy_delegate",
+                    path.display()
+                )
+            } else {
+                // edgefirst-tflite passes no error handler; ask once more
+                // with one for the delegate's own reason.
+                let (reported, more) =
+                    quiet::capture_stderr(|| delegate::plugin_error_text(path, options));
+                let mut said: Vec<String> = reported;
+                said.extend(
+                    chatter
+                        .lines()
+                        .chain(more.lines())
+                        .map(|l| l.trim().to_string())
+                        .filter(|l| !l.is_empty()),
+                );
+                said.dedup();
+                format!(
+                    "its tflite_plugin_create_delegate returned no delegate: {}",
+                    if said.is_empty() {
+                        "it gave no reason (is its accelerator present?)".to_string()
+                    } else {
+                        said.join("; ")
+                    }
+                )
+            });
+            None
+        }
+    }
+}
+
+/// Fills in what the delegate took, from the execution plan (or else the
+/// runtime's log line).
+fn record_counts(status: &mut DelegateStatus, ptr: *mut TfLiteDelegate, chatter: &str) {
+    if let Some((c, name)) = delegate::take_census(ptr) {
+        status.total_nodes = Some(c.total);
+        status.nodes = Some(c.taken);
+        status.partitions = Some(c.partitions);
+        status.name = name;
+        status.counted_from = Some("execution-plan");
+    } else if let Some((name, n, m, k)) = delegate::parse_replacing(chatter).into_iter().next() {
+        status.total_nodes = Some(m);
+        status.nodes = Some(n);
+        status.partitions = Some(k);
+        status.name = Some(name);
+        status.counted_from = Some("runtime-log");
+    }
+    match status.nodes {
+        Some(0) => {
+            status.error = Some(format!(
+                "it took no node of the model (all {} stay on the CPU)",
+                status.total_nodes.unwrap_or(0)
+            ));
+        }
+        _ => status.active = true,
+    }
+}
+
+/// Version and capabilities of a classic library.
+pub fn library_info(path: &Path) -> Result<LibraryInfo, InferError> {
+    let lib = Library::from_path(path).map_err(|e| InferError::LoadLibrary {
+        path: path.display().to_string(),
+        why: e.to_string(),
+    })?;
+    // SAFETY: TfLiteVersion returns a static NUL-terminated string.
+    let version = unsafe {
+        let v = lib.as_sys().TfLiteVersion();
+        (!v.is_null()).then(|| std::ffi::CStr::from_ptr(v).to_string_lossy().into_owned())
+    };
+    // SAFETY: presence check only.
+    let xnnpack = unsafe {
+        lib.as_sys()
+            .library()
+            .get::<*const ()>(b"TfLiteXNNPackDelegateCreate\0")
+    }
+    .is_ok();
+    // The runtime library is never unloaded (see `detect_flavour`).
+    std::mem::forget(lib);
+    Ok(LibraryInfo {
+        path: path.display().to_string(),
+        flavour: Flavour::Classic,
+        version,
+        accelerators: Vec::new(),
+        xnnpack: Some(xnnpack),
+    })
 }

@@ -1,7 +1,11 @@
 //! LiteRT backend: Google's `CompiledModel` API (`libLiteRt.so`), through
 //! `edgefirst-tflite`'s `litert` module. The CPU accelerator (XNNPACK) is
-//! selected; input and output live in runtime-managed tensor buffers that
-//! are created once and reused for every frame.
+//! selected, plus the NPU or GPU accelerator when `--delegate npu|gpu` asks
+//! for it and the library has one registered (LiteRT falls back to the CPU
+//! per operator); LiteRT loads no TFLite plugin delegates, so a delegate
+//! library leaves the model on the CPU with the reason in
+//! [`EngineInfo::delegate`]. Input and output live in runtime-managed tensor
+//! buffers that are created once and reused for every frame.
 //!
 //! Thread count: LiteRT 2.3 exports no CPU-options setter. The CPU
 //! accelerator reads its options from an *opaque options* entry with the
@@ -21,7 +25,10 @@ use edgefirst_tflite::litert::TensorBuffer;
 use edgefirst_tflite::litert::{CompiledModel, Environment, HwAccelerators, Model, Options};
 use edgefirst_tflite::Library;
 
-use super::{check_size, model_error, Engine, EngineInfo, EngineOptions, Flavour, InferError};
+use super::delegate::{DelegateKind, DelegateStatus};
+use super::{
+    check_size, model_error, Engine, EngineInfo, EngineOptions, Flavour, InferError, LibraryInfo,
+};
 use crate::model::ResolvedModel;
 
 /// A model compiled on LiteRT.
@@ -103,8 +110,62 @@ impl LitertEngine {
         engine.model = Box::into_raw(Box::new(model));
         // SAFETY: as above for `model`.
         let model_ref: &'static Model<'static> = unsafe { &*engine.model };
+        let req = &opts.delegate;
+        let mut status = DelegateStatus::new(req);
+        let wanted = match &req.kind {
+            DelegateKind::None => None,
+            DelegateKind::Xnnpack => {
+                // LiteRT's CPU accelerator is XNNPACK.
+                status.active = true;
+                status.name = Some("CpuAccelerator (XNNPACK)".into());
+                status.fully_accelerated = Some(true);
+                None
+            }
+            DelegateKind::Npu => Some(HwAccelerators::NPU),
+            DelegateKind::Gpu => Some(HwAccelerators::GPU),
+            DelegateKind::External(path) => {
+                status.error = Some(format!(
+                    "LiteRT ({}) loads no TFLite plugin delegates such as {}: use a classic \
+                     TFLite C library (--tflite-lib) for it, or --delegate npu|gpu for LiteRT's \
+                     own accelerators",
+                    opts.library.display(),
+                    path.display()
+                ));
+                None
+            }
+        };
+        let mut accelerators = HwAccelerators::CPU;
+        if let Some(hw) = wanted {
+            let registered =
+                edgefirst_tflite::litert::accelerators(env_ref).map_err(|e| fail(e.to_string()))?;
+            match registered.iter().find(|a| a.hardware.contains(hw)) {
+                Some(a) => {
+                    accelerators = hw.union(HwAccelerators::CPU);
+                    status.name = Some(a.name.clone());
+                }
+                None => {
+                    let names: Vec<String> = registered.iter().map(|a| a.to_string()).collect();
+                    status.error = Some(format!(
+                        "this LiteRT library has no {} accelerator registered (registered: {}); \
+                         its vendor plugin library must sit beside it",
+                        req.kind,
+                        if names.is_empty() {
+                            "none".into()
+                        } else {
+                            names.join(", ")
+                        }
+                    ));
+                }
+            }
+        }
+        if req.require && req.kind.is_some() && status.error.is_some() {
+            return Err(InferError::DelegateRequired {
+                delegate: status.requested.clone(),
+                why: status.error.clone().unwrap_or_default(),
+            });
+        }
         let options = Options::new(lib_ref)
-            .and_then(|o| o.hardware_accelerators(HwAccelerators::CPU))
+            .and_then(|o| o.hardware_accelerators(accelerators))
             .map_err(|e| fail(e.to_string()))?;
         let options = if opts.threads > 1 {
             attach_cpu_threads(lib_ref, options, opts.threads)
@@ -114,6 +175,12 @@ impl LitertEngine {
         };
         let compiled =
             CompiledModel::create(env_ref, model_ref, &options).map_err(|e| fail(e.to_string()))?;
+        if accelerators != HwAccelerators::CPU {
+            status.active = true;
+            status.fully_accelerated = compiled.is_fully_accelerated().ok();
+            engine.info.accelerator = status.name.clone().unwrap_or_default();
+        }
+        engine.info.delegate = status;
         let n_in = resolved.interface.inputs.len();
         let n_out = resolved.interface.outputs.len();
         for i in 0..n_in {
@@ -170,6 +237,36 @@ impl Engine for LitertEngine {
     fn output(&self, index: usize) -> &[u8] {
         self.output_staging.get(index).map_or(&[], |v| v.as_slice())
     }
+
+    fn set_load_ms(&mut self, ms: f64) {
+        self.info.load_ms = ms;
+    }
+}
+
+/// The accelerators a LiteRT library registers.
+pub fn library_info(path: &std::path::Path) -> Result<LibraryInfo, InferError> {
+    let fail = |why: String| InferError::LoadLibrary {
+        path: path.display().to_string(),
+        why,
+    };
+    let lib = Library::from_path(path).map_err(|e| fail(e.to_string()))?;
+    let accelerators = {
+        let env = Environment::new(&lib).map_err(|e| fail(e.to_string()))?;
+        edgefirst_tflite::litert::accelerators(&env)
+            .map_err(|e| fail(e.to_string()))?
+            .iter()
+            .map(|a| a.to_string())
+            .collect()
+    };
+    // The runtime library is never unloaded (see `detect_flavour`).
+    std::mem::forget(lib);
+    Ok(LibraryInfo {
+        path: path.display().to_string(),
+        flavour: Flavour::Litert,
+        version: None,
+        accelerators,
+        xnnpack: None,
+    })
 }
 
 /// Opaque-options identifier the LiteRT CPU (XNNPACK) accelerator reads.

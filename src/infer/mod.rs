@@ -22,12 +22,15 @@
 //!   TFLite runtime library.
 
 mod classic;
+pub mod delegate;
 mod litert;
 mod quiet;
 
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
+
+pub use delegate::{DelegateKind, DelegateRequest, DelegateStatus};
 
 use crate::model::{ResolvedModel, TensorInfo};
 
@@ -75,6 +78,8 @@ pub enum InferError {
     },
     #[error("inference failed: {0}")]
     Invoke(String),
+    #[error("delegate {delegate} is required (--require-delegate) but {why}")]
+    DelegateRequired { delegate: String, why: String },
 }
 
 /// Runtime options.
@@ -84,6 +89,19 @@ pub struct EngineOptions {
     pub library: PathBuf,
     /// CPU threads for the runtime (0: runtime default).
     pub threads: usize,
+    /// Delegate or accelerator to use, and whether it is required.
+    pub delegate: DelegateRequest,
+}
+
+impl EngineOptions {
+    /// The runtime's CPU path, no delegate.
+    pub fn cpu(library: PathBuf, threads: usize) -> Self {
+        Self {
+            library,
+            threads,
+            delegate: DelegateRequest::default(),
+        }
+    }
 }
 
 /// What an engine is running on (for records and reports).
@@ -94,6 +112,11 @@ pub struct EngineInfo {
     pub threads: usize,
     /// Accelerator or delegate doing the work (e.g. "cpu", "xnnpack").
     pub accelerator: String,
+    /// What the requested delegate did.
+    pub delegate: DelegateStatus,
+    /// Milliseconds to load the model and build the interpreter, delegate
+    /// preparation (graph partitioning, often the NPU graph compile) included.
+    pub load_ms: f64,
     pub inputs: Vec<TensorInfo>,
     pub outputs: Vec<TensorInfo>,
 }
@@ -108,6 +131,8 @@ pub trait Engine: Send {
     fn invoke(&mut self) -> Result<(), InferError>;
     /// Output tensor `index`'s bytes after the last invoke.
     fn output(&self, index: usize) -> &[u8];
+    /// Records how long loading took (set by [`open`]).
+    fn set_load_ms(&mut self, _ms: f64) {}
 }
 
 /// Symbols that identify each flavour.
@@ -133,7 +158,7 @@ pub fn detect_flavour(path: &Path) -> Result<Flavour, InferError> {
     // library the user asked us to run the model with.
     let lib = unsafe { libloading::Library::new(path) }.map_err(|e| InferError::LoadLibrary {
         path: display.clone(),
-        why: e.to_string(),
+        why: delegate::error_chain(&e),
     })?;
     // SAFETY: only the presence of the symbols is checked; none is called.
     let has = |sym: &[u8]| unsafe { lib.get::<*const ()>(sym) }.is_ok();
@@ -182,6 +207,7 @@ pub fn open(model: &ResolvedModel, opts: &EngineOptions) -> Result<Box<dyn Engin
     })?;
     // Runtimes print their start-up chatter to stderr; it goes to the log
     // (debug level, or warnings when loading fails) instead.
+    let started = std::time::Instant::now();
     let (engine, chatter) = quiet::capture_stderr(|| -> Result<Box<dyn Engine>, InferError> {
         Ok(match flavour {
             Flavour::Litert => Box::new(litert::LitertEngine::open(model, bytes, opts)?),
@@ -196,9 +222,37 @@ pub fn open(model: &ResolvedModel, opts: &EngineOptions) -> Result<Box<dyn Engin
             log::debug!("runtime: {line}");
         }
     }
+    let mut engine = engine?;
+    engine.set_load_ms(started.elapsed().as_secs_f64() * 1e3);
     Ok(Box::new(quiet::QuietDrop(std::mem::ManuallyDrop::new(
-        engine?,
+        engine,
     ))))
+}
+
+/// A runtime library's flavour and version (for `edgepose probe`).
+#[derive(Debug, Clone, Serialize)]
+pub struct LibraryInfo {
+    pub path: String,
+    pub flavour: Flavour,
+    /// `TfLiteVersion()` of a classic library; LiteRT exports no version.
+    pub version: Option<String>,
+    /// LiteRT: the registered accelerators (name [hardware]).
+    pub accelerators: Vec<String>,
+    /// Classic: whether the built-in XNNPACK delegate is exported.
+    pub xnnpack: Option<bool>,
+}
+
+/// Loads the library at `path` and reports what it is.
+pub fn library_info(path: &Path) -> Result<LibraryInfo, InferError> {
+    let flavour = detect_flavour(path)?;
+    let (info, chatter) = quiet::capture_stderr(|| match flavour {
+        Flavour::Classic => classic::library_info(path),
+        Flavour::Litert => litert::library_info(path),
+    });
+    for line in chatter.lines().filter(|l| !l.trim().is_empty()) {
+        log::debug!("runtime: {line}");
+    }
+    info
 }
 
 impl EngineInfo {
@@ -209,6 +263,8 @@ impl EngineInfo {
             library: opts.library.display().to_string(),
             threads: opts.threads,
             accelerator: "cpu".into(),
+            delegate: DelegateStatus::new(&opts.delegate),
+            load_ms: 0.0,
             inputs: model.interface.inputs.clone(),
             outputs: model.interface.outputs.clone(),
         }

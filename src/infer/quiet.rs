@@ -57,6 +57,9 @@ impl Engine for QuietDrop {
     fn output(&self, index: usize) -> &[u8] {
         self.0.output(index)
     }
+    fn set_load_ms(&mut self, ms: f64) {
+        self.0.set_load_ms(ms);
+    }
 }
 
 impl Drop for QuietDrop {

@@ -8,8 +8,11 @@
 //! int8 or float32) in the same pass. The resize itself is done by the
 //! backend in [`resize`].
 
+mod fused;
 mod pillow;
 mod resize;
+
+pub use fused::Fused;
 
 pub use resize::LetterboxResizer;
 
@@ -27,7 +30,8 @@ pub use resize::LetterboxResizer;
 )]
 #[serde(rename_all = "lowercase")]
 pub enum ResizeMode {
-    /// SIMD resize (`fast_image_resize`); within one level of `exact`.
+    /// Fused bilinear interpolation (OpenCV `INTER_LINEAR`, as Ultralytics);
+    /// what the models were trained on. Works for every frame format.
     #[default]
     Fast,
     /// Bit-exact with Pillow's bilinear resize, as the reference checks use.
@@ -46,6 +50,32 @@ pub enum PreprocessError {
     InputSize { expected: usize, actual: usize },
     #[error("resize failed: {0}")]
     Resize(String),
+    #[error("frame {seq} from {origin}: corrupt or truncated JPEG ({why}); skipped")]
+    CorruptJpeg {
+        seq: u64,
+        origin: String,
+        why: String,
+    },
+    #[error("frame {width}x{height} {format}: stride {stride} or length {len} too small for the format; the source produced a bad frame")]
+    BadLayout {
+        width: u32,
+        height: u32,
+        format: &'static str,
+        stride: usize,
+        len: usize,
+    },
+}
+
+impl PreprocessError {
+    /// True when only this frame is lost (a stream goes on with the next).
+    pub fn is_per_frame(&self) -> bool {
+        matches!(
+            self,
+            PreprocessError::CorruptJpeg { .. }
+                | PreprocessError::BadLayout { .. }
+                | PreprocessError::BadFrame { .. }
+        )
+    }
 }
 
 /// Letterbox geometry between a source image and the model input.
@@ -147,6 +177,24 @@ impl InputMap {
                 }
                 let identity = table.iter().enumerate().all(|(i, &v)| i == v as usize);
                 InputMap::Bytes { table, identity }
+            }
+        }
+    }
+
+    /// Maps packed RGB bytes to input elements (`out` holds
+    /// `rgb.len() * element_size()` bytes).
+    pub fn map_row(&self, rgb: &[u8], out: &mut [u8]) {
+        match self {
+            InputMap::Bytes { identity: true, .. } => out.copy_from_slice(rgb),
+            InputMap::Bytes { table, .. } => {
+                for (o, &p) in out.iter_mut().zip(rgb) {
+                    *o = table[usize::from(p)];
+                }
+            }
+            InputMap::Float { table } => {
+                for (o, &p) in out.chunks_exact_mut(4).zip(rgb) {
+                    o.copy_from_slice(&table[usize::from(p)].to_ne_bytes());
+                }
             }
         }
     }

@@ -4,13 +4,13 @@
 //! output pixel, converted to 22-bit fixed point, horizontal pass first with
 //! rounding to 8 bits, then the vertical pass).
 //!
-//! Why a hand-written resampler next to `fast_image_resize`: int8 pose
-//! models turn a one-level difference in a few input pixels into keypoint
-//! jumps of several pixels, so checking edgepose against an independent
-//! reference to 1 px needs inputs identical to the reference's.
-//! `fast_image_resize` implements the same filter with different fixed-point
-//! rounding (about 10% of pixels differ by one level). This path is scalar
-//! and slower; it is selected with `--resize exact`.
+//! Why hand-written: int8 pose models turn a one-level difference in a few
+//! input pixels into keypoint jumps of several pixels, so checking edgepose
+//! against an independent reference to 1 px needs inputs identical to the
+//! reference's. `fast_image_resize` implements the same filter with
+//! different fixed-point rounding (about 10% of pixels differ by one
+//! level). This path is scalar and slower; it is selected with
+//! `--resize exact`.
 
 /// Fixed-point precision of the weights (Pillow's `PRECISION_BITS`).
 const PRECISION_BITS: u32 = 32 - 8 - 2;

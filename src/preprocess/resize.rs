@@ -1,14 +1,14 @@
-//! Letterbox backend on `fast_image_resize` (SIMD bilinear interpolation,
-//! the 2×2-tap algorithm of OpenCV's `INTER_LINEAR` that Ultralytics'
-//! letterbox uses), or, in [`ResizeMode::Exact`], on the bit-exact Pillow
-//! resampler in [`super::pillow`]. All buffers are allocated once for the model size and
-//! reused per frame.
+//! The letterbox stage: every frame format goes through the fused
+//! converter in [`super::fused`] (bilinear interpolation, the 2×2-tap
+//! algorithm of OpenCV's `INTER_LINEAR` that Ultralytics' letterbox uses),
+//! except packed RGB in [`ResizeMode::Exact`], which goes through the
+//! bit-exact Pillow resampler in [`super::pillow`]. MJPEG/JPEG frames are
+//! decoded here first. All buffers are allocated once and reused per frame.
 
-use fast_image_resize as fr;
-
+use super::fused::Fused;
 use super::pillow::PillowResampler;
 use super::{InputMap, Letterbox, Preprocess, PreprocessError, ResizeMode};
-use crate::source::Frame;
+use crate::source::{Frame, PixelFormat};
 
 /// Letterboxes RGB frames into a model input.
 pub struct LetterboxResizer {
@@ -17,10 +17,11 @@ pub struct LetterboxResizer {
     pad: u8,
     map: InputMap,
     scratch: Vec<u8>,
-    resizer: fr::Resizer,
-    options: fr::ResizeOptions,
     mode: ResizeMode,
     exact: PillowResampler,
+    fused: Fused,
+    jpeg: Option<turbojpeg::Decompressor>,
+    jpeg_buf: Vec<u8>,
 }
 
 impl LetterboxResizer {
@@ -32,50 +33,36 @@ impl LetterboxResizer {
             pad,
             map,
             scratch: vec![pad; dst_w as usize * dst_h as usize * 3],
-            resizer: fr::Resizer::new(),
-            options: fr::ResizeOptions::new()
-                .resize_alg(fr::ResizeAlg::Interpolation(fr::FilterType::Bilinear)),
             mode,
             exact: PillowResampler::default(),
+            fused: Fused::new(dst_w, dst_h),
+            jpeg: None,
+            jpeg_buf: Vec::new(),
         }
     }
 
-    /// Letterboxes `frame` into `dst` (packed RGB8 of the model size): the
-    /// padding is filled, the resized image written into the centre.
+    /// Pillow-exact letterbox of packed RGB `pixels` into `dst` (packed
+    /// RGB8 of the model size): the padding is filled, the resized image
+    /// written into the centre.
     fn letterbox(
         &mut self,
-        frame: &Frame<'_>,
+        pixels: &[u8],
         lb: &Letterbox,
         dst: &mut [u8],
     ) -> Result<(), PreprocessError> {
         fill_padding(dst, lb, self.pad);
-        if self.mode == ResizeMode::Exact {
-            let pitch = self.dst_w as usize * 3;
-            self.exact.resample(
-                frame.pixels,
-                frame.width as usize,
-                frame.height as usize,
-                lb.new_w as usize,
-                lb.new_h as usize,
-                dst,
-                lb.top as usize * pitch + lb.left as usize * 3,
-                pitch,
-            );
-            return Ok(());
-        }
-        let err = |e: &dyn std::fmt::Display| PreprocessError::Resize(e.to_string());
-        let src =
-            fr::images::ImageRef::new(frame.width, frame.height, frame.pixels, fr::PixelType::U8x3)
-                .map_err(|e| err(&e))?;
-        let mut dst =
-            fr::images::Image::from_slice_u8(self.dst_w, self.dst_h, dst, fr::PixelType::U8x3)
-                .map_err(|e| err(&e))?;
-        let mut crop =
-            fr::images::CroppedImageMut::new(&mut dst, lb.left, lb.top, lb.new_w, lb.new_h)
-                .map_err(|e| err(&e))?;
-        self.resizer
-            .resize(&src, &mut crop, &self.options)
-            .map_err(|e| err(&e))
+        let pitch = self.dst_w as usize * 3;
+        self.exact.resample(
+            pixels,
+            lb.src_w as usize,
+            lb.src_h as usize,
+            lb.new_w as usize,
+            lb.new_h as usize,
+            dst,
+            lb.top as usize * pitch + lb.left as usize * 3,
+            pitch,
+        );
+        Ok(())
     }
 }
 
@@ -100,14 +87,6 @@ impl Preprocess for LetterboxResizer {
         frame: &Frame<'_>,
         input: &mut [u8],
     ) -> Result<Letterbox, PreprocessError> {
-        let need = frame.width as usize * frame.height as usize * 3;
-        if frame.width == 0 || frame.height == 0 || frame.pixels.len() < need {
-            return Err(PreprocessError::BadFrame {
-                width: frame.width,
-                height: frame.height,
-                len: frame.pixels.len(),
-            });
-        }
         let expected = self.scratch.len() * self.map.element_size();
         if input.len() != expected {
             return Err(PreprocessError::InputSize {
@@ -115,29 +94,174 @@ impl Preprocess for LetterboxResizer {
                 actual: input.len(),
             });
         }
+        if frame.format == PixelFormat::Mjpeg {
+            return self.prepare_jpeg(frame, input);
+        }
+        let need = frame.format.frame_len(frame.stride, frame.height);
+        if frame.width == 0 || frame.height == 0 {
+            return Err(PreprocessError::BadFrame {
+                width: frame.width,
+                height: frame.height,
+                len: frame.pixels.len(),
+            });
+        }
+        if frame.stride < frame.format.min_stride(frame.width) || frame.pixels.len() < need {
+            return Err(PreprocessError::BadLayout {
+                width: frame.width,
+                height: frame.height,
+                format: frame.format.fourcc(),
+                stride: frame.stride,
+                len: frame.pixels.len(),
+            });
+        }
         let lb = Letterbox::new(frame.width, frame.height, self.dst_w, self.dst_h);
-        if let InputMap::Bytes { identity: true, .. } = self.map {
-            // The input takes pixels as they are: letterbox straight into it.
-            self.letterbox(frame, &lb, input)?;
+        let packed_rgb =
+            frame.format == PixelFormat::Rgb24 && frame.stride == frame.width as usize * 3;
+        if !packed_rgb || self.mode == ResizeMode::Fast {
+            // Camera formats, and RGB in fast mode: one fused pass.
+            self.fused.letterbox(
+                frame.pixels,
+                frame.format,
+                frame.stride,
+                frame.yuv,
+                (frame.width, frame.height),
+                &lb,
+                self.pad,
+                &self.map,
+                input,
+            );
             return Ok(lb);
         }
+        self.exact_rgb(frame.pixels, &lb, input)?;
+        Ok(lb)
+    }
+}
+
+impl LetterboxResizer {
+    /// Exact (Pillow) letterbox of packed RGB, then the input map.
+    fn exact_rgb(
+        &mut self,
+        pixels: &[u8],
+        lb: &Letterbox,
+        input: &mut [u8],
+    ) -> Result<(), PreprocessError> {
+        if let InputMap::Bytes { identity: true, .. } = self.map {
+            // The input takes pixels as they are: letterbox straight into it.
+            self.letterbox(pixels, lb, input)?;
+            return Ok(());
+        }
         let mut scratch = std::mem::take(&mut self.scratch);
-        let done = self.letterbox(frame, &lb, &mut scratch);
+        let done = self.letterbox(pixels, lb, &mut scratch);
         self.scratch = scratch;
         done?;
-        match &self.map {
-            InputMap::Bytes { identity: true, .. } => {}
-            InputMap::Bytes { table, .. } => {
-                for (o, &p) in input.iter_mut().zip(&self.scratch) {
-                    *o = table[usize::from(p)];
-                }
-            }
-            InputMap::Float { table } => {
-                for (o, &p) in input.chunks_exact_mut(4).zip(&self.scratch) {
-                    o.copy_from_slice(&table[usize::from(p)].to_ne_bytes());
+        self.map.map_row(&self.scratch, input);
+        Ok(())
+    }
+
+    /// MJPEG / JPEG frames: decoded by libjpeg-turbo into a reused buffer,
+    /// at the smallest DCT scale (1/2, 1/4, 1/8) that still covers the
+    /// letterboxed size in fast mode, then letterboxed from RGB.
+    fn prepare_jpeg(
+        &mut self,
+        frame: &Frame<'_>,
+        input: &mut [u8],
+    ) -> Result<Letterbox, PreprocessError> {
+        let corrupt = |why: String| PreprocessError::CorruptJpeg {
+            seq: frame.seq,
+            origin: frame.origin.to_string(),
+            why,
+        };
+        let data = jpeg_payload(frame.pixels).ok_or_else(|| {
+            corrupt("no start-of-image/end-of-image markers: truncated frame".into())
+        })?;
+        if self.jpeg.is_none() {
+            self.jpeg = Some(turbojpeg::Decompressor::new().map_err(|e| corrupt(e.to_string()))?);
+        }
+        let Some(dec) = self.jpeg.as_mut() else {
+            return Err(corrupt("no JPEG decompressor".into()));
+        };
+        let header = dec.read_header(data).map_err(|e| corrupt(e.to_string()))?;
+        let (w, h) = (header.width, header.height);
+        if w == 0 || h == 0 || w > 16384 || h > 16384 {
+            return Err(corrupt(format!("implausible size {w}x{h}")));
+        }
+        let lb = Letterbox::new(w as u32, h as u32, self.dst_w, self.dst_h);
+        let mut factor = turbojpeg::ScalingFactor::ONE;
+        if self.mode == ResizeMode::Fast {
+            for f in [
+                turbojpeg::ScalingFactor::ONE_EIGHTH,
+                turbojpeg::ScalingFactor::ONE_QUARTER,
+                turbojpeg::ScalingFactor::ONE_HALF,
+            ] {
+                if f.scale(w) >= lb.new_w as usize && f.scale(h) >= lb.new_h as usize {
+                    factor = f;
+                    break;
                 }
             }
         }
+        dec.set_scaling_factor(factor)
+            .map_err(|e| corrupt(e.to_string()))?;
+        let (sw, sh) = (factor.scale(w), factor.scale(h));
+        // Grows to the largest frame once; no allocation per frame after.
+        if self.jpeg_buf.len() < sw * sh * 3 {
+            self.jpeg_buf.resize(sw * sh * 3, 0);
+        }
+        let rgb = &mut self.jpeg_buf[..sw * sh * 3];
+        dec.decompress(
+            data,
+            turbojpeg::Image {
+                pixels: &mut rgb[..],
+                width: sw,
+                pitch: sw * 3,
+                height: sh,
+                format: turbojpeg::PixelFormat::RGB,
+            },
+        )
+        .map_err(|e| corrupt(e.to_string()))?;
+        if self.mode == ResizeMode::Exact {
+            let buf = std::mem::take(&mut self.jpeg_buf);
+            let done = self.exact_rgb(&buf[..sw * sh * 3], &lb, input);
+            self.jpeg_buf = buf;
+            done?;
+        } else {
+            self.fused.letterbox(
+                &self.jpeg_buf[..sw * sh * 3],
+                PixelFormat::Rgb24,
+                sw * 3,
+                frame.yuv,
+                (sw as u32, sh as u32),
+                &lb,
+                self.pad,
+                &self.map,
+                input,
+            );
+        }
         Ok(lb)
+    }
+}
+
+/// The JPEG inside a capture buffer: from the start-of-image marker to the
+/// last end-of-image marker (drivers pad buffers and report `bytesused`
+/// loosely); `None` when either marker is missing (a truncated frame).
+pub fn jpeg_payload(buf: &[u8]) -> Option<&[u8]> {
+    if buf.len() < 4 || buf[0] != 0xFF || buf[1] != 0xD8 {
+        return None;
+    }
+    let end = buf.windows(2).rposition(|w| w == [0xFF, 0xD9])?;
+    Some(&buf[..end + 2])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jpeg_payload_trims_padding_and_rejects_truncation() {
+        let mut b = vec![0xFF, 0xD8, 1, 2, 3, 0xFF, 0xD9];
+        assert_eq!(jpeg_payload(&b).map(<[u8]>::len), Some(7));
+        b.extend_from_slice(&[0, 0, 0, 0]);
+        assert_eq!(jpeg_payload(&b).map(<[u8]>::len), Some(7));
+        assert_eq!(jpeg_payload(&b[..5]), None);
+        assert_eq!(jpeg_payload(&[0xFF, 0xD9, 0xFF, 0xD9]), None);
     }
 }

@@ -187,4 +187,12 @@ impl Sink for Annotator {
     fn flush(&mut self) -> Result<(), SinkError> {
         Ok(())
     }
+
+    fn name(&self) -> String {
+        "annotate".into()
+    }
+
+    fn wants_pixels(&self) -> bool {
+        true
+    }
 }

@@ -66,6 +66,27 @@ impl JsonLines {
     }
 }
 
+/// Serialises one record and its newline into `buf` (cleared first): the
+/// line `edgepose infer` prints, for sinks that send records elsewhere.
+pub fn write_line(
+    buf: &mut Vec<u8>,
+    source: &str,
+    result: &FrameResult,
+    meta: &RecordMeta,
+) -> Result<(), serde_json::Error> {
+    buf.clear();
+    serde_json::to_writer(
+        &mut *buf,
+        &Record {
+            source,
+            result,
+            meta,
+        },
+    )?;
+    buf.push(b'\n');
+    Ok(())
+}
+
 /// A borrowed view of one record, serialised without copying.
 pub struct Record<'a> {
     pub source: &'a str,
@@ -200,21 +221,18 @@ impl Sink for JsonLines {
         result: &FrameResult,
         meta: &RecordMeta,
     ) -> Result<(), SinkError> {
-        self.buf.clear();
-        let rec = Record {
-            source: frame.origin,
-            result,
-            meta,
-        };
-        serde_json::to_writer(&mut self.buf, &rec).map_err(|e| SinkError::Write {
+        write_line(&mut self.buf, frame.origin, result, meta).map_err(|e| SinkError::Write {
             what: self.what.clone(),
             source: std::io::Error::other(e),
         })?;
-        self.buf.push(b'\n');
         self.out.write_all(&self.buf).map_err(|e| SinkError::Write {
             what: self.what.clone(),
             source: e,
         })
+    }
+
+    fn name(&self) -> String {
+        "json".into()
     }
 
     fn flush(&mut self) -> Result<(), SinkError> {

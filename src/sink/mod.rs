@@ -1,15 +1,35 @@
 //! Sinks: where each frame's persons go. Every sink receives the same
-//! per-frame result through [`Sink`]; backends: JSON lines ([`json`]) and
-//! annotated image files ([`annotate`]).
+//! per-frame result through [`Sink`]; backends: JSON lines ([`json`]),
+//! annotated image files ([`annotate`]), an MQTT feed ([`mqtt`]) and a
+//! serial port ([`serial`], with its binary format in [`wire`] and its
+//! receiver in [`listen`]). [`queue`] puts a sink behind a bounded queue on
+//! its own thread. With the `display` feature: small displays ([`panel`]:
+//! [`ssd1306`], [`st7789`], [`framebuffer`]).
 
 pub mod annotate;
+#[cfg(feature = "display")]
+pub mod display;
+#[cfg(feature = "display")]
+pub mod framebuffer;
 pub mod json;
+pub mod listen;
+pub mod mqtt;
+#[cfg(feature = "display")]
+pub mod panel;
+pub mod queue;
+pub mod serial;
+#[cfg(feature = "display")]
+pub mod ssd1306;
+#[cfg(feature = "display")]
+pub mod st7789;
+pub mod wire;
 
 use crate::pipeline::FrameResult;
 use crate::source::Frame;
 
 pub use annotate::Annotator;
 pub use json::JsonLines;
+pub use serial::SerialSink;
 
 /// Errors from sinks.
 #[derive(Debug, thiserror::Error)]
@@ -24,8 +44,19 @@ pub enum SinkError {
     AnnotateDir { path: String, why: String },
     #[error("cannot encode annotated image {path}: {why}")]
     Encode { path: String, why: String },
+    #[error("MQTT broker {broker}: {why}")]
+    Mqtt { broker: String, why: String },
     #[error(transparent)]
     Spec(#[from] crate::spec::SpecError),
+    #[error("sink {name}: its thread panicked; this is a bug, please report it")]
+    Thread { name: String },
+    #[error("serial {path}: {why}")]
+    Serial { path: String, why: String },
+    #[cfg(feature = "display")]
+    #[error(transparent)]
+    Panel(#[from] panel::PanelError),
+    #[error("{spec}: this edgepose was built without the `display` feature; rebuild with it for display sinks")]
+    NoDisplay { spec: String },
     #[error("{spec}: unknown sink kind; expected one of: {expected}")]
     UnknownKind {
         spec: String,
@@ -58,19 +89,47 @@ pub trait Sink: Send {
     fn summary(&self) -> Option<String> {
         None
     }
+    /// A short name for threads and messages.
+    fn name(&self) -> String {
+        "sink".into()
+    }
+    /// True for sinks that draw on the frame's pixels (annotated images):
+    /// they run on the frame loop's thread, where the pixels are.
+    fn wants_pixels(&self) -> bool {
+        false
+    }
 }
 
 /// Sink kinds [`open`] knows.
-pub const KINDS: &str = "json, annotate";
+pub const KINDS: &str = "json, annotate, mqtt, serial, ssd1306, st7789, ili9341, fb";
 
 /// Opens the sink a `--sink` specification names (see [`crate::spec`]):
-/// `json` (standard output), `json:PATH`, `annotate:DIR`. Each backend
+/// `json` (standard output), `json:PATH`, `annotate:DIR`,
+/// `mqtt://HOST:PORT` ([`mqtt`]), `serial:DEVICE?baud=...` ([`serial`]), and
+/// displays `ssd1306:/dev/i2c-1`, `st7789:/dev/spidev0.0?dc=..`,
+/// `ili9341:..`, `fb:/dev/fb0` (see each module). Each backend
 /// parses its own options from the spec and rejects unknown ones.
 pub fn open(spec: &str) -> Result<Box<dyn Sink>, SinkError> {
     let mut spec = crate::spec::Spec::parse(spec)?;
     let sink: Box<dyn Sink> = match spec.kind.as_deref() {
         Some("json") => Box::new(JsonLines::open(&mut spec)?),
         Some("annotate") => Box::new(Annotator::new(std::path::Path::new(&spec.target))?),
+        Some("mqtt") => Box::new(mqtt::MqttSink::open(&mut spec)?),
+        Some("serial") => Box::new(SerialSink::open(&mut spec)?),
+        #[cfg(feature = "display")]
+        Some("ssd1306") => Box::new(ssd1306::open(&mut spec)?),
+        #[cfg(feature = "display")]
+        Some("st7789") => Box::new(st7789::open(&mut spec, st7789::Controller::St7789)?),
+        #[cfg(feature = "display")]
+        Some("ili9341") => Box::new(st7789::open(&mut spec, st7789::Controller::Ili9341)?),
+        #[cfg(feature = "display")]
+        Some("fb") => Box::new(framebuffer::open(&mut spec)?),
+        #[cfg(not(feature = "display"))]
+        Some("ssd1306" | "st7789" | "ili9341" | "fb") => {
+            return Err(SinkError::NoDisplay {
+                spec: spec.text.clone(),
+            })
+        }
         _ => {
             return Err(SinkError::UnknownKind {
                 spec: spec.text.clone(),

@@ -189,13 +189,11 @@ impl Source for ImageSource {
         self.next += 1;
         self.origin.clear();
         self.origin.push_str(&path.display().to_string());
+        let timestamp = self.interval * u32::try_from(seq).unwrap_or(u32::MAX);
         Some(self.decode(index).map(|(width, height)| Frame {
-            pixels: &self.buf,
-            width,
-            height,
             seq,
-            timestamp: self.interval * u32::try_from(seq).unwrap_or(u32::MAX),
-            origin: &self.origin,
+            timestamp,
+            ..Frame::rgb(&self.buf, width, height, &self.origin)
         }))
     }
 

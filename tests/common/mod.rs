@@ -209,6 +209,12 @@ impl Flavour {
 /// classic root's emulation root does that (its loader and libraries are
 /// the ones the ARM program finds).
 pub fn edgepose(flavour: Flavour) -> Command {
+    edgepose_with_libs(flavour, &[])
+}
+
+/// [`edgepose`] with more library directories for the classic root's
+/// loader (e.g. a delegate's own dependencies).
+pub fn edgepose_with_libs(flavour: Flavour, extra: &[PathBuf]) -> Command {
     let bin = env!("CARGO_BIN_EXE_edgepose");
     let mut cmd = match flavour {
         Flavour::Litert => exec(Path::new(bin), |e| &e.root),
@@ -221,7 +227,11 @@ pub fn edgepose(flavour: Flavour) -> Command {
                 root.join(format!("usr/lib/{triple}")),
                 root.join(format!("lib/{triple}")),
             ];
-            let joined: Vec<String> = libs.iter().map(|p| p.display().to_string()).collect();
+            let joined: Vec<String> = libs
+                .iter()
+                .chain(extra)
+                .map(|p| p.display().to_string())
+                .collect();
             c.arg("--library-path").arg(joined.join(":")).arg(bin);
             c
         }
@@ -232,6 +242,8 @@ pub fn edgepose(flavour: Flavour) -> Command {
         .env_remove("EDGEPOSE_CONFIG")
         .env_remove("EDGEPOSE_MODEL")
         .env_remove("EDGEPOSE_THREADS")
+        .env_remove("EDGEPOSE_BOARD")
+        .env_remove("EDGEPOSE_DELEGATE")
         .env_remove("RUST_LOG");
     cmd
 }
@@ -242,7 +254,9 @@ pub fn bare() -> Command {
     c.env_remove("EDGEPOSE_CONFIG")
         .env_remove("EDGEPOSE_TFLITE_LIB")
         .env_remove("EDGEPOSE_MODEL")
-        .env_remove("EDGEPOSE_MODEL_DIR");
+        .env_remove("EDGEPOSE_MODEL_DIR")
+        .env_remove("EDGEPOSE_BOARD")
+        .env_remove("EDGEPOSE_DELEGATE");
     c
 }
 
@@ -278,3 +292,4 @@ pub fn sample(name: &str) -> PathBuf {
 pub fn file_name(p: &Path) -> String {
     p.file_name().unwrap().to_string_lossy().into_owned()
 }
+pub mod vm;

@@ -1,0 +1,266 @@
+//! `edgepose probe`: what edgepose finds on this machine — the board profile
+//! (detected or chosen, and why), the TFLite runtime library (flavour,
+//! version, accelerators) and whether the delegates the profile and the
+//! settings name can be loaded (library opens, plugin entry points present;
+//! no delegate is created, so no accelerator is touched).
+//!
+//! # Troubleshooting
+//! - "board: generic ... no device tree": containers often hide
+//!   `/proc/device-tree`; name the board with `--board`.
+//! - a delegate "does not load": `ldd` on the library shows a missing
+//!   dependency; vendor delegates only load on their own SDK's root.
+
+use serde::Serialize;
+
+use crate::board::{DelegateSpec, DeviceTree, SelectedBoard};
+use crate::config::Settings;
+use crate::infer::{self, delegate, DelegateKind, Flavour, LibraryInfo};
+
+/// The board part of the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct BoardReport {
+    pub name: String,
+    pub description: String,
+    pub reason: String,
+    pub device_tree: Option<DeviceTree>,
+    pub target: Option<String>,
+    pub threads: Option<usize>,
+    pub camera: Option<String>,
+    pub serial: Option<String>,
+    pub display: Option<String>,
+    pub model: Option<String>,
+}
+
+/// The runtime library part of the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct LibraryReport {
+    pub path: Option<String>,
+    /// Where the path came from.
+    pub from: Option<String>,
+    pub info: Option<LibraryInfo>,
+    /// Why the library could not be found or loaded.
+    pub error: Option<String>,
+}
+
+/// One delegate and whether it can be used.
+#[derive(Debug, Clone, Serialize)]
+pub struct DelegateReport {
+    /// `board profile` or `settings` (command line / config file).
+    pub from: &'static str,
+    pub delegate: String,
+    pub usable: bool,
+    pub detail: String,
+}
+
+/// Everything `probe` prints.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProbeReport {
+    pub board: BoardReport,
+    pub tflite: LibraryReport,
+    pub delegates: Vec<DelegateReport>,
+}
+
+fn check_delegate(
+    kind: &DelegateKind,
+    from: &'static str,
+    lib: Option<&LibraryInfo>,
+) -> DelegateReport {
+    let (usable, detail) = match kind {
+        DelegateKind::None => (true, "no delegate: the runtime's CPU kernels".to_string()),
+        DelegateKind::External(path) => {
+            let p = delegate::probe_plugin(path);
+            let flavour_note = match lib.map(|l| l.flavour) {
+                Some(Flavour::Litert) => {
+                    "; but the TFLite library is LiteRT, which loads no plugin delegates"
+                }
+                _ => "",
+            };
+            if p.usable() {
+                (
+                    lib.map(|l| l.flavour) != Some(Flavour::Litert),
+                    format!(
+                        "loads; tflite_plugin_create_delegate and tflite_plugin_destroy_delegate present{flavour_note}"
+                    ),
+                )
+            } else if p.loads {
+                (
+                    false,
+                    "loads, but lacks the TFLite plugin entry points".to_string(),
+                )
+            } else {
+                (
+                    false,
+                    format!(
+                        "does not load: {}",
+                        p.error.unwrap_or_else(|| "unknown error".into())
+                    ),
+                )
+            }
+        }
+        DelegateKind::Xnnpack => match lib {
+            Some(l) if l.flavour == Flavour::Litert => {
+                (true, "LiteRT's CPU accelerator is XNNPACK".to_string())
+            }
+            Some(l) if l.xnnpack == Some(true) => (
+                true,
+                "the classic library exports TfLiteXNNPackDelegateCreate".to_string(),
+            ),
+            Some(_) => (
+                false,
+                "the classic library was built without the XNNPACK delegate".to_string(),
+            ),
+            None => (false, "no TFLite library to ask".to_string()),
+        },
+        DelegateKind::Npu | DelegateKind::Gpu => {
+            let want = if *kind == DelegateKind::Npu {
+                "NPU"
+            } else {
+                "GPU"
+            };
+            match lib {
+                Some(l) if l.flavour == Flavour::Litert => {
+                    let found = l.accelerators.iter().find(|a| a.contains(want));
+                    match found {
+                        Some(a) => (true, format!("registered: {a}")),
+                        None => (
+                            false,
+                            format!(
+                                "no {want} accelerator registered (registered: {})",
+                                l.accelerators.join(", ")
+                            ),
+                        ),
+                    }
+                }
+                Some(_) => (
+                    false,
+                    "the classic runtime has no accelerator selection: name a delegate library"
+                        .to_string(),
+                ),
+                None => (false, "no TFLite library to ask".to_string()),
+            }
+        }
+    };
+    DelegateReport {
+        from,
+        delegate: kind.to_string(),
+        usable,
+        detail,
+    }
+}
+
+/// Builds the report. `settings` is the resolved configuration, or the
+/// error that stopped it (e.g. no runtime library found).
+pub fn probe(selected: &SelectedBoard, settings: Result<&Settings, String>) -> ProbeReport {
+    let b = &selected.board;
+    let board = BoardReport {
+        name: b.name.clone(),
+        description: b.description.clone(),
+        reason: selected.reason.clone(),
+        device_tree: selected.device_tree.clone(),
+        target: b.target.clone(),
+        threads: b.threads,
+        camera: b.camera.clone(),
+        serial: b.serial.clone(),
+        display: b.display.clone(),
+        model: b.model.clone(),
+    };
+    let tflite = match &settings {
+        Ok(s) => {
+            let info = infer::library_info(&s.tflite_lib);
+            LibraryReport {
+                path: Some(s.tflite_lib.display().to_string()),
+                from: Some(s.tflite_lib_from.to_string()),
+                error: info.as_ref().err().map(|e| e.to_string()),
+                info: info.ok(),
+            }
+        }
+        Err(e) => LibraryReport {
+            path: None,
+            from: None,
+            info: None,
+            error: Some(e.clone()),
+        },
+    };
+    let lib = tflite.info.as_ref();
+    let mut delegates = Vec::new();
+    let profile_kind = b.delegate.request().kind;
+    if b.delegate != DelegateSpec::None {
+        delegates.push(check_delegate(&profile_kind, "board profile", lib));
+    }
+    if let Ok(s) = settings {
+        if s.delegate.kind != profile_kind || delegates.is_empty() {
+            delegates.push(check_delegate(&s.delegate.kind, "settings", lib));
+        }
+    }
+    ProbeReport {
+        board,
+        tflite,
+        delegates,
+    }
+}
+
+impl ProbeReport {
+    /// The report for people.
+    pub fn human(&self) -> String {
+        let b = &self.board;
+        let mut s = format!(
+            "board: {} ({})\n  why: {}\n",
+            b.name, b.description, b.reason
+        );
+        if let Some(dt) = &b.device_tree {
+            s.push_str(&format!(
+                "  device tree ({}): model {:?}, compatible {}\n",
+                dt.root,
+                dt.model.as_deref().unwrap_or("?"),
+                dt.compatible.join(", ")
+            ));
+        }
+        let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+        s.push_str(&format!(
+            "  target {}, threads {}, model {}\n  camera {}\n  serial {}\n  display {}\n",
+            opt(&b.target),
+            b.threads.map_or("-".into(), |t| t.to_string()),
+            opt(&b.model),
+            opt(&b.camera),
+            opt(&b.serial),
+            opt(&b.display)
+        ));
+        let t = &self.tflite;
+        match (&t.path, &t.info) {
+            (Some(p), Some(i)) => {
+                s.push_str(&format!(
+                    "tflite: {p} (from {})\n  flavour {}, version {}\n",
+                    t.from.as_deref().unwrap_or("?"),
+                    i.flavour.name(),
+                    i.version.as_deref().unwrap_or("not exported")
+                ));
+                if !i.accelerators.is_empty() {
+                    s.push_str(&format!("  accelerators: {}\n", i.accelerators.join(", ")));
+                }
+                if let Some(x) = i.xnnpack {
+                    s.push_str(&format!(
+                        "  built-in XNNPACK delegate: {}\n",
+                        if x { "yes" } else { "no" }
+                    ));
+                }
+            }
+            _ => s.push_str(&format!(
+                "tflite: {} NOT usable: {}\n",
+                t.path.as_deref().unwrap_or("(none)"),
+                t.error.as_deref().unwrap_or("?")
+            )),
+        }
+        s.push_str("delegates:\n");
+        for d in &self.delegates {
+            s.push_str(&format!(
+                "  {} ({}): {} — {}\n",
+                d.delegate,
+                d.from,
+                if d.usable { "usable" } else { "NOT usable" },
+                d.detail
+            ));
+        }
+        s.pop();
+        s
+    }
+}

@@ -1,0 +1,492 @@
+//! The streaming pipeline of `edgepose run`: a capture thread reads the
+//! source and pre-processes each frame straight from its buffer into one
+//! of three pre-allocated model inputs; the calling thread runs the model,
+//! tracking and the sinks.
+//!
+//! The two threads meet at a one-frame mailbox. For a live source (a
+//! camera) only the newest frame matters: a frame prepared while inference
+//! is busy replaces the waiting one, which is counted as dropped. For files
+//! and recordings the capture thread waits instead, so nothing is lost.
+//! Sinks that do not draw on the pixels sit behind their own bounded queues
+//! and threads ([`crate::sink::queue`]).
+//!
+//! Per-stage latencies (capture-to-output, source, pre-process, invoke,
+//! decode, emit) are kept as bounded samples and printed as median and p99
+//! at exit and on SIGUSR1. SIGINT/SIGTERM stop the capture; the frame in
+//! flight is finished, the sinks are drained and flushed.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::pipeline::{FrameMeta, FrameResult, Pipeline, PipelineError};
+use crate::preprocess::{Letterbox, LetterboxResizer, Preprocess};
+use crate::sink::{RecordMeta, Sink, SinkError};
+use crate::source::{Frame, Source, SourceError};
+use crate::stats::{Samples, Summary};
+use crate::track::{TrackedPersons, Tracker, MAX_TRACKS};
+
+/// Errors that end a stream.
+#[derive(Debug, thiserror::Error)]
+pub enum StreamError {
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    #[error(transparent)]
+    Pipeline(#[from] PipelineError),
+    #[error(transparent)]
+    Sink(#[from] SinkError),
+    #[error("the capture thread panicked; this is a bug, please report it")]
+    CaptureThread,
+}
+
+/// One prepared frame.
+struct Slot {
+    input: Vec<u8>,
+    lb: Letterbox,
+    meta: FrameMeta,
+    origin: String,
+    /// RGB pixels, kept only when a sink draws on them.
+    pixels: Vec<u8>,
+    width: u32,
+    height: u32,
+    arrived: Option<Instant>,
+    source_ms: f64,
+}
+
+struct Mailbox {
+    /// Slot ready for inference.
+    ready: Option<usize>,
+    free: Vec<usize>,
+    done: bool,
+    error: Option<SourceError>,
+}
+
+struct Shared {
+    mailbox: Mutex<Mailbox>,
+    cv: Condvar,
+    slots: Vec<Mutex<Slot>>,
+    dropped: AtomicU64,
+    frame_errors: AtomicU64,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// What a run did.
+#[derive(Debug, Default, Serialize)]
+pub struct StreamReport {
+    pub frames: u64,
+    /// Frames prepared but replaced by a newer one before inference.
+    pub dropped: u64,
+    /// Frames that could not be read or decoded (skipped).
+    pub frame_errors: u64,
+    pub persons: u64,
+    pub tracks_started: u64,
+    pub tracks_deleted: u64,
+    pub wall_s: f64,
+    pub capture_to_output: Summary,
+    pub source: Summary,
+    pub preprocess: Summary,
+    pub invoke: Summary,
+    pub decode: Summary,
+    pub emit: Summary,
+    /// Model load and interpreter build, delegate preparation included.
+    pub load_ms: f64,
+    /// The first invoke (a delegate's lazy graph compile shows here);
+    /// `invoke` holds the later, steady-state ones.
+    pub first_invoke_ms: Option<f64>,
+    /// What the delegate did.
+    pub delegate: String,
+    /// Summary lines of the source and sinks.
+    pub notes: Vec<String>,
+}
+
+/// Latency samples of each stage.
+#[derive(Default)]
+struct Stages {
+    c2o: Samples,
+    source: Samples,
+    pre: Samples,
+    invoke: Samples,
+    decode: Samples,
+    emit: Samples,
+}
+
+impl Stages {
+    fn fill(&self, r: &mut StreamReport) {
+        r.capture_to_output = self.c2o.summary();
+        r.source = self.source.summary();
+        r.preprocess = self.pre.summary();
+        r.invoke = self.invoke.summary();
+        r.decode = self.decode.summary();
+        r.emit = self.emit.summary();
+    }
+}
+
+impl StreamReport {
+    /// Multi-line summary for the terminal.
+    pub fn human(&self) -> String {
+        let fps = if self.wall_s > 0.0 {
+            self.frames as f64 / self.wall_s
+        } else {
+            0.0
+        };
+        let mut s = format!(
+            "edgepose: {} frames, {} dropped, {} errors, {} persons, {:.1} s, {:.1} frames/s, {} tracks started, {} ended\n{:<18}{:>10}{:>10}\n",
+            self.frames,
+            self.dropped,
+            self.frame_errors,
+            self.persons,
+            self.wall_s,
+            fps,
+            self.tracks_started,
+            self.tracks_deleted,
+            "stage",
+            "median ms",
+            "p99 ms"
+        );
+        for (name, v) in [
+            ("capture-to-output", &self.capture_to_output),
+            ("source", &self.source),
+            ("preprocess", &self.preprocess),
+            ("invoke", &self.invoke),
+            ("decode", &self.decode),
+            ("emit", &self.emit),
+        ] {
+            s.push_str(&format!(
+                "{name:<18}{:>10.3}{:>10.3}\n",
+                v.median_ms, v.p99_ms
+            ));
+        }
+        s.push_str(&format!(
+            "engine load {:.1} ms, first invoke {}, steady invoke median {:.3} ms\ndelegate: {}\n",
+            self.load_ms,
+            self.first_invoke_ms
+                .map_or("-".to_string(), |ms| format!("{ms:.1} ms")),
+            self.invoke.median_ms,
+            self.delegate
+        ));
+        for n in &self.notes {
+            s.push_str(&format!("edgepose: {n}\n"));
+        }
+        s.pop();
+        s
+    }
+}
+
+/// Flags that steer a running stream.
+pub struct Controls<'a> {
+    /// Set by SIGINT/SIGTERM: stop capturing, finish, flush.
+    pub stop: &'a AtomicBool,
+    /// Set by SIGUSR1: print the statistics so far (and cleared).
+    pub report: Option<&'a AtomicBool>,
+}
+
+/// Capture-thread side: read, prepare, post.
+fn capture(
+    source: &mut dyn Source,
+    pre: &mut LetterboxResizer,
+    shared: &Shared,
+    stop: &AtomicBool,
+    keep_pixels: bool,
+) {
+    let live = source.live();
+    loop {
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
+        // A free slot; for finite sources also wait until the mailbox is
+        // empty, so no frame is replaced.
+        let idx = {
+            let mut mb = lock(&shared.mailbox);
+            loop {
+                if mb.done {
+                    return;
+                }
+                if (live || mb.ready.is_none()) && !mb.free.is_empty() {
+                    break mb.free.pop();
+                }
+                mb = shared.cv.wait(mb).unwrap_or_else(|p| p.into_inner());
+            }
+        };
+        let Some(idx) = idx else { break };
+        let t0 = Instant::now();
+        let next = source.next_frame();
+        let arrived = Instant::now();
+        let give_back = |shared: &Shared| {
+            lock(&shared.mailbox).free.push(idx);
+        };
+        let frame = match next {
+            None => {
+                give_back(shared);
+                break;
+            }
+            Some(Ok(f)) => f,
+            Some(Err(e)) if e.is_per_frame() => {
+                log::warn!("{e}");
+                shared.frame_errors.fetch_add(1, Ordering::Relaxed);
+                give_back(shared);
+                continue;
+            }
+            Some(Err(e)) => {
+                give_back(shared);
+                lock(&shared.mailbox).error = Some(e);
+                break;
+            }
+        };
+        let source_ms = (arrived - t0).as_secs_f64() * 1e3;
+        let mut slot = lock(&shared.slots[idx]);
+        let t1 = Instant::now();
+        let lb = match pre.prepare(&frame, &mut slot.input) {
+            Ok(lb) => lb,
+            Err(e) => {
+                drop(slot);
+                log::warn!("{}: frame {}: {e}", frame.origin, frame.seq);
+                shared.frame_errors.fetch_add(1, Ordering::Relaxed);
+                give_back(shared);
+                continue;
+            }
+        };
+        slot.meta = FrameMeta {
+            seq: frame.seq,
+            timestamp_ms: frame.timestamp.as_secs_f64() * 1e3,
+            preprocess_ms: t1.elapsed().as_secs_f64() * 1e3,
+        };
+        slot.lb = lb;
+        slot.origin.clear();
+        slot.origin.push_str(frame.origin);
+        slot.width = lb.src_w;
+        slot.height = lb.src_h;
+        slot.arrived = Some(arrived);
+        slot.source_ms = source_ms;
+        slot.pixels.clear();
+        if keep_pixels
+            && frame.format == crate::source::PixelFormat::Rgb24
+            && frame.stride == frame.width as usize * 3
+        {
+            slot.pixels.extend_from_slice(frame.pixels);
+        }
+        drop(slot);
+        let mut mb = lock(&shared.mailbox);
+        if let Some(old) = mb.ready.replace(idx) {
+            mb.free.push(old);
+            shared.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+        shared.cv.notify_all();
+    }
+    let mut mb = lock(&shared.mailbox);
+    mb.done = true;
+    shared.cv.notify_all();
+}
+
+/// Runs `source` through the pipeline into `sinks` until the source ends or
+/// `controls.stop` is set.
+pub fn run(
+    pipeline: &mut Pipeline,
+    source: &mut dyn Source,
+    sinks: &mut [Box<dyn Sink>],
+    meta: &RecordMeta,
+    mut tracker: Option<&mut Tracker>,
+    controls: &Controls<'_>,
+) -> Result<StreamReport, StreamError> {
+    let input_len = pipeline.input_len();
+    let keep_pixels = sinks.iter().any(|s| s.wants_pixels());
+    let shared = Shared {
+        mailbox: Mutex::new(Mailbox {
+            ready: None,
+            free: vec![0, 1, 2],
+            done: false,
+            error: None,
+        }),
+        cv: Condvar::new(),
+        slots: (0..3)
+            .map(|_| {
+                Mutex::new(Slot {
+                    input: vec![0; input_len],
+                    lb: Letterbox::new(1, 1, 1, 1),
+                    meta: FrameMeta::default(),
+                    origin: String::with_capacity(256),
+                    pixels: Vec::new(),
+                    width: 0,
+                    height: 0,
+                    arrived: None,
+                    source_ms: 0.0,
+                })
+            })
+            .collect(),
+        dropped: AtomicU64::new(0),
+        frame_errors: AtomicU64::new(0),
+    };
+    let mut pre = pipeline.preparer();
+    let mut result = FrameResult {
+        persons: Vec::with_capacity(64),
+        raw: Vec::with_capacity(MAX_TRACKS),
+        tracks: Vec::with_capacity(MAX_TRACKS),
+        ..FrameResult::default()
+    };
+    let mut tracked = TrackedPersons::new();
+    let mut stages = Stages::default();
+    let mut report = StreamReport::default();
+    let start = Instant::now();
+    let outcome: Result<(), StreamError> = std::thread::scope(|scope| {
+        let cap = std::thread::Builder::new()
+            .name("capture".into())
+            .spawn_scoped(scope, || {
+                capture(source, &mut pre, &shared, controls.stop, keep_pixels)
+            })
+            .map_err(|_| StreamError::CaptureThread)?;
+        let r = infer_loop(
+            pipeline,
+            sinks,
+            meta,
+            &mut tracker,
+            controls,
+            &shared,
+            &mut result,
+            &mut tracked,
+            &mut stages,
+            &mut report,
+            start,
+        );
+        // Whatever happened, let the capture thread finish.
+        {
+            let mut mb = lock(&shared.mailbox);
+            mb.done = true;
+            shared.cv.notify_all();
+        }
+        cap.join().map_err(|_| StreamError::CaptureThread)?;
+        r
+    });
+    let mut flushed: Result<(), StreamError> = Ok(());
+    for sink in sinks.iter_mut() {
+        if let Err(e) = sink.flush() {
+            flushed = flushed.and(Err(e.into()));
+        }
+    }
+    outcome?;
+    if let Some(e) = lock(&shared.mailbox).error.take() {
+        return Err(e.into());
+    }
+    flushed?;
+    report.dropped = shared.dropped.load(Ordering::Relaxed);
+    report.frame_errors = shared.frame_errors.load(Ordering::Relaxed);
+    report.wall_s = start.elapsed().as_secs_f64();
+    if let Some(t) = tracker {
+        let c = t.counters();
+        report.tracks_started = c.tracks_started;
+        report.tracks_deleted = c.tracks_deleted;
+    }
+    stages.fill(&mut report);
+    let info = pipeline.engine().info();
+    report.load_ms = info.load_ms;
+    report.delegate = info.delegate.summary();
+    report.notes.extend(source.summary());
+    report
+        .notes
+        .extend(sinks.iter().filter_map(|s| s.summary()));
+    Ok(report)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn infer_loop(
+    pipeline: &mut Pipeline,
+    sinks: &mut [Box<dyn Sink>],
+    meta: &RecordMeta,
+    tracker: &mut Option<&mut Tracker>,
+    controls: &Controls<'_>,
+    shared: &Shared,
+    result: &mut FrameResult,
+    tracked: &mut TrackedPersons,
+    stages: &mut Stages,
+    report: &mut StreamReport,
+    start: Instant,
+) -> Result<(), StreamError> {
+    loop {
+        if let Some(flag) = controls.report {
+            if flag.swap(false, Ordering::Relaxed) {
+                let mut r = StreamReport {
+                    frames: report.frames,
+                    persons: report.persons,
+                    dropped: shared.dropped.load(Ordering::Relaxed),
+                    frame_errors: shared.frame_errors.load(Ordering::Relaxed),
+                    wall_s: start.elapsed().as_secs_f64(),
+                    ..StreamReport::default()
+                };
+                stages.fill(&mut r);
+                eprintln!("{}", r.human());
+            }
+        }
+        let idx = {
+            let mut mb = lock(&shared.mailbox);
+            loop {
+                if let Some(i) = mb.ready.take() {
+                    shared.cv.notify_all();
+                    break Some(i);
+                }
+                if mb.done {
+                    break None;
+                }
+                // Wake now and then to answer SIGUSR1 while idle.
+                mb = shared
+                    .cv
+                    .wait_timeout(mb, std::time::Duration::from_millis(200))
+                    .map(|(g, _)| g)
+                    .unwrap_or_else(|p| p.into_inner().0);
+                if controls.report.is_some_and(|f| f.load(Ordering::Relaxed)) {
+                    break None;
+                }
+            }
+        };
+        let Some(idx) = idx else {
+            if controls.report.is_some_and(|f| f.load(Ordering::Relaxed)) {
+                continue;
+            }
+            return Ok(());
+        };
+        let slot = lock(&shared.slots[idx]);
+        result.times.source = slot.source_ms;
+        let processed = pipeline.process_input(&slot.input, &slot.lb, &slot.meta, result);
+        if let Err(e) = processed {
+            drop(slot);
+            lock(&shared.mailbox).free.push(idx);
+            return Err(e.into());
+        }
+        if let Some(t) = tracker.as_deref_mut() {
+            crate::app::apply_tracking(t, result, tracked);
+        }
+        let t_emit = Instant::now();
+        let frame = Frame {
+            seq: slot.meta.seq,
+            timestamp: std::time::Duration::from_secs_f64(slot.meta.timestamp_ms.max(0.0) / 1e3),
+            ..Frame::rgb(&slot.pixels, slot.width, slot.height, &slot.origin)
+        };
+        for sink in sinks.iter_mut() {
+            sink.emit(&frame, result, meta)?;
+        }
+        crate::notify::watchdog();
+        let now = Instant::now();
+        stages.emit.push((now - t_emit).as_secs_f64() * 1e3);
+        if let Some(a) = slot.arrived {
+            stages.c2o.push((now - a).as_secs_f64() * 1e3);
+        }
+        drop(slot);
+        {
+            let mut mb = lock(&shared.mailbox);
+            mb.free.push(idx);
+            shared.cv.notify_all();
+        }
+        stages.source.push(result.times.source);
+        stages.pre.push(result.times.preprocess);
+        if report.frames == 0 {
+            report.first_invoke_ms = Some(result.times.invoke);
+        } else {
+            stages.invoke.push(result.times.invoke);
+        }
+        stages.decode.push(result.times.decode);
+        report.frames += 1;
+        report.persons += result.persons.len() as u64;
+    }
+}
