@@ -39,10 +39,43 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|p| p.into_inner())
 }
 static ALL_COUNT: AtomicU64 = AtomicU64::new(0);
+/// `EDGEPOSE_ALLOC_TRACE=1`: print where each all-threads allocation came
+/// from (set by [`trace_requested`] before counting starts).
+static TRACE: AtomicBool = AtomicBool::new(false);
+
+fn trace_requested() {
+    TRACE.store(
+        std::env::var_os("EDGEPOSE_ALLOC_TRACE").is_some(),
+        Ordering::SeqCst,
+    );
+}
+
+/// Prints the thread and a backtrace of a counted allocation; the
+/// allocations made while printing are not counted.
+fn trace(size: usize) {
+    if !TRACE.load(Ordering::Relaxed) || IN_TRACE.with(Cell::get) {
+        return;
+    }
+    IN_TRACE.with(|t| t.set(true));
+    let bt = std::backtrace::Backtrace::force_capture();
+    let name = std::thread::current().name().map(str::to_string);
+    eprintln!("counted allocation of {size} B on thread {name:?}:\n{bt}");
+    IN_TRACE.with(|t| t.set(false));
+}
 
 thread_local! {
     static COUNTING: Cell<bool> = const { Cell::new(false) };
     static COUNT: Cell<u64> = const { Cell::new(0) };
+    static IN_TRACE: Cell<bool> = const { Cell::new(false) };
+}
+
+/// True on the process's main thread, where libtest's harness runs (tests
+/// run on threads of their own). The harness allocates there while a test
+/// runs, e.g. its "has been running for over 60 seconds" line, which a slow
+/// run (ARM code under qemu-user) prints: not the frame path's.
+fn on_harness_thread() -> bool {
+    // SAFETY: plain system calls without arguments.
+    unsafe { libc::gettid() == libc::getpid() }
 }
 
 // SAFETY: forwards to the system allocator; only counts.
@@ -51,8 +84,10 @@ unsafe impl GlobalAlloc for Counting {
         if COUNTING.with(Cell::get) {
             COUNT.with(|c| c.set(c.get() + 1));
         }
-        if ALL_THREADS.load(Ordering::Relaxed) {
+        if ALL_THREADS.load(Ordering::Relaxed) && !IN_TRACE.with(Cell::get) && !on_harness_thread()
+        {
             ALL_COUNT.fetch_add(1, Ordering::Relaxed);
+            trace(layout.size());
         }
         unsafe { System.alloc(layout) }
     }
@@ -63,8 +98,10 @@ unsafe impl GlobalAlloc for Counting {
         if COUNTING.with(Cell::get) {
             COUNT.with(|c| c.set(c.get() + 1));
         }
-        if ALL_THREADS.load(Ordering::Relaxed) {
+        if ALL_THREADS.load(Ordering::Relaxed) && !IN_TRACE.with(Cell::get) && !on_harness_thread()
+        {
             ALL_COUNT.fetch_add(1, Ordering::Relaxed);
+            trace(new_size);
         }
         unsafe { System.realloc(ptr, layout, new_size) }
     }
@@ -304,6 +341,11 @@ fn streaming_run_allocates_nothing_per_frame_on_any_thread() {
     // would otherwise be counted with ours.
     let opts = EngineOptions::cpu(common::primary().lib(), 1);
     let mut p = Pipeline::new(m, &opts, DecodeParams::default(), ResizeMode::Fast).unwrap();
+    trace_requested();
+    assert!(
+        !on_harness_thread(),
+        "the test must run on a thread of its own: the main thread is not counted"
+    );
     // Baseline: the runtime alone on this thread, counted on all threads.
     let img = ImageSource::new(&[common::sample("samples/zidane.jpg")], Duration::ZERO)
         .unwrap()

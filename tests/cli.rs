@@ -164,15 +164,14 @@ fn missing_tflite_library() {
 
 #[test]
 fn wrong_tflite_library() {
-    // A real shared library that is not TFLite: the C library itself.
-    let libc = [
-        "/lib/x86_64-linux-gnu/libc.so.6",
-        "/lib/aarch64-linux-gnu/libc.so.6",
-        "/lib/arm-linux-gnueabihf/libc.so.6",
-    ]
-    .into_iter()
-    .find(|p| Path::new(p).exists())
-    .expect("libc.so.6");
+    // A real shared library that is not TFLite: the C library this test
+    // runs on (of this architecture, also under qemu-user).
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+    let libc = maps
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(5))
+        .find(|p| p.ends_with("/libc.so.6") && Path::new(p).exists())
+        .expect("libc.so.6 in /proc/self/maps");
     let out = run(bare()
         .args(["--tflite-lib", libc, "--model-dir"])
         .arg(common::models_dir())

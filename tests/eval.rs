@@ -79,7 +79,19 @@ fn every_yolo_model_matches_its_measured_ap_and_pycocotools_on_its_own_results()
         ("yolov8n_256_quant_pc_uf_pose_coco-st.tflite", 0.359),
         ("yolo11n_256_quant_pc_uf_pose_coco-st.tflite", 0.348),
         ("yolo11n-pose-320-float32.tflite", 0.516),
-        ("yolo11n-pose-320-int8.tflite", 0.368),
+        // ARM's int8 kernels requantize this model's ops differently from
+        // x86's (README, "ARM results differ from x86_64"): on the aarch64
+        // LiteRT build the same images give 0.417, measured by this test
+        // under qemu-user, where edgepose equals scripts/reference.py run on
+        // the same ARM runtime (tests/fixtures/reference-arm64).
+        (
+            "yolo11n-pose-320-int8.tflite",
+            if cfg!(target_arch = "aarch64") {
+                0.417
+            } else {
+                0.368
+            },
+        ),
     ];
     for (model, want) in expected {
         let dir = tempfile::tempdir().unwrap();

@@ -162,11 +162,28 @@ pub fn qemu_cannot_host(what: &str, err: &std::io::Error) -> bool {
 
 /// `program` as a command: directly, or through qemu-user on `root`.
 fn exec(program: &Path, root: impl FnOnce(&Emulation) -> &Path) -> Command {
+    exec_with_libs(program, root, &[])
+}
+
+/// [`exec`] with more library directories for the ARM program's loader
+/// under qemu-user (the guest's `LD_LIBRARY_PATH`, set with qemu's `-E` so
+/// that qemu itself, an x86_64 program, does not see it).
+fn exec_with_libs(
+    program: &Path,
+    root: impl FnOnce(&Emulation) -> &Path,
+    libs: &[PathBuf],
+) -> Command {
     match emulation() {
         None => Command::new(program),
         Some(e) => {
             let mut c = Command::new(&e.qemu[0]);
-            c.args(&e.qemu[1..]).arg("-L").arg(root(&e)).arg(program);
+            c.args(&e.qemu[1..]).arg("-L").arg(root(&e));
+            if !libs.is_empty() {
+                let joined: Vec<String> = libs.iter().map(|p| p.display().to_string()).collect();
+                c.arg("-E")
+                    .arg(format!("LD_LIBRARY_PATH={}", joined.join(":")));
+            }
+            c.arg(program);
             c
         }
     }
@@ -218,7 +235,9 @@ pub fn edgepose_with_libs(flavour: Flavour, extra: &[PathBuf]) -> Command {
     let bin = env!("CARGO_BIN_EXE_edgepose");
     let mut cmd = match flavour {
         Flavour::Litert => exec(Path::new(bin), |e| &e.root),
-        Flavour::Classic if emulated() => exec(Path::new(bin), |e| &e.classic_root),
+        Flavour::Classic if emulated() => {
+            exec_with_libs(Path::new(bin), |e| &e.classic_root, extra)
+        }
         Flavour::Classic => {
             let root = classic_root();
             let (_, triple, loader) = debian_arch();
