@@ -37,8 +37,12 @@ try:
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
     RUNTIME = "ai-edge-litert"
 except ImportError:
-    from tflite_runtime.interpreter import Interpreter, OpResolverType
-    RUNTIME = "tflite-runtime"
+    try:
+        from tflite_runtime.interpreter import Interpreter, OpResolverType
+        RUNTIME = "tflite-runtime"
+    except ImportError:       # --capi only (Debian's library has no Python binding)
+        Interpreter = OpResolverType = None
+        RUNTIME = None
 
 
 MODELS = [
@@ -186,13 +190,95 @@ def decode_movenet(out, size, lb, w, h):
     }]
 
 
-def run_model(model_path, data_dir, command, kernels):
+class CApiInterpreter:
+    """A TFLite C library (libtensorflowlite_c, Debian's libtensorflow-lite) driven
+    through its C API with ctypes, with the few methods of the Python Interpreter
+    that run_model uses. Default interpreter options: the library's own kernels."""
+
+    DTYPES = {1: np.float32, 2: np.int32, 3: np.uint8, 4: np.int64, 7: np.int16, 9: np.int8}
+
+    def __init__(self, lib, model_path, num_threads):
+        import ctypes as c
+
+        class QuantParams(c.Structure):
+            _fields_ = [("scale", c.c_float), ("zero_point", c.c_int32)]
+
+        self.c = c
+        L = self.lib = c.CDLL(lib)
+        p = c.c_void_p
+        for fn, res, args in [
+            ("TfLiteModelCreateFromFile", p, [c.c_char_p]),
+            ("TfLiteInterpreterOptionsCreate", p, []),
+            ("TfLiteInterpreterOptionsSetNumThreads", None, [p, c.c_int32]),
+            ("TfLiteInterpreterCreate", p, [p, p]),
+            ("TfLiteInterpreterAllocateTensors", c.c_int, [p]),
+            ("TfLiteInterpreterInvoke", c.c_int, [p]),
+            ("TfLiteInterpreterGetInputTensor", p, [p, c.c_int32]),
+            ("TfLiteInterpreterGetOutputTensor", p, [p, c.c_int32]),
+            ("TfLiteTensorType", c.c_int, [p]),
+            ("TfLiteTensorNumDims", c.c_int32, [p]),
+            ("TfLiteTensorDim", c.c_int32, [p, c.c_int32]),
+            ("TfLiteTensorByteSize", c.c_size_t, [p]),
+            ("TfLiteTensorQuantizationParams", QuantParams, [p]),
+            ("TfLiteTensorCopyFromBuffer", c.c_int, [p, p, c.c_size_t]),
+            ("TfLiteTensorCopyToBuffer", c.c_int, [p, p, c.c_size_t]),
+        ]:
+            f = getattr(L, fn)
+            f.restype, f.argtypes = res, args
+        self.model = L.TfLiteModelCreateFromFile(model_path.encode())
+        opts = L.TfLiteInterpreterOptionsCreate()
+        L.TfLiteInterpreterOptionsSetNumThreads(opts, num_threads)
+        self.it = L.TfLiteInterpreterCreate(self.model, opts)
+        if not self.model or not self.it:
+            raise RuntimeError("%s: cannot load %s" % (lib, model_path))
+
+    def _tensor(self, index):
+        kind, i = index
+        get = (self.lib.TfLiteInterpreterGetInputTensor if kind == "in"
+               else self.lib.TfLiteInterpreterGetOutputTensor)
+        return get(self.it, i)
+
+    def _details(self, index):
+        t = self._tensor(index)
+        q = self.lib.TfLiteTensorQuantizationParams(t)
+        shape = [self.lib.TfLiteTensorDim(t, d) for d in range(self.lib.TfLiteTensorNumDims(t))]
+        return {"index": index, "shape": np.array(shape, dtype=np.int32),
+                "dtype": self.DTYPES[self.lib.TfLiteTensorType(t)],
+                "quantization": (q.scale, q.zero_point)}
+
+    def allocate_tensors(self):
+        assert self.lib.TfLiteInterpreterAllocateTensors(self.it) == 0
+
+    def get_input_details(self):
+        return [self._details(("in", 0))]
+
+    def get_output_details(self):
+        return [self._details(("out", 0))]
+
+    def set_tensor(self, index, x):
+        x = np.ascontiguousarray(x)
+        assert self.lib.TfLiteTensorCopyFromBuffer(self._tensor(index), x.ctypes.data, x.nbytes) == 0
+
+    def invoke(self):
+        assert self.lib.TfLiteInterpreterInvoke(self.it) == 0
+
+    def get_tensor(self, index):
+        d = self._details(index)
+        out = np.empty(d["shape"], dtype=d["dtype"])
+        assert self.lib.TfLiteTensorCopyToBuffer(self._tensor(index), out.ctypes.data, out.nbytes) == 0
+        return out
+
+
+def run_model(model_path, data_dir, command, kernels, capi=None):
     name = os.path.basename(model_path)
     movenet = name.startswith("movenet")
     pad = 0 if movenet else 114
-    resolver = (OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES if kernels == "builtin"
-                else OpResolverType.AUTO)
-    it = Interpreter(model_path=model_path, num_threads=2, experimental_op_resolver_type=resolver)
+    if capi:
+        it = CApiInterpreter(capi, model_path, 2)
+    else:
+        resolver = (OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES if kernels == "builtin"
+                    else OpResolverType.AUTO)
+        it = Interpreter(model_path=model_path, num_threads=2, experimental_op_resolver_type=resolver)
     it.allocate_tensors()
     ind, outd = it.get_input_details()[0], it.get_output_details()[0]
     size = int(ind["shape"][1])
@@ -225,7 +311,7 @@ def run_model(model_path, data_dir, command, kernels):
         "generator": "scripts/reference.py",
         "command": command,
         "model": name,
-        "runtime": RUNTIME,
+        "runtime": "tflite-c-api " + os.path.basename(capi) if capi else RUNTIME,
         "kernels": kernels,
         "model_sha256": sha256_file(model_path),
         "family": "movenet" if movenet else "yolo-pose",
@@ -245,18 +331,28 @@ def main():
     ap.add_argument("--data-dir", default=os.environ.get("EDGEPOSE_DATA_DIR"))
     ap.add_argument("--out", default="tests/fixtures/reference")
     ap.add_argument("--kernels", choices=["xnnpack", "builtin"], default="xnnpack")
+    ap.add_argument("--capi", metavar="LIB",
+                    help="run this TFLite C library through its C API (ctypes) instead of a Python interpreter")
     a = ap.parse_args()
+    if a.capi:
+        a.kernels = "builtin"
+    elif Interpreter is None:
+        ap.error("neither ai_edge_litert nor tflite_runtime is installed: use --capi LIB")
     if not a.models_dir or not a.data_dir:
         ap.error("need --models-dir and --data-dir (or EDGEPOSE_MODEL_MIRROR / EDGEPOSE_DATA_DIR)")
     # Recorded command: paths relative to the repository root, so it is machine-independent.
     rel = lambda p: os.path.relpath(os.path.abspath(p), REPO)
     venv = ".cache/venv" if RUNTIME == "ai-edge-litert" else ".cache/venv-tflite214"
-    command = (venv + "/bin/python scripts/reference.py --kernels {} --models-dir {} --data-dir {} --out {}"
+    # scripts/reference-arm.sh names its qemu launcher here.
+    launcher = os.environ.get("EDGEPOSE_REFERENCE_LAUNCHER") or venv + "/bin/python"
+    command = (launcher + " scripts/reference.py --kernels {} --models-dir {} --data-dir {} --out {}"
                .format(a.kernels, rel(a.models_dir), rel(a.data_dir), rel(a.out)))
+    if a.capi:
+        command += " --capi " + os.environ.get("EDGEPOSE_REFERENCE_CAPI_NAME", a.capi)
     os.makedirs(a.out, exist_ok=True)
     print("%-46s %s" % ("model", " ".join("%9s" % os.path.basename(i)[-9:-4] for i in IMAGES)))
     for m in MODELS:
-        res = run_model(os.path.join(a.models_dir, m), a.data_dir, command, a.kernels)
+        res = run_model(os.path.join(a.models_dir, m), a.data_dir, command, a.kernels, a.capi)
         path = os.path.join(a.out, os.path.splitext(m)[0] + ".json")
         text = json.dumps(res, indent=1)
         # Put flat number lists (boxes, keypoints, probes) on one line each.

@@ -143,6 +143,7 @@ fetch_classic() {
     unset APT_CONFIG
 }
 fetch_classic amd64
+. "$here/scripts/setup-cross.sh"  # ARM cross toolchains, qemu-user, ARM runtimes, cargo-deb
 bash "$here/scripts/setup-boards.sh"   # test-delegate compiler and TFLite headers
 
 # ---------------------------------------------------------------- Python reference tools

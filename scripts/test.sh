@@ -22,3 +22,50 @@ cargo clippy --all-targets -- -D warnings
 echo "== cargo test"
 # --nocapture: the reference tests print what they compared.
 cargo test -- --nocapture
+
+# The ARM builds, as ARM code under qemu-user (scripts/qemu-runner.sh),
+# then their release builds and Debian packages. EDGEPOSE_TEST_ARM=0 skips
+# this part (local runs only).
+#
+# aarch64 (the Pi 4/5, TI and NXP boards) runs the whole suite. armv7 runs
+# its unit tests and the integration tests where a 32-bit build can differ:
+# inference against the armhf reference sets, pre-processing bytes, the
+# delegate plugin ABI, packaging, notifications, displays and the COCO
+# evaluator. Its classic runtime has no XNNPACK, so each emulated invoke
+# takes seconds: the rest would add well over half an hour (measured here:
+# cli 410 s, board 215 s, alloc over 15 min). EDGEPOSE_TEST_ARMV7=full runs it.
+if [ "${EDGEPOSE_TEST_ARM:-1}" = 1 ]; then
+    echo "== cargo test --target aarch64-unknown-linux-gnu (qemu-user)"
+    t0=$SECONDS
+    cargo test --target aarch64-unknown-linux-gnu -- --nocapture
+    echo "== aarch64: tests took $((SECONDS - t0)) s"
+
+    echo "== cargo test --target armv7-unknown-linux-gnueabihf (qemu-user)"
+    t0=$SECONDS
+    if [ "${EDGEPOSE_TEST_ARMV7:-}" = full ]; then
+        cargo test --target armv7-unknown-linux-gnueabihf -- --nocapture
+    else
+        cargo test --target armv7-unknown-linux-gnueabihf --lib \
+            --test reference --test preprocess --test delegate \
+            --test deploy --test notify --test display --test cocoeval -- --nocapture
+    fi
+    echo "== armv7: tests took $((SECONDS - t0)) s"
+
+    # The packages' contents are what is checked here, so these release
+    # builds use thin LTO (minutes less); the shipped profile (fat LTO, one
+    # codegen unit) is what scripts/deploy.sh builds and the README's sizes
+    # are from. EDGEPOSE_SHIP_PROFILE=1 uses it here too.
+    if [ "${EDGEPOSE_SHIP_PROFILE:-0}" != 1 ]; then
+        export CARGO_PROFILE_RELEASE_LTO=thin CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16
+    fi
+    target_dir=${CARGO_TARGET_DIR:-target}
+    for target in aarch64-unknown-linux-gnu armv7-unknown-linux-gnueabihf; do
+        echo "== release build and Debian package for $target"
+        t0=$SECONDS
+        cargo build --release --locked --target "$target"
+        bin=$target_dir/$target/release/edgepose
+        echo "== $target: release binary $(stat -c %s "$bin") bytes, built in $((SECONDS - t0)) s"
+        deb=$(cargo deb --no-build --target "$target" --output "$target_dir/debian/" 2>/dev/null | tail -1)
+        bash scripts/check-deb.sh "$deb" "$target"
+    done
+fi

@@ -139,6 +139,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 raw_sinks.push(crate::sink::open(spec).with_context(|| format!("--sink {spec}"))?);
             }
             let mut pipeline = load(&settings)?;
+            crate::notify::ready();
             log::info!("source: {}", source.describe());
             let meta = meta(&pipeline, &settings);
             let full = if source.live() {
@@ -523,6 +524,7 @@ pub fn drive(
         for sink in &mut sinks {
             sink.emit(&frame, &result, &meta)?;
         }
+        crate::notify::watchdog();
         report.frames += 1;
         report.persons += result.persons.len() as u64;
         s_src.push(result.times.source);

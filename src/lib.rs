@@ -15,6 +15,7 @@ pub mod decode;
 pub mod eval;
 pub mod infer;
 pub mod model;
+pub mod notify;
 pub mod pipeline;
 pub mod preprocess;
 pub mod probe;

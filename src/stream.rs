@@ -466,6 +466,7 @@ fn infer_loop(
         for sink in sinks.iter_mut() {
             sink.emit(&frame, result, meta)?;
         }
+        crate::notify::watchdog();
         let now = Instant::now();
         stages.emit.push((now - t_emit).as_secs_f64() * 1e3);
         if let Some(a) = slot.arrived {

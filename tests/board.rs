@@ -33,8 +33,9 @@ fn probe(mut c: Command, dt: &Path) -> serde_json::Value {
     serde_json::from_str(&common::stdout(&out)).unwrap()
 }
 
+/// LiteRT (the classic library on armv7, where LiteRT does not exist).
 fn litert() -> Command {
-    edgepose(Flavour::Litert)
+    edgepose(common::primary())
 }
 
 #[test]
@@ -148,7 +149,7 @@ fn profile_values_feed_the_settings_under_the_command_line() {
             "# a board of our own\nname = \"myboard\"\ndescription = \"test board\"\n\
              threads = 1\nmodel = \"yolov8n_256_quant_pc_uf_pose_coco-st.tflite\"\n\
              tflite_libs = [\"/nonexistent/libtensorflowlite_c.so\", \"{}\"]\n",
-            common::litert_lib().display()
+            common::primary().lib().display()
         ),
     )
     .unwrap();
@@ -171,7 +172,7 @@ fn profile_values_feed_the_settings_under_the_command_line() {
     let r = bench(&[]);
     assert_eq!(r["threads"], 1);
     assert_eq!(r["model"], "yolov8n-256-st");
-    assert_eq!(r["library"], common::litert_lib().display().to_string());
+    assert_eq!(r["library"], common::primary().lib().display().to_string());
     assert_eq!(r["delegate"]["requested"], "none");
     let r = bench(&[
         "--threads",
@@ -190,7 +191,11 @@ fn profile_values_feed_the_settings_under_the_command_line() {
         &dir.path().join("no-dt"),
     );
     assert_eq!(r["tflite"]["from"], "board profile");
-    assert_eq!(r["tflite"]["info"]["flavour"], "litert");
+    let flavour = match common::primary() {
+        Flavour::Litert => "litert",
+        Flavour::Classic => "classic",
+    };
+    assert_eq!(r["tflite"]["info"]["flavour"], flavour);
 }
 
 fn assert_one_line_error(out: &Output, needles: &[&str]) {

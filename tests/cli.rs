@@ -7,7 +7,7 @@ mod common;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use common::{bare, edgepose, json_lines, own_stderr, run, sample, Flavour};
+use common::{bare, edgepose, json_lines, own_stderr, run, sample};
 
 /// Asserts a failed run with exactly one error line containing every needle.
 fn assert_one_line_error(out: &Output, needles: &[&str]) {
@@ -35,8 +35,9 @@ fn assert_one_line_error(out: &Output, needles: &[&str]) {
     }
 }
 
+/// LiteRT (the classic library on armv7, where LiteRT does not exist).
 fn litert() -> Command {
-    edgepose(Flavour::Litert)
+    edgepose(common::primary())
 }
 
 #[test]
@@ -163,15 +164,14 @@ fn missing_tflite_library() {
 
 #[test]
 fn wrong_tflite_library() {
-    // A real shared library that is not TFLite: the C library itself.
-    let libc = [
-        "/lib/x86_64-linux-gnu/libc.so.6",
-        "/lib/aarch64-linux-gnu/libc.so.6",
-        "/lib/arm-linux-gnueabihf/libc.so.6",
-    ]
-    .into_iter()
-    .find(|p| Path::new(p).exists())
-    .expect("libc.so.6");
+    // A real shared library that is not TFLite: the C library this test
+    // runs on (of this architecture, also under qemu-user).
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+    let libc = maps
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(5))
+        .find(|p| p.ends_with("/libc.so.6") && Path::new(p).exists())
+        .expect("libc.so.6 in /proc/self/maps");
     let out = run(bare()
         .args(["--tflite-lib", libc, "--model-dir"])
         .arg(common::models_dir())

@@ -1671,7 +1671,7 @@ fn fb_sink_through_the_command_line() {
         raw.display()
     );
     let out = common::run(
-        common::edgepose(common::Flavour::Litert)
+        common::edgepose(common::primary())
             .args(["run", "--no-track", "--sink", &spec, "--source"])
             .arg(common::sample("samples/zidane.jpg")),
     );

@@ -10,7 +10,7 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::{edgepose, run, Flavour};
+use common::{edgepose, run};
 use serde_json::Value;
 
 fn coco() -> (std::path::PathBuf, std::path::PathBuf) {
@@ -22,7 +22,7 @@ fn eval(args: &[&str], extra: &[&Path]) -> (std::process::Output, Option<Value>)
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("report.json");
     let (ann, images) = coco();
-    let mut cmd = edgepose(Flavour::Litert);
+    let mut cmd = edgepose(common::primary());
     cmd.args(args)
         .arg("eval")
         .arg("--images")
@@ -79,7 +79,19 @@ fn every_yolo_model_matches_its_measured_ap_and_pycocotools_on_its_own_results()
         ("yolov8n_256_quant_pc_uf_pose_coco-st.tflite", 0.359),
         ("yolo11n_256_quant_pc_uf_pose_coco-st.tflite", 0.348),
         ("yolo11n-pose-320-float32.tflite", 0.516),
-        ("yolo11n-pose-320-int8.tflite", 0.368),
+        // ARM's int8 kernels requantize this model's ops differently from
+        // x86's (README, "ARM results differ from x86_64"): on the aarch64
+        // LiteRT build the same images give 0.417, measured by this test
+        // under qemu-user, where edgepose equals scripts/reference.py run on
+        // the same ARM runtime (tests/fixtures/reference-arm64).
+        (
+            "yolo11n-pose-320-int8.tflite",
+            if cfg!(target_arch = "aarch64") {
+                0.417
+            } else {
+                0.368
+            },
+        ),
     ];
     for (model, want) in expected {
         let dir = tempfile::tempdir().unwrap();
@@ -193,7 +205,7 @@ fn int8_vs_float32_agreement_and_pass_fail_exit_codes() {
 
 #[test]
 fn agreement_without_ground_truth_on_the_sample_images() {
-    let out = run(edgepose(Flavour::Litert)
+    let out = run(edgepose(common::primary())
         .args([
             "--model",
             "yolo11n-pose-320-int8.tflite",

@@ -304,7 +304,7 @@ fn frame_args(n: usize) -> Vec<String> {
 
 impl Run {
     fn start(frames: usize, sink: &str, envs: &[(&str, &str)], allowed: usize) -> Self {
-        let mut cmd = common::edgepose(common::Flavour::Litert);
+        let mut cmd = common::edgepose(common::primary());
         cmd.arg("run")
             .args(frame_args(frames))
             .arg("--sink")

@@ -30,7 +30,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use common::{edgepose, Flavour};
+use common::edgepose;
 use edgepose::decode::{Keypoint, Person, MAX_KEYPOINTS};
 use edgepose::pipeline::{FrameResult, TrackMeta};
 use edgepose::sink::serial::{SerialSink, SerialStats};
@@ -303,7 +303,7 @@ fn run_into_pty(sink_opts: &str, extra: &[&str]) -> Option<(Vec<u8>, Vec<Value>,
         return None;
     }
     let r = reader(p.master.take().unwrap(), None);
-    let mut cmd = edgepose(Flavour::Litert);
+    let mut cmd = edgepose(common::primary());
     cmd.arg("run");
     run_sources(&mut cmd, 4);
     cmd.arg("--sink")
@@ -407,7 +407,7 @@ fn run_survives_the_port_vanishing_mid_run() {
     }
     // The master closes once three frames (after the leading delimiter) are in.
     let r = reader(p.master.take().unwrap(), Some(4));
-    let mut cmd = edgepose(Flavour::Litert);
+    let mut cmd = edgepose(common::primary());
     cmd.arg("run").arg("--quiet");
     run_sources(&mut cmd, 30);
     cmd.arg("--sink")
@@ -452,7 +452,7 @@ fn bad_serial_options_are_one_line_errors() {
         ),
         ("serial:/dev/null", "not a serial device"),
     ] {
-        let mut cmd = edgepose(Flavour::Litert);
+        let mut cmd = edgepose(common::primary());
         cmd.args(["run", "--sink", spec, "--source"])
             .arg(common::sample("samples/bus.jpg"));
         let out = common::run(&mut cmd);

@@ -9,7 +9,7 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use common::{edgepose, json_lines, run, Flavour};
+use common::{edgepose, json_lines, run};
 use image::{imageops, Rgb, RgbImage};
 use imageproc::drawing::draw_line_segment_mut;
 use serde_json::Value;
@@ -90,7 +90,7 @@ fn roughness(v: &[f64]) -> f64 {
 fn ids_are_stable_and_smoothing_follows_the_motion() {
     let dir = tempfile::tempdir().unwrap();
     make_frames(dir.path());
-    let out = run(edgepose(Flavour::Litert)
+    let out = run(edgepose(common::primary())
         .args(["run", "--interval-ms", "33.333", "--source"])
         .arg(dir.path()));
     assert!(

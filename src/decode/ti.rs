@@ -73,7 +73,10 @@ pub struct AnchorDecoder {
     candidates: Vec<Candidate>,
 }
 
-const ANCHOR_INDEX_BITS: usize = 40;
+/// A candidate's index packs its head (the top 8 bits) and the element
+/// offset in that head's output (the rest: 56 bits on 64-bit targets, 24 on
+/// 32-bit ARM).
+const ANCHOR_INDEX_BITS: usize = usize::BITS as usize - 8;
 
 impl AnchorDecoder {
     pub fn new(
@@ -109,6 +112,11 @@ impl AnchorDecoder {
                 ))
             })?;
             total += geom.h * geom.w * a.len();
+            if heads.len() >= 1 << (usize::BITS as usize - ANCHOR_INDEX_BITS)
+                || geom.h * geom.w * a.len() * per >= 1 << ANCHOR_INDEX_BITS
+            {
+                return Err(err(format!("head {:?} is too large", info.shape)));
+            }
             heads.push(Head {
                 info: info.clone(),
                 deq: Dequant::new(info),

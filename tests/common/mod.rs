@@ -6,6 +6,16 @@
 //! (`.cache`), `EDGEPOSE_MODEL_MIRROR` (`../shared/models`),
 //! `EDGEPOSE_DATA_DIR` (`../shared/data`). A missing runtime is a test
 //! failure that says to run the setup, never a silent skip.
+//!
+//! **ARM builds under qemu-user.** `cargo test --target aarch64-unknown-linux-gnu`
+//! (or `armv7-unknown-linux-gnueabihf`) runs each test binary through
+//! `scripts/qemu-runner.sh`, which sets `EDGEPOSE_TEST_QEMU` (the qemu
+//! command), `EDGEPOSE_TEST_QEMU_ROOT` (the root the test runs on) and
+//! `EDGEPOSE_TEST_QEMU_CLASSIC_ROOT`. Without binfmt_misc the kernel cannot
+//! exec an ARM binary, so every edgepose child is then started through that
+//! qemu, on the root of its runtime. LiteRT publishes no 32-bit ARM build:
+//! on armv7 the tests that need a runtime but no particular one use
+//! [`primary`] (the classic library there).
 
 #![allow(dead_code)]
 
@@ -56,8 +66,16 @@ pub fn litert_lib() -> PathBuf {
 
 fn debian_arch() -> (&'static str, &'static str, &'static str) {
     match std::env::consts::ARCH {
-        "aarch64" => ("arm64", "aarch64-linux-gnu", "lib/ld-linux-aarch64.so.1"),
-        "arm" => ("armhf", "arm-linux-gnueabihf", "lib/ld-linux-armhf.so.3"),
+        "aarch64" => (
+            "arm64",
+            "aarch64-linux-gnu",
+            "usr/lib/ld-linux-aarch64.so.1",
+        ),
+        "arm" => (
+            "armhf",
+            "arm-linux-gnueabihf",
+            "usr/lib/ld-linux-armhf.so.3",
+        ),
         _ => (
             "amd64",
             "x86_64-linux-gnu",
@@ -85,6 +103,92 @@ pub fn classic_lib() -> PathBuf {
     )
 }
 
+/// The runtime for tests that need one but no particular one: LiteRT where
+/// Google publishes it (x86_64, aarch64), else (armv7) the classic library.
+pub fn primary() -> Flavour {
+    if cfg!(target_arch = "arm") {
+        Flavour::Classic
+    } else {
+        Flavour::Litert
+    }
+}
+
+/// How ARM children are started when the tests run under qemu-user (see the
+/// module docs); `None` when they run natively.
+pub struct Emulation {
+    /// The qemu command with its options (`qemu-aarch64 -cpu cortex-a76`).
+    pub qemu: Vec<String>,
+    /// The root the test process runs on (LiteRT children and `bare`).
+    pub root: PathBuf,
+    /// The emulation root of the classic runtime.
+    pub classic_root: PathBuf,
+}
+
+pub fn emulation() -> Option<Emulation> {
+    let qemu = std::env::var("EDGEPOSE_TEST_QEMU").ok()?;
+    let var = |name: &str| {
+        PathBuf::from(
+            std::env::var_os(name)
+                .unwrap_or_else(|| panic!("EDGEPOSE_TEST_QEMU is set but {name} is not")),
+        )
+    };
+    Some(Emulation {
+        qemu: qemu.split_whitespace().map(str::to_string).collect(),
+        root: var("EDGEPOSE_TEST_QEMU_ROOT"),
+        classic_root: var("EDGEPOSE_TEST_QEMU_CLASSIC_ROOT"),
+    })
+}
+
+/// True when the tests run as ARM code under qemu-user.
+pub fn emulated() -> bool {
+    std::env::var_os("EDGEPOSE_TEST_QEMU").is_some()
+}
+
+/// For a test of a kernel interface that qemu-user does not translate (the
+/// serial termios2 ioctls, for example): when the tests run under qemu-user
+/// and `err` is ENOSYS or ENOTTY from that interface, prints why the
+/// test cannot run here and returns true (the test then returns). Natively,
+/// or for any other error, returns false, so a real failure still fails.
+pub fn qemu_cannot_host(what: &str, err: &std::io::Error) -> bool {
+    let untranslated = matches!(err.raw_os_error(), Some(libc::ENOSYS) | Some(libc::ENOTTY));
+    if emulated() && untranslated {
+        println!(
+            "SKIPPED under qemu-user: {what}: {err} (qemu does not translate it; runs natively)"
+        );
+        return true;
+    }
+    false
+}
+
+/// `program` as a command: directly, or through qemu-user on `root`.
+fn exec(program: &Path, root: impl FnOnce(&Emulation) -> &Path) -> Command {
+    exec_with_libs(program, root, &[])
+}
+
+/// [`exec`] with more library directories for the ARM program's loader
+/// under qemu-user (the guest's `LD_LIBRARY_PATH`, set with qemu's `-E` so
+/// that qemu itself, an x86_64 program, does not see it).
+fn exec_with_libs(
+    program: &Path,
+    root: impl FnOnce(&Emulation) -> &Path,
+    libs: &[PathBuf],
+) -> Command {
+    match emulation() {
+        None => Command::new(program),
+        Some(e) => {
+            let mut c = Command::new(&e.qemu[0]);
+            c.args(&e.qemu[1..]).arg("-L").arg(root(&e));
+            if !libs.is_empty() {
+                let joined: Vec<String> = libs.iter().map(|p| p.display().to_string()).collect();
+                c.arg("-E")
+                    .arg(format!("LD_LIBRARY_PATH={}", joined.join(":")));
+            }
+            c.arg(program);
+            c
+        }
+    }
+}
+
 /// Runtime flavours the tests run on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Flavour {
@@ -100,11 +204,16 @@ impl Flavour {
         }
     }
 
-    /// The fixture directory with this flavour's reference results.
+    /// The fixture directory with this flavour's reference results on this
+    /// architecture: int8 kernels round differently on ARM, so the ARM builds
+    /// compare with the same reference run on ARM (scripts/reference-arm.sh).
     pub fn fixtures(self) -> PathBuf {
-        repo().join(match self {
-            Flavour::Litert => "tests/fixtures/reference",
-            Flavour::Classic => "tests/fixtures/reference-classic",
+        repo().join(match (self, std::env::consts::ARCH) {
+            (Flavour::Litert, "aarch64") => "tests/fixtures/reference-arm64",
+            (Flavour::Litert, _) => "tests/fixtures/reference",
+            (Flavour::Classic, "aarch64") => "tests/fixtures/reference-classic-arm64",
+            (Flavour::Classic, "arm") => "tests/fixtures/reference-classic-armhf",
+            (Flavour::Classic, _) => "tests/fixtures/reference-classic",
         })
     }
 }
@@ -113,7 +222,9 @@ impl Flavour {
 ///
 /// The classic library needs a newer glibc than the build machine has, so
 /// the binary is started through the loader of the root it was unpacked
-/// into, with that root's library directories first.
+/// into, with that root's library directories first. Under qemu-user the
+/// classic root's emulation root does that (its loader and libraries are
+/// the ones the ARM program finds).
 pub fn edgepose(flavour: Flavour) -> Command {
     edgepose_with_libs(flavour, &[])
 }
@@ -123,7 +234,10 @@ pub fn edgepose(flavour: Flavour) -> Command {
 pub fn edgepose_with_libs(flavour: Flavour, extra: &[PathBuf]) -> Command {
     let bin = env!("CARGO_BIN_EXE_edgepose");
     let mut cmd = match flavour {
-        Flavour::Litert => Command::new(bin),
+        Flavour::Litert => exec(Path::new(bin), |e| &e.root),
+        Flavour::Classic if emulated() => {
+            exec_with_libs(Path::new(bin), |e| &e.classic_root, extra)
+        }
         Flavour::Classic => {
             let root = classic_root();
             let (_, triple, loader) = debian_arch();
@@ -155,7 +269,7 @@ pub fn edgepose_with_libs(flavour: Flavour, extra: &[PathBuf]) -> Command {
 
 /// The binary without runtime options (for error tests).
 pub fn bare() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_edgepose"));
+    let mut c = exec(Path::new(env!("CARGO_BIN_EXE_edgepose")), |e| &e.root);
     c.env_remove("EDGEPOSE_CONFIG")
         .env_remove("EDGEPOSE_TFLITE_LIB")
         .env_remove("EDGEPOSE_MODEL")

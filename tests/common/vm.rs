@@ -105,6 +105,12 @@ fn vm_cache() -> PathBuf {
 /// when QEMU cannot be installed or run on this machine. A missing kernel or
 /// busybox, or a QEMU that setup would install, is a failure, not a skip.
 fn availability() -> Result<(), String> {
+    if super::emulated() {
+        // The guest is an x86_64 Debian: the ARM edgepose this suite built
+        // cannot run in it. The V4L2, framebuffer and UART code is the same
+        // on every target and is tested by the host run of these tests.
+        return Err("the tests run as ARM code under qemu-user, and the VM guest is x86_64".into());
+    }
     let marker = vm_cache().join("unavailable");
     if let Ok(reason) = fs::read_to_string(&marker) {
         return Err(format!("{} ({})", reason.trim(), marker.display()));
