@@ -1,6 +1,11 @@
 //! `wire_stream`: arbitrary bytes as a serial receiver gets them.
 //!
-//! Input: `[buffer size selector, read-pattern seed, stream bytes...]`.
+//! Input: `[mode and buffer size, read-pattern seed, stream bytes...]`.
+//! In *sealed* mode the stream bytes are instead records `[len: u16 LE,
+//! len bytes]`, each sent as a frame whose payload is those bytes plus
+//! their correct CRC: random bytes almost never pass the CRC, and this
+//! lets the fuzzer reach the checks behind it (magic, version, the length
+//! N and K imply) and the frame reader with arbitrary headers.
 //! The stream goes through a [`Deframer`] the way `edgepose listen` feeds it
 //! (reads of varying size; between reads a "lost port" may `reset()` it, as
 //! listen does on a disconnect), with a receive buffer of listen's size or
@@ -63,6 +68,24 @@ fn check_frame(f: &FrameView<'_>, payload: &[u8]) {
     assert!(!back.truncated());
 }
 
+/// Sealed mode: records `[len: u16 LE, len bytes]` (the last one cut to
+/// what is there), each framed with the CRC of its bytes appended.
+fn seal(mut input: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some((&len, rest)) = input.split_first_chunk::<2>() {
+        let len = (u16::from_le_bytes(len) as usize).min(rest.len());
+        let (body, tail) = rest.split_at(len);
+        input = tail;
+        let mut payload = body.to_vec();
+        payload.extend_from_slice(&wire::CRC32C.checksum(body).to_le_bytes());
+        let start = out.len();
+        out.resize(start + wire::max_framed_len(payload.len()), 0);
+        let n = wire::frame(&payload, &mut out[start..]).expect("sized by max_framed_len");
+        out.truncate(start + n);
+    }
+    out
+}
+
 /// Small deterministic generator for the read sizes.
 struct Rng(u32);
 
@@ -91,13 +114,21 @@ struct Counts {
 }
 
 fn run(data: &[u8]) {
-    let Some((&[size_sel, read_sel], stream)) = data.split_first_chunk::<2>() else {
+    let Some((&[mode, read_sel], raw)) = data.split_first_chunk::<2>() else {
         return;
     };
-    let cap = if size_sel >= 0x80 {
+    // Bit 7: listen's buffer, else (bits 0-5) × 4 bytes; bit 6: sealed.
+    let cap = if mode & 0x80 != 0 {
         LISTEN_BUF
     } else {
-        size_sel as usize * 2
+        (mode & 0x3f) as usize * 4
+    };
+    let sealed;
+    let stream = if mode & 0x40 != 0 {
+        sealed = seal(raw);
+        &sealed[..]
+    } else {
+        raw
     };
     let mut buf = vec![0u8; cap];
     let mut d = Deframer::new(&mut buf);
@@ -185,11 +216,11 @@ fn run(data: &[u8]) {
 
     // The same bytes straight into the payload parser and, as one piece,
     // into the piece decoder.
-    if let Ok(f) = FrameView::parse(stream) {
-        check_frame(&f, stream);
+    if let Ok(f) = FrameView::parse(raw) {
+        check_frame(&f, raw);
     }
     scratch.clear();
-    scratch.extend_from_slice(stream);
+    scratch.extend_from_slice(raw);
     if let Ok(f) = decode_frame(&mut scratch) {
         check::walk(&f);
     }
