@@ -9,7 +9,7 @@
 //! frame, framed and decoded again, must carry exactly the quantized
 //! values: each coordinate `round(v × 4) / 4` (half away from zero,
 //! clamped, NaN → 0) and each score `round(s × 255) / 255`, computed here
-//! independently in `f64`.
+//! independently in `f64`; so is `timestamp_us`.
 #![no_main]
 
 use edgepose_fuzz::check;
@@ -68,6 +68,31 @@ fn ref_score(s: f32) -> f32 {
     (reference(s, 255.0, 0.0, 255.0) / 255.0) as f32
 }
 
+/// A header timestamp: any `u64`, or [`wire::timestamp_us`] of a
+/// millisecond value, checked against `round(ms × 1000)` in `f64`.
+fn timestamp(u: &mut Unstructured<'_>) -> Result<u64> {
+    let ms = match u.int_in_range(0u8..=3)? {
+        0 => return u.arbitrary(),
+        1 => f64::from_bits(u.arbitrary()?),
+        _ => {
+            // A microsecond boundary moved by a few ulps.
+            let i: u32 = u.arbitrary()?;
+            let ulps: i8 = u.int_in_range(-4..=4)?;
+            let half = (i as f64 + 0.5) / 1000.0;
+            f64::from_bits((half.to_bits() as i64 + ulps as i64) as u64)
+        }
+    };
+    let us = wire::timestamp_us(ms);
+    let product = ms * 1000.0;
+    let want = if product.is_nan() || product < 0.0 {
+        0
+    } else {
+        product.round() as u64
+    };
+    assert_eq!(us, want, "timestamp_us({ms:e})");
+    Ok(us)
+}
+
 struct Sent {
     bbox: [f32; 4],
     score: f32,
@@ -78,7 +103,7 @@ struct Sent {
 fn run(u: &mut Unstructured<'_>) -> Result<()> {
     let header = Header {
         seq: u.arbitrary()?,
-        timestamp_us: u.arbitrary()?,
+        timestamp_us: timestamp(u)?,
         width: u.arbitrary()?,
         height: u.arbitrary()?,
         tracked: u.arbitrary()?,
