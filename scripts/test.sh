@@ -22,3 +22,5 @@ cargo clippy --all-targets -- -D warnings
 echo "== cargo test"
 # --nocapture: the reference tests print what they compared.
 cargo test -- --nocapture
+echo "== fuzz"
+bash scripts/fuzz.sh "${EDGEPOSE_FUZZ_SECONDS:-60}"
