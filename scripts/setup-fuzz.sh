@@ -18,7 +18,8 @@ fi
 
 if ! rustup run nightly rustc --version >/dev/null 2>&1; then
     log "installing the nightly Rust toolchain (minimal profile)"
-    rustup toolchain install nightly --profile minimal
+    # --no-self-update: installing a toolchain must not replace rustup itself.
+    rustup toolchain install --no-self-update nightly --profile minimal
 fi
 
 if ! command -v g++ >/dev/null 2>&1; then
