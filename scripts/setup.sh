@@ -145,6 +145,7 @@ fetch_classic() {
 fetch_classic amd64
 . "$here/scripts/setup-cross.sh"  # ARM cross toolchains, qemu-user, ARM runtimes, cargo-deb
 bash "$here/scripts/setup-boards.sh"   # test-delegate compiler and TFLite headers
+bash "$here/scripts/setup-fuzz.sh"     # nightly toolchain + cargo-fuzz for scripts/fuzz.sh
 
 # ---------------------------------------------------------------- Python reference tools
 venv="$cache/venv"

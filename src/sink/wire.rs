@@ -230,11 +230,39 @@ impl core::fmt::Display for WireError {
 }
 
 /// Rounds half away from zero without `std` (NaN → 0; `as` saturates).
+///
+/// Not `(v ± 0.5) as i32`: that addition itself rounds, taking the largest
+/// `f32` below ½ up to 1 (so 0.12499999 px became ¼ px) and, from 2²³ up,
+/// odd integers to the next even one. The fraction left after truncation
+/// is exact below 2²³, and every `f32` from there up is an integer.
 fn round_i32(v: f32) -> i32 {
-    if v >= 0.0 {
-        (v + 0.5) as i32
+    const INTEGRAL: f32 = 8_388_608.0; // 2^23
+    let t = v as i32;
+    if !(-INTEGRAL..INTEGRAL).contains(&v) {
+        return t; // integral already, saturated, or NaN (→ 0)
+    }
+    let frac = v - t as f32;
+    if frac >= 0.5 {
+        t + 1
+    } else if frac <= -0.5 {
+        t - 1
     } else {
-        (v - 0.5) as i32
+        t
+    }
+}
+
+/// [`round_i32`] for non-negative `f64` into `u64` (negative and NaN → 0,
+/// saturating); every `f64` from 2⁵² up is an integer.
+fn round_u64(v: f64) -> u64 {
+    const INTEGRAL: f64 = 4_503_599_627_370_496.0; // 2^52
+    if v.is_nan() || v < 0.0 {
+        return 0;
+    }
+    let t = v as u64;
+    if v < INTEGRAL && v - t as f64 >= 0.5 {
+        t + 1
+    } else {
+        t
     }
 }
 
@@ -257,7 +285,9 @@ pub fn quantize_score(s: f32) -> u8 {
     } else {
         0.0
     };
-    round_i32(s * SCORE_SCALE) as u8
+    // The product in f64, where it is exact: in f32 it can itself round up
+    // to a half step (0.96274507 × 255 = 245.4999930 became 245.5 → 246).
+    round_u64(s as f64 * SCORE_SCALE as f64) as u8
 }
 
 /// `u8` → score in 0 … 1.
@@ -267,12 +297,7 @@ pub fn dequantize_score(q: u8) -> f32 {
 
 /// Milliseconds → whole microseconds (negative and NaN → 0, saturating).
 pub fn timestamp_us(ms: f64) -> u64 {
-    let us = ms * 1000.0;
-    if us >= 0.0 {
-        (us + 0.5) as u64
-    } else {
-        0
-    }
+    round_u64(ms * 1000.0)
 }
 
 fn put(buf: &mut [u8], at: usize, bytes: &[u8]) {
@@ -689,6 +714,44 @@ mod tests {
         assert_eq!(timestamp_us(33.3334), 33_333);
         assert_eq!(timestamp_us(-5.0), 0);
         assert_eq!(timestamp_us(f64::NAN), 0);
+    }
+
+    /// Rounding by adding ½ first was off by one for the largest value
+    /// below ½ (a coordinate of -0.12499999 px became -¼ px) and for odd
+    /// integers past the mantissa, and a score's product with 255 in `f32`
+    /// could round up to a half step before it was rounded. The `wire_roundtrip`
+    /// fuzz target (fuzz/) found the coordinate and score cases; the others
+    /// are the same flaw in `timestamp_us` and past 2²³.
+    #[test]
+    fn rounding_is_exact_at_the_edges() {
+        let below_half = f32::from_bits(0.5f32.to_bits() - 1); // 0.49999997
+        assert_eq!(round_i32(below_half), 0);
+        assert_eq!(round_i32(-below_half), 0);
+        assert_eq!(quantize_coord(-0.12499999), 0);
+        assert_eq!(quantize_coord(0.12499999), 0);
+        assert_eq!(quantize_coord(0.125), 1);
+        assert_eq!(round_i32(2.5), 3);
+        assert_eq!(round_i32(-2.5), -3);
+        assert_eq!(round_i32(8_388_607.5), 8_388_608);
+        assert_eq!(round_i32(8_388_609.0), 8_388_609);
+        assert_eq!(round_i32(-8_388_609.0), -8_388_609);
+        assert_eq!(round_i32(3.0e9), i32::MAX);
+        assert_eq!(round_i32(f32::NEG_INFINITY), i32::MIN);
+        assert_eq!(round_i32(f32::NAN), 0);
+        let below_half = f64::from_bits(0.5f64.to_bits() - 1);
+        assert_eq!(round_u64(below_half), 0);
+        assert_eq!(round_u64(0.5), 1);
+        assert_eq!(round_u64(4_503_599_627_370_497.0), 4_503_599_627_370_497);
+        assert_eq!(round_u64(4_503_599_627_370_495.5), 4_503_599_627_370_496);
+        assert_eq!(round_u64(1e30), u64::MAX);
+        assert_eq!(round_u64(-0.4), 0);
+        assert_eq!(round_u64(f64::NAN), 0);
+        // 0.96274507 × 255 = 245.49999297 exactly; rounded to f32 first it
+        // was 245.5. One ulp more is 245.50000817.
+        let s = f32::from_bits(0x3F76_7676);
+        assert_eq!(quantize_score(s), 245);
+        assert_eq!(quantize_score(f32::from_bits(s.to_bits() + 1)), 246);
+        assert_eq!(quantize_score(0.5 / 255.0), 1);
     }
 
     #[test]
