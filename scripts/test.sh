@@ -23,7 +23,7 @@ echo "== cargo test"
 # --nocapture: the reference tests print what they compared.
 cargo test -- --nocapture
 echo "== fuzz"
-bash scripts/fuzz.sh "${EDGEPOSE_FUZZ_SECONDS:-60}"
+bash scripts/fuzz.sh "${EDGEPOSE_FUZZ_SECONDS:-30}"
 
 # The ARM builds, as ARM code under qemu-user (scripts/qemu-runner.sh),
 # then their release builds and Debian packages. EDGEPOSE_TEST_ARM=0 skips
