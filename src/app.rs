@@ -2,7 +2,7 @@
 //! (with `anyhow`) and reach `main` as one line.
 
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,7 +17,7 @@ use crate::pipeline::{FrameResult, Pipeline, TrackMeta};
 use crate::sink::{Annotator, JsonLines, RecordMeta, Sink};
 use crate::source::{ImageSource, Source};
 use crate::stats::{Samples, Summary};
-use crate::track::{TrackedPersons, Tracker, TrackerParams, MAX_TRACKS};
+use crate::track::{TrackedPersons, Tracker, TrackerParams};
 
 /// Sets up `env_logger` on stderr: warnings by default, more with `-v`.
 pub fn init_logging(verbose: u8) {
@@ -82,7 +82,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             }
             let sinks = sinks(annotate.as_deref(), true)?;
             let mut pipeline = load(&settings)?;
-            let report = drive(&mut pipeline, source.as_mut(), sinks, &settings, None, None)?;
+            let report = drive(&mut pipeline, source.as_mut(), sinks, &settings)?;
             Ok(if report.errors == 0 {
                 ExitCode::SUCCESS
             } else {
@@ -471,16 +471,9 @@ pub fn drive(
     source: &mut dyn Source,
     mut sinks: Vec<Box<dyn Sink>>,
     settings: &Settings,
-    stop: Option<&AtomicBool>,
-    mut tracker: Option<&mut Tracker>,
 ) -> Result<RunReport> {
     let meta = meta(pipeline, settings);
-    let mut result = FrameResult {
-        raw: Vec::with_capacity(MAX_TRACKS),
-        tracks: Vec::with_capacity(MAX_TRACKS),
-        ..FrameResult::default()
-    };
-    let mut tracked = TrackedPersons::new();
+    let mut result = FrameResult::default();
     let (mut s_src, mut s_pre, mut s_inv, mut s_dec, mut s_pipe) = (
         Samples::default(),
         Samples::default(),
@@ -491,10 +484,6 @@ pub fn drive(
     let mut report = RunReport::default();
     let start = Instant::now();
     loop {
-        if stop.is_some_and(|s| s.load(Ordering::Relaxed)) {
-            log::info!("stop requested: finishing");
-            break;
-        }
         let t0 = Instant::now();
         let Some(next) = source.next_frame() else {
             break;
@@ -518,13 +507,9 @@ pub fn drive(
             }
             Err(e) => return Err(e).with_context(|| format!("processing {}", frame.origin)),
         }
-        if let Some(t) = tracker.as_deref_mut() {
-            apply_tracking(t, &mut result, &mut tracked);
-        }
         for sink in &mut sinks {
             sink.emit(&frame, &result, &meta)?;
         }
-        crate::notify::watchdog();
         report.frames += 1;
         report.persons += result.persons.len() as u64;
         s_src.push(result.times.source);
@@ -542,11 +527,6 @@ pub fn drive(
         if let Some(line) = sink.summary() {
             eprintln!("edgepose: {line}");
         }
-    }
-    if let Some(t) = tracker {
-        let c = t.counters();
-        report.tracks_started = c.tracks_started;
-        report.tracks_deleted = c.tracks_deleted;
     }
     report.wall_s = start.elapsed().as_secs_f64();
     let info = pipeline.engine().info();
