@@ -9,9 +9,9 @@
 
 use std::time::{Duration, Instant};
 
+use edgepose::frame::{Frame, PixelFormat, YuvEncoding};
 use edgepose::model::{ElementType, Quant, TensorInfo};
 use edgepose::preprocess::{InputMap, LetterboxResizer, Preprocess, ResizeMode};
-use edgepose::source::{Frame, PixelFormat, YuvEncoding};
 
 fn frames(w: u32, h: u32) -> Vec<(PixelFormat, Vec<u8>, usize)> {
     let data = std::env::var("EDGEPOSE_DATA_DIR").unwrap_or_else(|_| "../shared/data".into());

@@ -11,10 +11,11 @@ use serde::Serialize;
 
 use crate::cli::{Cli, Command};
 use crate::config::{FileConfig, Settings, DEFAULT_MODEL_DIR};
+use crate::frame::{FrameResult, RecordMeta, TrackMeta};
 use crate::infer::{DelegateStatus, EngineOptions};
 use crate::model::{self, ResolvedModel};
-use crate::pipeline::{FrameResult, Pipeline, TrackMeta};
-use crate::sink::{Annotator, JsonLines, RecordMeta, Sink};
+use crate::pipeline::Pipeline;
+use crate::sink::{Annotator, JsonLines, Sink};
 use crate::source::{ImageSource, Source};
 use crate::stats::{Samples, Summary};
 use crate::track::{TrackedPersons, Tracker, TrackerParams};

@@ -13,6 +13,7 @@ pub mod cli;
 pub mod config;
 pub mod decode;
 pub mod eval;
+pub mod frame;
 pub mod infer;
 pub mod model;
 pub mod notify;

@@ -4,15 +4,14 @@
 
 use std::time::Instant;
 
-use serde::Serialize;
-
-use crate::decode::{self, DecodeError, DecodeParams, Decoder, Detections, Outputs, Person};
+use crate::decode::{self, DecodeError, DecodeParams, Decoder, Detections, Outputs};
+use crate::frame::{Frame, FrameMeta, FrameResult, StageTimes};
 use crate::infer::{self, Engine, EngineOptions, InferError};
 use crate::model::{ModelError, ResolvedModel};
 use crate::preprocess::{
     InputMap, Letterbox, LetterboxResizer, Preprocess, PreprocessError, ResizeMode,
 };
-use crate::source::{Frame, SourceError};
+use crate::source::SourceError;
 
 /// Errors of the pipeline, by stage.
 #[derive(Debug, thiserror::Error)]
@@ -37,66 +36,6 @@ impl PipelineError {
             PipelineError::Source(e) => e.is_per_frame(),
             _ => false,
         }
-    }
-}
-
-/// Per-stage times of one frame, in milliseconds.
-#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq)]
-pub struct StageTimes {
-    /// Reading and decoding the image (filled in by the caller).
-    pub source: f64,
-    pub preprocess: f64,
-    pub invoke: f64,
-    pub decode: f64,
-    /// Pre-process + invoke + decode.
-    pub pipeline: f64,
-}
-
-/// Track identity of one output person (when tracking is on).
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct TrackMeta {
-    pub id: u32,
-    pub age_frames: u32,
-    pub age_ms: f64,
-}
-
-/// The result of one frame, in source-image pixels.
-#[derive(Debug, Clone, Default)]
-pub struct FrameResult {
-    /// Persons; with tracking, the confirmed tracks with smoothed keypoints.
-    pub persons: Vec<Person>,
-    /// With tracking: the raw detection of each person in `persons`.
-    pub raw: Vec<Person>,
-    /// With tracking: the track of each person in `persons` (same order);
-    /// empty without tracking.
-    pub tracks: Vec<TrackMeta>,
-    /// True when the persons went through the tracker.
-    pub tracked: bool,
-    pub num_keypoints: usize,
-    pub width: u32,
-    pub height: u32,
-    pub seq: u64,
-    pub timestamp_ms: f64,
-    pub times: StageTimes,
-}
-
-impl FrameResult {
-    /// Copies `other` into `self`, reusing `self`'s buffers (no allocation
-    /// once they are large enough; the derived `clone_from` reallocates).
-    pub fn copy_from(&mut self, other: &FrameResult) {
-        self.persons.clear();
-        self.persons.extend_from_slice(&other.persons);
-        self.raw.clear();
-        self.raw.extend_from_slice(&other.raw);
-        self.tracks.clear();
-        self.tracks.extend_from_slice(&other.tracks);
-        self.tracked = other.tracked;
-        self.num_keypoints = other.num_keypoints;
-        self.width = other.width;
-        self.height = other.height;
-        self.seq = other.seq;
-        self.timestamp_ms = other.timestamp_ms;
-        self.times = other.times;
     }
 }
 
@@ -256,12 +195,4 @@ impl Pipeline {
         };
         Ok(())
     }
-}
-
-/// What travels with a prepared input from the capture side.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct FrameMeta {
-    pub seq: u64,
-    pub timestamp_ms: f64,
-    pub preprocess_ms: f64,
 }

@@ -21,10 +21,11 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::pipeline::{FrameMeta, FrameResult, Pipeline, PipelineError};
+use crate::frame::{Frame, FrameMeta, FrameResult, PixelFormat, RecordMeta};
+use crate::pipeline::{Pipeline, PipelineError};
 use crate::preprocess::{Letterbox, LetterboxResizer, Preprocess};
-use crate::sink::{RecordMeta, Sink, SinkError};
-use crate::source::{Frame, Source, SourceError};
+use crate::sink::{Sink, SinkError};
+use crate::source::{Source, SourceError};
 use crate::stats::{Samples, Summary};
 use crate::track::{TrackedPersons, Tracker, MAX_TRACKS};
 
@@ -264,7 +265,7 @@ fn capture(
         slot.source_ms = source_ms;
         slot.pixels.clear();
         if keep_pixels
-            && frame.format == crate::source::PixelFormat::Rgb24
+            && frame.format == PixelFormat::Rgb24
             && frame.stride == frame.width as usize * 3
         {
             slot.pixels.extend_from_slice(frame.pixels);

@@ -17,14 +17,15 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use edgepose::decode::DecodeParams;
+use edgepose::frame::{Frame, FrameResult, PixelFormat, YuvEncoding};
 use edgepose::infer::EngineOptions;
 use edgepose::model;
-use edgepose::pipeline::{FrameResult, Pipeline};
+use edgepose::pipeline::Pipeline;
 use edgepose::preprocess::{InputMap, LetterboxResizer, Preprocess, ResizeMode};
 use edgepose::sink::json::JsonLines;
 use edgepose::sink::queue::{Full, Queued};
 use edgepose::sink::Sink;
-use edgepose::source::{Frame, ImageSource, PixelFormat, Source, SourceError, YuvEncoding};
+use edgepose::source::{ImageSource, Source, SourceError};
 use edgepose::stream::Controls;
 use edgepose::track::{TrackedPersons, Tracker, TrackerParams, MAX_TRACKS};
 
@@ -388,7 +389,7 @@ fn streaming_run_allocates_nothing_per_frame_on_any_thread() {
         baseline, 0,
         "allocations of the bare pipeline on all threads"
     );
-    let meta = edgepose::sink::RecordMeta {
+    let meta = edgepose::frame::RecordMeta {
         model_id: "m".into(),
         runtime: "litert".into(),
         keypoint_names: p.model().manifest.keypoints.names.clone(),

@@ -21,15 +21,13 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use edgepose::decode::{Keypoint, Person};
-use edgepose::pipeline::{FrameResult, StageTimes, TrackMeta};
+use edgepose::frame::{Frame, FrameResult, Keypoint, Person, RecordMeta, StageTimes, TrackMeta};
 use edgepose::sink::display::{render, Canvas, RenderOptions, Scene, Skeleton};
 use edgepose::sink::framebuffer::{FbCanvas, FbGeometry, FbPanel, PixelLayout};
 use edgepose::sink::panel::{DisplaySink, Painter, Panel};
 use edgepose::sink::ssd1306::{rotation, Ssd1306Panel};
 use edgepose::sink::st7789::{TftBus, TftConfig, TftPanel};
-use edgepose::sink::{RecordMeta, Sink};
-use edgepose::source::Frame;
+use edgepose::sink::Sink;
 use embedded_graphics::pixelcolor::{BinaryColor, Rgb565, Rgb888, RgbColor};
 use embedded_graphics::prelude::*;
 use embedded_hal::i2c::{ErrorKind, I2c, NoAcknowledgeSource, Operation};

@@ -31,12 +31,10 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use common::edgepose;
-use edgepose::decode::{Keypoint, Person, MAX_KEYPOINTS};
-use edgepose::pipeline::{FrameResult, TrackMeta};
+use edgepose::frame::{Frame, FrameResult, Keypoint, Person, RecordMeta, TrackMeta, MAX_KEYPOINTS};
 use edgepose::sink::serial::{SerialSink, SerialStats};
 use edgepose::sink::wire;
-use edgepose::sink::{RecordMeta, Sink};
-use edgepose::source::Frame;
+use edgepose::sink::Sink;
 use edgepose::spec::Spec;
 use serde_json::Value;
 

@@ -13,12 +13,8 @@ pub mod nms;
 pub mod ti;
 pub mod yolo;
 
-use serde::Serialize;
-
+use crate::frame::{Keypoint, Person, MAX_KEYPOINTS};
 use crate::model::{Coords, ElementType, Layout, Manifest, ModelInterface, Quant, TensorInfo};
-
-/// Most keypoints per person a decoder supports.
-pub const MAX_KEYPOINTS: usize = 32;
 
 /// Errors from decoding outputs.
 #[derive(Debug, thiserror::Error)]
@@ -35,34 +31,6 @@ pub enum DecodeError {
         shapes: String,
         why: String,
     },
-}
-
-/// One keypoint: position (pixels) and confidence.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
-pub struct Keypoint {
-    pub x: f32,
-    pub y: f32,
-    pub score: f32,
-}
-
-/// One detected person.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Person {
-    /// `[x1, y1, x2, y2]`.
-    pub bbox: [f32; 4],
-    pub score: f32,
-    /// The first `num_keypoints` entries are used.
-    pub keypoints: [Keypoint; MAX_KEYPOINTS],
-}
-
-impl Default for Person {
-    fn default() -> Self {
-        Self {
-            bbox: [0.0; 4],
-            score: 0.0,
-            keypoints: [Keypoint::default(); MAX_KEYPOINTS],
-        }
-    }
 }
 
 /// Persons found in one frame (reused across frames).

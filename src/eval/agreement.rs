@@ -10,7 +10,7 @@
 use serde::Serialize;
 
 use super::cocoeval::{oks, Detection, GroundTruth, PERSON_CATEGORY};
-use crate::decode::Person;
+use crate::frame::Person;
 
 /// Most pixel-error samples kept per keypoint type.
 const MAX_SAMPLES: usize = 50_000;
@@ -228,7 +228,7 @@ impl Agreement {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decode::Keypoint;
+    use crate::frame::Keypoint;
 
     fn person(x0: f32, shift: f32, low: usize) -> Person {
         let mut p = Person {

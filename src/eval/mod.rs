@@ -21,8 +21,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::decode::Person;
-use crate::pipeline::{FrameResult, Pipeline, PipelineError};
+use crate::frame::{FrameResult, Person};
+use crate::pipeline::{Pipeline, PipelineError};
 use crate::source::{ImageSource, Source, SourceError};
 use agreement::{Agreement, AgreementSummary};
 use cocoeval::{CocoFile, Detection, EvalParams, GroundTruth};

@@ -11,8 +11,8 @@ use serde::Serialize;
 
 use super::cocoeval::{Detection, STAT_NAMES};
 use super::{Check, EvalError, EvalResult};
-use crate::pipeline::FrameResult;
-use crate::sink::{annotate, RecordMeta};
+use crate::frame::{FrameResult, RecordMeta};
+use crate::sink::annotate;
 use crate::source::{ImageSource, Source};
 
 /// The JSON report.

@@ -370,7 +370,7 @@ impl Manifest {
                         .iter()
                         .zip(&self.output.anchors)
                         .all(|(o, a)| {
-                            crate::decode::ti::head_geometry(&o.shape, a.len(), 6 + 3 * k).is_some()
+                            super::heads::head_geometry(&o.shape, a.len(), 6 + 3 * k).is_some()
                         })
             }
         };

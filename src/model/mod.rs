@@ -17,6 +17,7 @@
 //! - "sha256 mismatch": the file is not the one the manifest describes —
 //!   re-download it; a truncated download is the usual cause.
 
+pub mod heads;
 pub mod manifest;
 pub mod tflite_file;
 

@@ -20,7 +20,7 @@
 //! geometry into buffers sized for the model input.
 
 use super::InputMap;
-use crate::source::{PixelFormat, YuvEncoding};
+use crate::frame::{PixelFormat, YuvEncoding};
 
 /// Fixed-point bits of the interpolation weights (as OpenCV).
 const WBITS: u32 = 11;

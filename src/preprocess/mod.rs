@@ -38,8 +38,8 @@ pub enum ResizeMode {
     Exact,
 }
 
+use crate::frame::Frame;
 use crate::model::{ElementType, Quant, TensorInfo};
-use crate::source::Frame;
 
 /// Errors from pre-processing a frame.
 #[derive(Debug, thiserror::Error)]

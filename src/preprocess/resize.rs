@@ -8,7 +8,7 @@
 use super::fused::Fused;
 use super::pillow::PillowResampler;
 use super::{InputMap, Letterbox, Preprocess, PreprocessError, ResizeMode};
-use crate::source::{Frame, PixelFormat};
+use crate::frame::{Frame, PixelFormat};
 
 /// Letterboxes RGB frames into a model input.
 pub struct LetterboxResizer {

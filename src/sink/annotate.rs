@@ -13,9 +13,8 @@ use imageproc::drawing::{
 use imageproc::point::Point;
 use imageproc::rect::Rect;
 
-use super::{RecordMeta, Sink, SinkError};
-use crate::pipeline::FrameResult;
-use crate::source::Frame;
+use super::{Sink, SinkError};
+use crate::frame::{Frame, FrameResult, RecordMeta};
 
 const LEFT: Rgb<u8> = Rgb([51, 153, 255]);
 const RIGHT: Rgb<u8> = Rgb([255, 128, 0]);

@@ -33,9 +33,7 @@ use embedded_graphics::prelude::*;
 use embedded_graphics::primitives::{Circle, Line, PrimitiveStyle, Rectangle};
 use embedded_graphics::text::{Baseline, Text};
 
-use super::RecordMeta;
-use crate::decode::Person;
-use crate::pipeline::FrameResult;
+use crate::frame::{FrameResult, Person, RecordMeta};
 
 /// A colour a panel can show; monochrome panels draw simpler shapes.
 pub trait PanelColour: PixelColor + Send + 'static {
@@ -638,7 +636,7 @@ impl<C: PanelColour> DrawTarget for Canvas<C> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decode::Keypoint;
+    use crate::frame::Keypoint;
 
     fn meta() -> RecordMeta {
         RecordMeta {

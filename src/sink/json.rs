@@ -20,10 +20,8 @@ use std::io::Write;
 use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Serialize, Serializer};
 
-use super::{RecordMeta, Sink, SinkError};
-use crate::decode::Person;
-use crate::pipeline::{FrameResult, StageTimes, TrackMeta};
-use crate::source::Frame;
+use super::{Sink, SinkError};
+use crate::frame::{Frame, FrameResult, Person, RecordMeta, StageTimes, TrackMeta};
 
 /// Schema version of the records.
 pub const SCHEMA_VERSION: u32 = 1;

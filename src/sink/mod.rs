@@ -24,8 +24,7 @@ pub mod ssd1306;
 pub mod st7789;
 pub mod wire;
 
-use crate::pipeline::FrameResult;
-use crate::source::Frame;
+use crate::frame::{Frame, FrameResult, RecordMeta};
 
 pub use annotate::Annotator;
 pub use json::JsonLines;
@@ -62,17 +61,6 @@ pub enum SinkError {
         spec: String,
         expected: &'static str,
     },
-}
-
-/// What every record says about the model and runtime.
-#[derive(Debug, Clone)]
-pub struct RecordMeta {
-    pub model_id: String,
-    pub runtime: String,
-    pub keypoint_names: Vec<String>,
-    pub skeleton: Vec<[usize; 2]>,
-    /// Keypoints scoring below this are marked not visible.
-    pub keypoint_threshold: f32,
 }
 
 /// A consumer of per-frame results.

@@ -69,9 +69,8 @@ use rumqttc::{
 use serde::Serialize;
 
 use super::json::Record;
-use super::{RecordMeta, Sink, SinkError};
-use crate::pipeline::FrameResult;
-use crate::source::Frame;
+use super::{Sink, SinkError};
+use crate::frame::{Frame, FrameResult, RecordMeta};
 use crate::spec::Spec;
 
 /// Environment variable holding the broker password (used with `username=`

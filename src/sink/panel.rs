@@ -25,9 +25,8 @@ use embedded_graphics::draw_target::DrawTarget;
 use embedded_graphics::geometry::OriginDimensions;
 
 use super::display::{render, PanelColour, RenderOptions, Scene, Skeleton};
-use super::{RecordMeta, Sink, SinkError};
-use crate::pipeline::FrameResult;
-use crate::source::Frame;
+use super::{Sink, SinkError};
+use crate::frame::{Frame, FrameResult, RecordMeta};
 use crate::spec::Spec;
 
 /// Errors of display panels.

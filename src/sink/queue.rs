@@ -11,9 +11,8 @@
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
-use super::{RecordMeta, Sink, SinkError};
-use crate::pipeline::FrameResult;
-use crate::source::Frame;
+use super::{Sink, SinkError};
+use crate::frame::{Frame, FrameResult, RecordMeta};
 
 /// Whether a full queue drops its oldest result or makes the producer wait.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -55,9 +55,8 @@ use std::time::{Duration, Instant};
 
 use serialport::{DataBits, FlowControl, Parity, SerialPort, StopBits, TTYPort};
 
-use super::{json, wire, RecordMeta, Sink, SinkError};
-use crate::pipeline::FrameResult;
-use crate::source::Frame;
+use super::{json, wire, Sink, SinkError};
+use crate::frame::{Frame, FrameResult, RecordMeta};
 use crate::spec::Spec;
 
 /// How records are encoded on the wire.

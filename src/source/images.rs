@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use image::ImageDecoder;
 
-use super::{Frame, Source, SourceError};
+use super::{Source, SourceError};
+use crate::frame::Frame;
 
 const EXTENSIONS: &[&str] = &["jpg", "jpeg", "png"];
 

@@ -19,6 +19,8 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::frame::Frame;
+
 pub use images::{expand, ImageSource};
 
 /// Errors from a source.
@@ -50,120 +52,6 @@ impl SourceError {
     /// True when the error concerns one frame only, so a stream can skip it.
     pub fn is_per_frame(&self) -> bool {
         matches!(self, SourceError::Read { .. } | SourceError::Decode { .. })
-    }
-}
-
-/// How a frame's bytes encode its pixels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum PixelFormat {
-    /// Packed 8-bit R, G, B.
-    #[default]
-    Rgb24,
-    /// Packed 4:2:2 Y0 U Y1 V (V4L2 `YUYV`).
-    Yuyv,
-    /// Y plane, then an interleaved U V plane at half height (V4L2 `NV12`),
-    /// both with the frame's stride.
-    Nv12,
-    /// 8-bit luma only.
-    Grey,
-    /// One JPEG image (V4L2 `MJPG`); `stride` is unused.
-    Mjpeg,
-}
-
-impl PixelFormat {
-    /// The V4L2 four-character code.
-    pub fn fourcc(self) -> &'static str {
-        match self {
-            PixelFormat::Rgb24 => "RGB3",
-            PixelFormat::Yuyv => "YUYV",
-            PixelFormat::Nv12 => "NV12",
-            PixelFormat::Grey => "GREY",
-            PixelFormat::Mjpeg => "MJPG",
-        }
-    }
-
-    /// The format of a four-character code (also accepts `MJPEG`, `RGB24`).
-    pub fn from_fourcc(code: &str) -> Option<Self> {
-        Some(match code.to_ascii_uppercase().as_str() {
-            "RGB3" | "RGB24" | "RGB" => PixelFormat::Rgb24,
-            "YUYV" | "YUY2" => PixelFormat::Yuyv,
-            "NV12" => PixelFormat::Nv12,
-            "GREY" | "GRAY" | "Y8" => PixelFormat::Grey,
-            "MJPG" | "MJPEG" | "JPEG" => PixelFormat::Mjpeg,
-            _ => return None,
-        })
-    }
-
-    /// Smallest valid stride (bytes per line of the first plane) for `width`.
-    pub fn min_stride(self, width: u32) -> usize {
-        let w = width as usize;
-        match self {
-            PixelFormat::Rgb24 => w * 3,
-            PixelFormat::Yuyv => w.div_ceil(2) * 4,
-            PixelFormat::Nv12 | PixelFormat::Grey => w,
-            PixelFormat::Mjpeg => 0,
-        }
-    }
-
-    /// Bytes of a whole frame with `stride` and `height`.
-    pub fn frame_len(self, stride: usize, height: u32) -> usize {
-        let h = height as usize;
-        match self {
-            PixelFormat::Nv12 => stride * (h + h.div_ceil(2)),
-            PixelFormat::Mjpeg => 0,
-            _ => stride * h,
-        }
-    }
-}
-
-/// YCbCr → RGB matrix and range of a YUV frame.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum YuvEncoding {
-    /// ITU-R BT.601, limited range (16–235): what webcams and SD video use.
-    #[default]
-    Bt601Limited,
-    /// BT.601 full range (JPEG/JFIF).
-    Bt601Full,
-    /// ITU-R BT.709 (HD), limited range.
-    Bt709Limited,
-    /// BT.709 full range.
-    Bt709Full,
-}
-
-/// One frame, borrowed from the source's reusable (or mapped) buffer.
-#[derive(Debug, Clone, Copy)]
-pub struct Frame<'a> {
-    /// The frame's bytes in `format`; for RGB, rows `stride` bytes apart.
-    pub pixels: &'a [u8],
-    pub format: PixelFormat,
-    /// Bytes per line of the (first) plane, at least the format's minimum.
-    pub stride: usize,
-    /// For YUV formats: how to turn them into RGB.
-    pub yuv: YuvEncoding,
-    pub width: u32,
-    pub height: u32,
-    /// Sequence number from the source (0-based).
-    pub seq: u64,
-    /// Capture time relative to the source's start.
-    pub timestamp: Duration,
-    /// Where the frame came from (file path, device).
-    pub origin: &'a str,
-}
-
-impl<'a> Frame<'a> {
-    /// A packed RGB frame (rows without padding).
-    pub fn rgb(pixels: &'a [u8], width: u32, height: u32, origin: &'a str) -> Self {
-        Self {
-            pixels,
-            format: PixelFormat::Rgb24,
-            stride: width as usize * 3,
-            yuv: YuvEncoding::default(),
-            width,
-            height,
-            seq: 0,
-            timestamp: Duration::ZERO,
-            origin,
-        }
     }
 }
 

@@ -9,7 +9,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::{Frame, PixelFormat, Source, SourceError, YuvEncoding};
+use super::{Source, SourceError};
+use crate::frame::{Frame, PixelFormat, YuvEncoding};
 use crate::spec::Spec;
 
 /// Frames replayed from a recording.

@@ -45,7 +45,8 @@ use v4l::io::traits::CaptureStream;
 use v4l::video::Capture;
 use v4l::{Device, FourCC};
 
-use super::{Frame, PixelFormat, Source, SourceError, YuvEncoding};
+use super::{Source, SourceError};
+use crate::frame::{Frame, PixelFormat, YuvEncoding};
 use crate::spec::Spec;
 
 /// Formats edgepose reads, best first.

@@ -24,7 +24,7 @@ mod test_support;
 pub use one_euro::{OneEuroFilter, OneEuroParams};
 pub use tracker::Tracker;
 
-use crate::decode::Person;
+use crate::frame::Person;
 
 /// Most tracks alive at once (tentative, confirmed and coasting).
 pub const MAX_TRACKS: usize = 32;

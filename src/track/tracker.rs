@@ -95,7 +95,7 @@ use super::{
     FrameStats, OneEuroFilter, TrackState, TrackedPerson, TrackedPersons, TrackerCounters,
     TrackerParams, MAX_DETECTIONS, MAX_TRACKS, TRACK_KEYPOINTS,
 };
-use crate::decode::{Person, MAX_KEYPOINTS};
+use crate::frame::{Person, MAX_KEYPOINTS};
 
 const K: usize = TRACK_KEYPOINTS;
 
@@ -556,7 +556,7 @@ fn iou(a: &[f32; 4], b: &[f32; 4]) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decode::Keypoint;
+    use crate::frame::Keypoint;
     use crate::track::test_support::{std_dev, Gauss};
     use crate::track::OneEuroParams;
 

@@ -1,0 +1,233 @@
+//! The per-frame types every stage shares: a source's [`Frame`] (pixels
+//! and their format), the decoded [`Person`]s with their [`Keypoint`]s, and
+//! the [`FrameResult`] that the pipeline fills and every sink reads, with
+//! its [`StageTimes`], [`TrackMeta`] and the run's [`RecordMeta`]. They sit
+//! below the stages: this module depends on nothing else in the crate.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+/// Most keypoints per person a decoder supports.
+pub const MAX_KEYPOINTS: usize = 32;
+
+/// One keypoint: position (pixels) and confidence.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Keypoint {
+    pub x: f32,
+    pub y: f32,
+    pub score: f32,
+}
+
+/// One detected person.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Person {
+    /// `[x1, y1, x2, y2]`.
+    pub bbox: [f32; 4],
+    pub score: f32,
+    /// The first `num_keypoints` entries are used.
+    pub keypoints: [Keypoint; MAX_KEYPOINTS],
+}
+
+impl Default for Person {
+    fn default() -> Self {
+        Self {
+            bbox: [0.0; 4],
+            score: 0.0,
+            keypoints: [Keypoint::default(); MAX_KEYPOINTS],
+        }
+    }
+}
+
+/// How a frame's bytes encode its pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PixelFormat {
+    /// Packed 8-bit R, G, B.
+    #[default]
+    Rgb24,
+    /// Packed 4:2:2 Y0 U Y1 V (V4L2 `YUYV`).
+    Yuyv,
+    /// Y plane, then an interleaved U V plane at half height (V4L2 `NV12`),
+    /// both with the frame's stride.
+    Nv12,
+    /// 8-bit luma only.
+    Grey,
+    /// One JPEG image (V4L2 `MJPG`); `stride` is unused.
+    Mjpeg,
+}
+
+impl PixelFormat {
+    /// The V4L2 four-character code.
+    pub fn fourcc(self) -> &'static str {
+        match self {
+            PixelFormat::Rgb24 => "RGB3",
+            PixelFormat::Yuyv => "YUYV",
+            PixelFormat::Nv12 => "NV12",
+            PixelFormat::Grey => "GREY",
+            PixelFormat::Mjpeg => "MJPG",
+        }
+    }
+
+    /// The format of a four-character code (also accepts `MJPEG`, `RGB24`).
+    pub fn from_fourcc(code: &str) -> Option<Self> {
+        Some(match code.to_ascii_uppercase().as_str() {
+            "RGB3" | "RGB24" | "RGB" => PixelFormat::Rgb24,
+            "YUYV" | "YUY2" => PixelFormat::Yuyv,
+            "NV12" => PixelFormat::Nv12,
+            "GREY" | "GRAY" | "Y8" => PixelFormat::Grey,
+            "MJPG" | "MJPEG" | "JPEG" => PixelFormat::Mjpeg,
+            _ => return None,
+        })
+    }
+
+    /// Smallest valid stride (bytes per line of the first plane) for `width`.
+    pub fn min_stride(self, width: u32) -> usize {
+        let w = width as usize;
+        match self {
+            PixelFormat::Rgb24 => w * 3,
+            PixelFormat::Yuyv => w.div_ceil(2) * 4,
+            PixelFormat::Nv12 | PixelFormat::Grey => w,
+            PixelFormat::Mjpeg => 0,
+        }
+    }
+
+    /// Bytes of a whole frame with `stride` and `height`.
+    pub fn frame_len(self, stride: usize, height: u32) -> usize {
+        let h = height as usize;
+        match self {
+            PixelFormat::Nv12 => stride * (h + h.div_ceil(2)),
+            PixelFormat::Mjpeg => 0,
+            _ => stride * h,
+        }
+    }
+}
+
+/// YCbCr → RGB matrix and range of a YUV frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum YuvEncoding {
+    /// ITU-R BT.601, limited range (16–235): what webcams and SD video use.
+    #[default]
+    Bt601Limited,
+    /// BT.601 full range (JPEG/JFIF).
+    Bt601Full,
+    /// ITU-R BT.709 (HD), limited range.
+    Bt709Limited,
+    /// BT.709 full range.
+    Bt709Full,
+}
+
+/// One frame, borrowed from the source's reusable (or mapped) buffer.
+#[derive(Debug, Clone, Copy)]
+pub struct Frame<'a> {
+    /// The frame's bytes in `format`; for RGB, rows `stride` bytes apart.
+    pub pixels: &'a [u8],
+    pub format: PixelFormat,
+    /// Bytes per line of the (first) plane, at least the format's minimum.
+    pub stride: usize,
+    /// For YUV formats: how to turn them into RGB.
+    pub yuv: YuvEncoding,
+    pub width: u32,
+    pub height: u32,
+    /// Sequence number from the source (0-based).
+    pub seq: u64,
+    /// Capture time relative to the source's start.
+    pub timestamp: Duration,
+    /// Where the frame came from (file path, device).
+    pub origin: &'a str,
+}
+
+impl<'a> Frame<'a> {
+    /// A packed RGB frame (rows without padding).
+    pub fn rgb(pixels: &'a [u8], width: u32, height: u32, origin: &'a str) -> Self {
+        Self {
+            pixels,
+            format: PixelFormat::Rgb24,
+            stride: width as usize * 3,
+            yuv: YuvEncoding::default(),
+            width,
+            height,
+            seq: 0,
+            timestamp: Duration::ZERO,
+            origin,
+        }
+    }
+}
+
+/// Per-stage times of one frame, in milliseconds.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq)]
+pub struct StageTimes {
+    /// Reading and decoding the image (filled in by the caller).
+    pub source: f64,
+    pub preprocess: f64,
+    pub invoke: f64,
+    pub decode: f64,
+    /// Pre-process + invoke + decode.
+    pub pipeline: f64,
+}
+
+/// Track identity of one output person (when tracking is on).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct TrackMeta {
+    pub id: u32,
+    pub age_frames: u32,
+    pub age_ms: f64,
+}
+
+/// The result of one frame, in source-image pixels.
+#[derive(Debug, Clone, Default)]
+pub struct FrameResult {
+    /// Persons; with tracking, the confirmed tracks with smoothed keypoints.
+    pub persons: Vec<Person>,
+    /// With tracking: the raw detection of each person in `persons`.
+    pub raw: Vec<Person>,
+    /// With tracking: the track of each person in `persons` (same order);
+    /// empty without tracking.
+    pub tracks: Vec<TrackMeta>,
+    /// True when the persons went through the tracker.
+    pub tracked: bool,
+    pub num_keypoints: usize,
+    pub width: u32,
+    pub height: u32,
+    pub seq: u64,
+    pub timestamp_ms: f64,
+    pub times: StageTimes,
+}
+
+impl FrameResult {
+    /// Copies `other` into `self`, reusing `self`'s buffers (no allocation
+    /// once they are large enough; the derived `clone_from` reallocates).
+    pub fn copy_from(&mut self, other: &FrameResult) {
+        self.persons.clear();
+        self.persons.extend_from_slice(&other.persons);
+        self.raw.clear();
+        self.raw.extend_from_slice(&other.raw);
+        self.tracks.clear();
+        self.tracks.extend_from_slice(&other.tracks);
+        self.tracked = other.tracked;
+        self.num_keypoints = other.num_keypoints;
+        self.width = other.width;
+        self.height = other.height;
+        self.seq = other.seq;
+        self.timestamp_ms = other.timestamp_ms;
+        self.times = other.times;
+    }
+}
+
+/// What travels with a prepared input from the capture side.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct FrameMeta {
+    pub seq: u64,
+    pub timestamp_ms: f64,
+    pub preprocess_ms: f64,
+}
+
+/// What every record says about the model and runtime.
+#[derive(Debug, Clone)]
+pub struct RecordMeta {
+    pub model_id: String,
+    pub runtime: String,
+    pub keypoint_names: Vec<String>,
+    pub skeleton: Vec<[usize; 2]>,
+    /// Keypoints scoring below this are marked not visible.
+    pub keypoint_threshold: f32,
+}
