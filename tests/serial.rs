@@ -33,9 +33,9 @@ use std::time::{Duration, Instant};
 use common::edgepose;
 use edgepose::frame::{Frame, FrameResult, Keypoint, Person, RecordMeta, TrackMeta, MAX_KEYPOINTS};
 use edgepose::sink::serial::{SerialSink, SerialStats};
-use edgepose::sink::wire;
 use edgepose::sink::Sink;
 use edgepose::spec::Spec;
+use edgepose_wire as wire;
 use serde_json::Value;
 
 // ---------------------------------------------------------------- helpers

@@ -1,6 +1,6 @@
 //! `edgepose listen`: the receiving end of the serial sink. Reads a serial
 //! device, a file, a FIFO or standard input; decodes binary frames
-//! ([`super::wire`]) or JSON lines (told, or detected from the first bytes);
+//! ([`edgepose_wire`]) or JSON lines (told, or detected from the first bytes);
 //! prints one JSON line per frame on standard output; and reports damaged
 //! frames (CRC errors, undecodable pieces) and gaps in the sequence numbers
 //! on standard error, with exact counts in a summary at the end.
@@ -33,8 +33,8 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::serial::{explain_open_error, is_absent, PortOptions};
-use super::wire::{self, Deframer, Event, FrameView};
 use crate::model::manifest::COCO17_NAMES;
+use edgepose_wire::{self as wire, Deframer, Event, FrameView};
 
 /// Which decoder `listen` uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,7 +1,7 @@
 //! Sinks: where each frame's persons go. Every sink receives the same
 //! per-frame result through [`Sink`]; backends: JSON lines ([`json`]),
 //! annotated image files ([`annotate`]), an MQTT feed ([`mqtt`]) and a
-//! serial port ([`serial`], with its binary format in [`wire`] and its
+//! serial port ([`serial`], with its binary format in [`edgepose_wire`] and its
 //! receiver in [`listen`]). [`queue`] puts a sink behind a bounded queue on
 //! its own thread. With the `display` feature: small displays ([`panel`]:
 //! [`ssd1306`], [`st7789`], [`framebuffer`]).
@@ -22,7 +22,6 @@ pub mod serial;
 pub mod ssd1306;
 #[cfg(feature = "display")]
 pub mod st7789;
-pub mod wire;
 
 use crate::frame::{Frame, FrameResult, RecordMeta};
 

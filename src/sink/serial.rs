@@ -1,5 +1,5 @@
 //! The serial sink: each frame's persons over a UART or USB-serial adapter,
-//! as JSON lines or as compact binary frames ([`super::wire`]).
+//! as JSON lines or as compact binary frames ([`edgepose_wire`]).
 //!
 //! ```text
 //! serial:/dev/ttyUSB0?baud=115200&encoding=binary|json&data_bits=8
@@ -10,7 +10,7 @@
 //! Defaults: 115200 baud, `json`, 8N1, no flow control. `encoding=json`
 //! sends exactly the records `edgepose infer` prints (one per line);
 //! `encoding=binary` sends the fixed-point frames documented in
-//! [`super::wire`]: 26 + 98 bytes per person, against about 2 KB per
+//! [`edgepose_wire`]: 26 + 98 bytes per person, against about 2 KB per
 //! tracked person in JSON. At 115200 baud (11.5 KB/s with 8N1) a frame with
 //! two people goes out about 50 times a second in binary and 2.5 times as
 //! JSON.
@@ -55,7 +55,9 @@ use std::time::{Duration, Instant};
 
 use serialport::{DataBits, FlowControl, Parity, SerialPort, StopBits, TTYPort};
 
-use super::{json, wire, Sink, SinkError};
+use edgepose_wire as wire;
+
+use super::{json, Sink, SinkError};
 use crate::frame::{Frame, FrameResult, RecordMeta};
 use crate::spec::Spec;
 
