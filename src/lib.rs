@@ -8,10 +8,12 @@
 //! and [`cli`] turn arguments into settings, and [`app`] runs the commands.
 
 pub mod app;
+pub mod backoff;
 pub mod board;
 pub mod cli;
 pub mod config;
 pub mod decode;
+pub mod display;
 pub mod eval;
 pub mod frame;
 pub mod infer;
