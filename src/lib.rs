@@ -3,14 +3,17 @@
 //! The pipeline is split by stage, each behind one trait:
 //! [`source`] (frames) → [`preprocess`] (letterbox + quantize) → [`infer`]
 //! (TFLite runtime loaded at run time) → [`decode`] (layouts, NMS) →
-//! [`sink`] (JSON lines, annotated images). [`model`] holds the model
-//! contract, [`pipeline`] ties the stages together for one frame, [`config`]
-//! and [`cli`] turn arguments into settings, and [`app`] runs the commands.
+//! [`sink`] (JSON lines, annotated images, serial, MQTT, displays), with
+//! [`display`] drawing the pictures. [`model`] holds the model
+//! contract, [`frame`] the per-frame types every stage shares, [`pipeline`]
+//! ties the stages together for one frame, [`stream`] is the frame loop of
+//! `run` and `infer`, [`config`] and [`cli`] turn arguments into settings,
+//! and [`cmd`] holds the commands.
 
-pub mod app;
 pub mod backoff;
 pub mod board;
 pub mod cli;
+pub mod cmd;
 pub mod config;
 pub mod decode;
 pub mod display;
@@ -21,7 +24,6 @@ pub mod model;
 pub mod notify;
 pub mod pipeline;
 pub mod preprocess;
-pub mod probe;
 pub mod sink;
 pub mod source;
 pub mod spec;

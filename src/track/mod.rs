@@ -15,12 +15,14 @@
 //! behind the defaults are in the docs of [`tracker`]; the filter and its
 //! measured jitter reduction and lag in [`one_euro`].
 
+mod apply;
 pub mod one_euro;
 pub mod tracker;
 
 #[cfg(test)]
 mod test_support;
 
+pub use apply::apply_tracking;
 pub use one_euro::{OneEuroFilter, OneEuroParams};
 pub use tracker::Tracker;
 
