@@ -255,7 +255,28 @@ pub struct TrackingArgs {
     pub track_coast_ms: Option<f64>,
 }
 
-/// Arguments of `listen` (decoding in `src/sink/listen.rs`).
+/// Which decoder `listen` uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListenEncoding {
+    /// Decide from the first bytes.
+    Auto,
+    Binary,
+    Json,
+}
+
+impl std::str::FromStr for ListenEncoding {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "auto" => Ok(Self::Auto),
+            "binary" => Ok(Self::Binary),
+            "json" => Ok(Self::Json),
+            _ => Err(format!("{s:?}: expected auto, binary or json")),
+        }
+    }
+}
+
+/// Arguments of `listen` (src/cmd/listen.rs).
 #[derive(Debug, Args, Clone)]
 pub struct ListenArgs {
     /// Serial device (/dev/ttyUSB0), a file or FIFO, or `-` for standard input.
@@ -277,7 +298,7 @@ pub struct ListenArgs {
     pub flow: serialport::FlowControl,
     /// What the sender sends: binary, json, or auto (detect).
     #[arg(long, default_value = "auto")]
-    pub encoding: crate::sink::listen::ListenEncoding,
+    pub encoding: ListenEncoding,
     /// Stop after this many good frames.
     #[arg(long)]
     pub count: Option<u64>,

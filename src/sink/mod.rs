@@ -1,8 +1,8 @@
 //! Sinks: where each frame's persons go. Every sink receives the same
 //! per-frame result through [`Sink`]; backends: JSON lines ([`json`]),
 //! annotated image files ([`annotate`]), an MQTT feed ([`mqtt`]) and a
-//! serial port ([`serial`], with its binary format in [`edgepose_wire`] and its
-//! receiver in [`listen`]). [`queue`] puts a sink behind a bounded queue on
+//! serial port ([`serial`], with its binary format in [`edgepose_wire`]; its
+//! receiving end is `edgepose listen`, [`crate::cmd::listen`]). [`queue`] puts a sink behind a bounded queue on
 //! its own thread. With the `display` feature: small displays
 //! ([`display`], drawing with [`crate::display`]).
 
@@ -10,7 +10,6 @@ pub mod annotate;
 #[cfg(feature = "display")]
 pub mod display;
 pub mod json;
-pub mod listen;
 pub mod mqtt;
 pub mod queue;
 pub mod serial;
