@@ -139,11 +139,10 @@ impl MqttConfig {
             )?
             .unwrap_or(Qos::AtLeastOnce);
         let client_id = spec
-            .take("client_id")
+            .take_with("client_id", "a non-empty id", |v| {
+                (!v.is_empty()).then(|| v.to_string())
+            })?
             .unwrap_or_else(|| format!("edgepose-{device_id}"));
-        if client_id.is_empty() {
-            return Err(spec.invalid("client_id", "", "a non-empty id").into());
-        }
         if spec.take("password").is_some() {
             return Err(spec
                 .error(format!(
@@ -169,12 +168,10 @@ impl MqttConfig {
                 )
                 .into());
         }
-        let file = |spec: &mut Spec, key: &'static str| -> Result<Option<PathBuf>, SinkError> {
-            match spec.take(key) {
-                None => Ok(None),
-                Some(p) if std::path::Path::new(&p).is_file() => Ok(Some(PathBuf::from(p))),
-                Some(p) => Err(spec.invalid(key, &p, "an existing PEM file").into()),
-            }
+        let file = |spec: &mut Spec, key: &'static str| {
+            spec.take_with(key, "an existing PEM file", |p| {
+                std::path::Path::new(p).is_file().then(|| PathBuf::from(p))
+            })
         };
         let ca = file(spec, "ca")?;
         let cert = file(spec, "cert")?;
