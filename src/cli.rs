@@ -164,8 +164,9 @@ pub struct RunArgs {
     pub no_track: bool,
     #[command(flatten)]
     pub tracking: TrackingArgs,
-    /// Results each sink may have waiting; beyond that a camera run
-    /// drops the oldest (counted), a file run waits.
+    /// Results each JSON-lines sink may have waiting (serial, MQTT and
+    /// displays have their own queue: queue=, buffer=, one frame); beyond
+    /// that a camera run drops the oldest (counted), a file run waits.
     #[arg(long, default_value_t = 4)]
     pub sink_queue: usize,
 }

@@ -958,6 +958,8 @@ fn emit_never_waits_for_the_bus() {
     panel.connect().unwrap();
     gate.close();
     let sink = DisplaySink::start(Painter::new(panel, STATUS), 0.0).unwrap();
+    // The mailbox is its one queue: `run` puts none in front of it.
+    assert!(sink.own_queue());
     let sink = Arc::new(Mutex::new(sink));
     // Frame 0 goes to the bus, which hangs; frames 1..=9 must still be
     // accepted at once (emits run on a thread so a hang fails, not blocks).

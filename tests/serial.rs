@@ -846,6 +846,8 @@ fn sink_waits_for_a_port_that_appears_later() {
         "serial:{}?encoding=binary&queue=2",
         link.display()
     ));
+    // Its record ring is its one queue: `run` puts none in front of it.
+    assert!(s.own_queue());
     let (meta, frame) = (meta(), frame());
     for seq in 0..4 {
         s.emit(&frame, &result(seq, 1, false), &meta).unwrap();
