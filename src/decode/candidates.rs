@@ -61,7 +61,7 @@ impl Candidates {
     }
 
     /// Scales the boxes to model-input pixels; returns the (x, y) scale.
-    fn to_pixels(&mut self, coords: Coords, input_wh: [f32; 2]) -> (f32, f32) {
+    fn scale_to_pixels(&mut self, coords: Coords, input_wh: [f32; 2]) -> (f32, f32) {
         let normalized = match coords {
             Coords::Normalized => true,
             Coords::Pixels => false,
@@ -99,7 +99,7 @@ impl Candidates {
     ) {
         out.persons.clear();
         out.num_keypoints = k;
-        let (sx, sy) = self.to_pixels(emit.coords, emit.input_wh);
+        let (sx, sy) = self.scale_to_pixels(emit.coords, emit.input_wh);
         nms(
             &mut self.list,
             emit.iou_threshold,
