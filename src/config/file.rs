@@ -2,22 +2,8 @@
 //! (serde, unknown fields rejected), and the command line's global options
 //! in the same shape ([`Overrides`]), to be merged over it.
 //!
-//! ```toml
-//! # /etc/edgepose/edgepose.toml
-//! tflite_lib = "/usr/lib/aarch64-linux-gnu/libtensorflow-lite.so.2.14.1"
-//! model = "yolov8n_320_quant_pc_uf_pose_coco-st.tflite"
-//! model_dir = "/usr/share/edgepose/models"
-//! threads = 4
-//! conf_threshold = 0.25
-//! iou_threshold = 0.7
-//! keypoint_threshold = 0.5
-//! max_detections = 300
-//! resize = "fast"        # or "exact" (bit-exact with Pillow)
-//! board = "rpi5"         # a boards/*.toml name or a profile path; default: detected
-//! delegate = "/usr/lib/libvx_delegate.so"   # none | xnnpack | npu | gpu | a library
-//! delegate_options = { cache_file_path = "/var/cache/edgepose/vx.nb" }
-//! require_delegate = false
-//! ```
+//! The file's fields, the precedence and an example are in
+//! docs/configuration.md.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
