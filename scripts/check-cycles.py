@@ -242,7 +242,41 @@ def a_cycle(g, comp):
     return comp + [start]
 
 
+def self_test():
+    """The checker on a small tree it must get right, so that a parser
+    gone blind cannot pass the real tree by finding no edges."""
+    import tempfile
+
+    files = {
+        "a.rs": 'use crate::b::Thing;\n// crate::d::Commented\nconst S: &str = "crate::d";\n'
+        "mod tests {\n    use super::*;\n    use super::super::c::X;\n}\n",
+        "b/mod.rs": "mod inner;\npub(crate) fn f() {}\n",
+        "b/inner.rs": "use super::super::d::Y;\nuse crate::{b::f, c};\nfn g<'a>(x: &'a str) -> char { '{' }\n",
+        "c.rs": "use crate::a::Z;\n",
+        "d.rs": "use crate::b;\n",
+        "lib.rs": "pub mod a;\npub mod b;\npub mod c;\npub mod d;\n",
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        src = os.path.join(tmp, "src")
+        for rel, text in files.items():
+            path = os.path.join(src, rel)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "w", encoding="utf-8") as fh:
+                fh.write(text)
+        g = {m: sorted(t) for m, t in graph(src).items()}
+    want = {"a": ["b", "c"], "b": ["c", "d"], "c": ["a"], "d": ["b"]}
+    if g != want:
+        sys.exit(f"check-cycles: self-test failed: graph {g}, expected {want}")
+    if sorted(map(sorted, cycles(graph_for_test(want)))) != [["a", "b", "c", "d"]]:
+        sys.exit("check-cycles: self-test failed: cycle not found")
+
+
+def graph_for_test(edges):
+    return {m: {t: [] for t in ts} for m, ts in edges.items()}
+
+
 def main(argv):
+    self_test()
     show = "--graph" in argv
     args = [a for a in argv if a != "--graph"]
     src = args[0] if args else os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src")
