@@ -7,7 +7,8 @@
 //! [`display`] drawing the pictures. [`model`] holds the model
 //! contract, [`frame`] the per-frame types every stage shares, [`pipeline`]
 //! ties the stages together for one frame, [`stream`] is the frame loop of
-//! `run` and `infer`, [`config`] and [`cli`] turn arguments into settings,
+//! `run` and `infer`, [`cli`] parses the command line and [`config`] checks
+//! it and the config file into each command's settings,
 //! and [`cmd`] holds the commands.
 
 pub mod backoff;
