@@ -161,30 +161,59 @@ impl<C: PanelColour> DrawTarget for Canvas<C> {
     where
         I: IntoIterator<Item = Pixel<C>>,
     {
-        let (w, h) = (self.width as i32, self.height as i32);
-        for Pixel(p, c) in pixels {
-            if p.x >= 0 && p.y >= 0 && p.x < w && p.y < h {
-                self.pixels[(p.y * w + p.x) as usize] = c;
-                self.rows.mark(p.y as usize);
-            }
-        }
+        let w = self.width as usize;
+        let size = self.size();
+        let (buf, rows) = (&mut self.pixels, &mut self.rows);
+        each_inside(size, pixels, |x, y, c| {
+            buf[y * w + x] = c;
+            rows.mark(y);
+        });
         Ok(())
     }
 
     fn fill_solid(&mut self, area: &Rectangle, color: C) -> Result<(), Self::Error> {
-        let r = area.intersection(&self.bounding_box());
-        let Some(br) = r.bottom_right() else {
-            return Ok(());
-        };
         let w = self.width as usize;
-        let (x0, x1) = (r.top_left.x as usize, br.x as usize + 1);
-        for y in r.top_left.y as usize..=br.y as usize {
-            self.pixels[y * w + x0..y * w + x1].fill(color);
-        }
-        self.rows
-            .mark_range(r.top_left.y as usize, br.y as usize + 1);
+        let size = self.size();
+        let (buf, rows) = (&mut self.pixels, &mut self.rows);
+        fill_rows(size, area, rows, |y, x0, x1| {
+            buf[y * w + x0..y * w + x1].fill(color)
+        });
         Ok(())
     }
+}
+
+/// Calls `put(x, y, colour)` for each of `pixels` inside a surface of
+/// `size` (the others are off the glass).
+pub(crate) fn each_inside<C: PixelColor>(
+    size: Size,
+    pixels: impl IntoIterator<Item = Pixel<C>>,
+    mut put: impl FnMut(usize, usize, C),
+) {
+    let (w, h) = (size.width as i32, size.height as i32);
+    for Pixel(p, c) in pixels {
+        if p.x >= 0 && p.y >= 0 && p.x < w && p.y < h {
+            put(p.x as usize, p.y as usize, c);
+        }
+    }
+}
+
+/// Calls `fill(y, x0, x1)` for each row of `area` inside a surface of
+/// `size` (columns `x0..x1`) and marks those rows in `rows`.
+pub(crate) fn fill_rows(
+    size: Size,
+    area: &Rectangle,
+    rows: &mut DirtyRows,
+    mut fill: impl FnMut(usize, usize, usize),
+) {
+    let r = area.intersection(&Rectangle::new(Point::zero(), size));
+    let Some(br) = r.bottom_right() else {
+        return;
+    };
+    let (x0, x1) = (r.top_left.x as usize, br.x as usize + 1);
+    for y in r.top_left.y as usize..=br.y as usize {
+        fill(y, x0, x1);
+    }
+    rows.mark_range(r.top_left.y as usize, br.y as usize + 1);
 }
 
 /// An RGB image (3 bytes a pixel, rows without padding) as a draw target:
@@ -230,12 +259,8 @@ impl DrawTarget for RgbCanvas<'_> {
     where
         I: IntoIterator<Item = Pixel<Rgb888>>,
     {
-        let (w, h) = (self.width as i32, self.height as i32);
-        for Pixel(p, c) in pixels {
-            if p.x >= 0 && p.y >= 0 && p.x < w && p.y < h {
-                self.put(p.x as usize, p.y as usize, c);
-            }
-        }
+        let size = self.size();
+        each_inside(size, pixels, |x, y, c| self.put(x, y, c));
         Ok(())
     }
 }

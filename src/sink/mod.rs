@@ -1,10 +1,11 @@
 //! Sinks: where each frame's persons go. Every sink receives the same
 //! per-frame result through [`Sink`]; backends: JSON lines ([`json`]),
 //! annotated image files ([`annotate`]), an MQTT feed ([`mqtt`]) and a
-//! serial port ([`serial`], with its binary format in [`edgepose_wire`]; its
-//! receiving end is `edgepose listen`, [`crate::cmd::listen`]). [`queue`] puts a sink behind a bounded queue on
-//! its own thread. With the `display` feature: small displays
-//! ([`display`], drawing with [`crate::display`]).
+//! serial port ([`serial`]; its binary format is the [`edgepose_wire`]
+//! crate, its receiving end `edgepose listen`). [`queue`] puts a sink that
+//! has no queue of its own behind a bounded one on its own thread. With the
+//! `display` feature: small displays ([`display`], drawing with
+//! [`crate::display`]).
 
 pub mod annotate;
 #[cfg(feature = "display")]

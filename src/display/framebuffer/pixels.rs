@@ -6,7 +6,7 @@ use embedded_graphics::pixelcolor::{Rgb888, RgbColor};
 use embedded_graphics::prelude::*;
 use embedded_graphics::primitives::Rectangle;
 
-use crate::display::canvas::DirtyRows;
+use crate::display::canvas::{each_inside, fill_rows, DirtyRows};
 
 /// Where one colour channel sits in a pixel word.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -288,30 +288,25 @@ impl DrawTarget for FbCanvas {
     where
         I: IntoIterator<Item = Pixel<Rgb888>>,
     {
-        let (w, h) = (self.width as i32, self.height as i32);
-        let b = self.layout.bytes;
-        for Pixel(p, c) in pixels {
-            if p.x >= 0 && p.y >= 0 && p.x < w && p.y < h {
-                let i = p.y as usize * self.stride + p.x as usize * b;
-                let word = self.layout.pack(c);
-                self.layout.write(&mut self.bytes[i..i + b], word);
-                self.rows.mark(p.y as usize);
-            }
-        }
+        let (layout, stride, b) = (self.layout, self.stride, self.layout.bytes);
+        let size = self.size();
+        let (bytes, rows) = (&mut self.bytes, &mut self.rows);
+        each_inside(size, pixels, |x, y, c| {
+            let i = y * stride + x * b;
+            layout.write(&mut bytes[i..i + b], layout.pack(c));
+            rows.mark(y);
+        });
         Ok(())
     }
 
     fn fill_solid(&mut self, area: &Rectangle, color: Rgb888) -> Result<(), Self::Error> {
-        let r = area.intersection(&self.bounding_box());
-        let Some(br) = r.bottom_right() else {
-            return Ok(());
-        };
-        let word = self.layout.pack(color);
-        for y in r.top_left.y as usize..=br.y as usize {
-            self.fill_row(y, r.top_left.x as usize, br.x as usize + 1, word);
-        }
-        self.rows
-            .mark_range(r.top_left.y as usize, br.y as usize + 1);
+        let (layout, stride) = (self.layout, self.stride);
+        let word = layout.pack(color);
+        let size = self.size();
+        let (bytes, rows) = (&mut self.bytes, &mut self.rows);
+        fill_rows(size, area, rows, |y, x0, x1| {
+            fill(bytes, stride, layout, y, x0, x1, word)
+        });
         Ok(())
     }
 }
