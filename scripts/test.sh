@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The test command: sets everything up (scripts/setup.sh: Debian packages,
 # both TFLite runtimes, the reference venv, the models) and runs every check:
-# formatting, clippy with warnings as errors, and the whole test suite on
-# the real runtimes. Run from anywhere; needs network access to the package
+# formatting, the documentation's links (scripts/check-links.py), clippy with
+# warnings as errors, and the whole test suite on the real runtimes. Run from anywhere; needs network access to the package
 # registries the first time.
 #
 # Models and data: EDGEPOSE_MODEL_MIRROR (default ../shared/models) and
@@ -17,6 +17,8 @@ bash scripts/setup.sh
 
 echo "== cargo fmt --check"
 cargo fmt --check
+echo "== links and anchors in README.md and docs/"
+python3 scripts/check-links.py
 echo "== cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets -- -D warnings
 echo "== cargo test"
