@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""Checks the relative links and #anchors of README.md and docs/*.md (and any
-Markdown file given): every linked file must exist, and every #anchor must be
+"""Checks the relative links and #anchors of the project's Markdown files
+(README.md, docs/*.md, the other READMEs; or the files given): every linked file must exist, and every #anchor must be
 a heading of the target page (GitHub's slugs). External links (a scheme such
 as https:) are not fetched. Exits 1 listing each broken link as FILE:LINE.
 Usage: scripts/check-links.py [FILE.md ...]"""
+import os
 import re
 import sys
 from pathlib import Path
@@ -62,7 +63,15 @@ def check(md):
     return bad
 
 
-files = [Path(f).resolve() for f in sys.argv[1:]] or [root / "README.md", *sorted((root / "docs").glob("*.md"))]
+def markdown_files():
+    """Every .md of the project, build outputs and vendored code left out."""
+    skip = {"target", "vendor", ".cache", ".git", "out", "node_modules"}
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if d not in skip]
+        yield from (Path(dirpath) / f for f in filenames if f.endswith(".md"))
+
+
+files = [Path(f).resolve() for f in sys.argv[1:]] or sorted(markdown_files())
 problems = [p for f in files for p in check(f)]
 for p in problems:
     print(p)

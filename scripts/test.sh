@@ -57,8 +57,8 @@ if [ "${EDGEPOSE_TEST_ARM:-1}" = 1 ]; then
 
     # The packages' contents are what is checked here, so these release
     # builds use thin LTO (minutes less); the shipped profile (fat LTO, one
-    # codegen unit) is what scripts/deploy.sh builds and the README's sizes
-    # are from. EDGEPOSE_SHIP_PROFILE=1 uses it here too.
+    # codegen unit) is what scripts/deploy.sh builds and the sizes in
+    # docs/cross-building-and-deployment.md are from. EDGEPOSE_SHIP_PROFILE=1 uses it here too.
     if [ "${EDGEPOSE_SHIP_PROFILE:-0}" != 1 ]; then
         export CARGO_PROFILE_RELEASE_LTO=thin CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16
     fi

@@ -1,29 +1,10 @@
 //! Configuration in two steps: [`FileConfig`] is the TOML file as written
 //! (serde, unknown fields rejected); [`Settings`] is the validated result of
 //! merging command line (and its environment variables) over the file over
-//! the defaults.
+//! the board profile ([`crate::board`]) over the defaults.
 //!
-//! ```toml
-//! # /etc/edgepose/edgepose.toml
-//! tflite_lib = "/usr/lib/aarch64-linux-gnu/libtensorflow-lite.so.2.14.1"
-//! model = "yolov8n_320_quant_pc_uf_pose_coco-st.tflite"
-//! model_dir = "/usr/share/edgepose/models"
-//! threads = 4
-//! conf_threshold = 0.25
-//! iou_threshold = 0.7
-//! keypoint_threshold = 0.5
-//! max_detections = 300
-//! resize = "fast"        # or "exact" (bit-exact with Pillow)
-//! board = "rpi5"         # a boards/*.toml name or a profile path; default: detected
-//! delegate = "/usr/lib/libvx_delegate.so"   # none | xnnpack | npu | gpu | a library
-//! delegate_options = { cache_file_path = "/var/cache/edgepose/vx.nb" }
-//! require_delegate = false
-//! ```
-//!
-//! Precedence: command line > config file > board profile (see
-//! [`crate::board`]) > built-in defaults. Delegate options come from the
-//! level that chose the delegate and every level above it, later keys
-//! replacing earlier ones.
+//! The file's fields, the precedence and an example are in
+//! docs/configuration.md.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -4,11 +4,8 @@
 //! settings name can be loaded (library opens, plugin entry points present;
 //! no delegate is created, so no accelerator is touched).
 //!
-//! # Troubleshooting
-//! - "board: generic ... no device tree": containers often hide
-//!   `/proc/device-tree`; name the board with `--board`.
-//! - a delegate "does not load": `ldd` on the library shows a missing
-//!   dependency; vendor delegates only load on their own SDK's root.
+//! What it prints, and what to do when a board or delegate is not found:
+//! docs/boards-and-delegates.md.
 
 use serde::Serialize;
 
