@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The main job: sets up what the demo needs (scripts/setup-demo.sh: cmake and
-# nasm, LiteRT, the default model), builds edgepose with the `demo` profile
+# The main job: sets up what the demo needs (scripts/setup-demo.sh: the build's
+# Debian packages, LiteRT, the default model), builds edgepose with the `demo` profile
 # (release without LTO: a shorter first build; what ships is the release
 # profile) and runs the default model on the sample images with the LiteRT
 # runtime, printing one JSON line per image and writing annotated images to

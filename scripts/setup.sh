@@ -4,9 +4,9 @@
 # second run only checks what is already there. The demo needs only a part of
 # it: scripts/setup-demo.sh, which this script runs first.
 #
-#   - what the demo needs (scripts/setup-demo.sh): cmake and nasm, LiteRT
+#   - what the demo needs (scripts/setup-demo.sh): cmake, nasm, libclang-dev, LiteRT
 #     (libLiteRt.so out of the PyPI wheel `ai-edge-litert` 2.3.0)
-#   - Debian packages for the tests: libclang-dev, python3-venv; mosquitto
+#   - Debian packages for the tests: python3-venv; mosquitto
 #     and openssl (scripts/setup-mqtt.sh)
 #   - classic TFLite C API: Debian's libtensorflow-lite2.14.1 and its dependency
 #     closure from the `forky` suite, unpacked into a private root with its own
@@ -23,13 +23,14 @@
 set -euo pipefail
 
 # The demo's part: defines here, cache, litert_version, log, apt_need and
-# fetch_litert, installs cmake and nasm and fetches this machine's LiteRT.
+# fetch_litert, installs the build's Debian packages and fetches this
+# machine's LiteRT.
 . "$(dirname "$0")/setup-demo.sh"
 
 classic_pkg_dev=libtensorflow-lite-dev
 classic_suite=${EDGEPOSE_TFLITE_SUITE:-forky}
 
-apt_need libclang-dev python3-venv
+apt_need python3-venv
 
 "$here/scripts/setup-mqtt.sh"   # mosquitto broker for tests/mqtt.rs
 
