@@ -6,13 +6,16 @@
 //! manifest's pad value, then map every byte through a 256-entry table that
 //! applies the value range and the input tensor's own quantization (uint8,
 //! int8 or float32) in the same pass. The resize itself is done by the
-//! backend in [`resize`].
+//! backend in [`resize`]. [`RgbConverter`] makes a frame's own pixels
+//! packed RGB at full size, for the sinks that draw on them.
 
 mod fused;
 mod pillow;
 mod resize;
+mod rgb;
 
 pub use fused::Fused;
+pub use rgb::RgbConverter;
 
 pub use resize::LetterboxResizer;
 
