@@ -159,10 +159,11 @@ async fn video_feed(
 
 /// `/records`: each frame's record (the JSON sink's line) as an event.
 pub fn records(hub: &Arc<Hub>, peer: SocketAddr, stop: watch::Receiver<bool>) -> Response<Body> {
+    // Subscribed first, so every record offered after joining reaches it.
+    let rx = hub.records.subscribe();
     let Some(joined) = hub.join(Endpoint::Records, peer) else {
         return busy();
     };
-    let rx = hub.records.subscribe();
     stream("text/event-stream", move |tx| {
         records_feed(rx, joined, tx, stop)
     })
@@ -193,7 +194,7 @@ async fn records_feed(
             Err(_) => Bytes::from_static(b": keep-alive\n\n"),
             Ok(Ok(ev)) => ev,
             Ok(Err(broadcast::error::RecvError::Lagged(n))) => {
-                joined.client.lagged.fetch_add(n, Ordering::Relaxed);
+                // Counted from what was offered; the client is told.
                 Bytes::from(format!(": {n} records dropped\n\n"))
             }
             Ok(Err(broadcast::error::RecvError::Closed)) => break,
@@ -264,6 +265,7 @@ struct Preview {
     /// Drops of all clients, live and gone.
     dropped: u64,
     frames_offered: u64,
+    records_offered: u64,
     frames_encoded: u64,
     encode_ms: f64,
 }
@@ -282,7 +284,7 @@ pub async fn stats(hub: &Arc<Hub>) -> Response<Body> {
         let _ = tokio::time::timeout(REPORT_WAIT, reports.changed()).await;
     }
     let report = reports.borrow().clone();
-    let ticks = hub.ticks.load(Ordering::Relaxed);
+    let offered = hub.offered();
     let preview = {
         let c = super::hub::lock(&hub.clients);
         Preview {
@@ -304,13 +306,14 @@ pub async fn stats(hub: &Arc<Hub>) -> Response<Body> {
                     peer: x.peer.to_string(),
                     seconds: (x.since.elapsed().as_secs_f64() * 10.0).round() / 10.0,
                     sent: x.sent.load(Ordering::Relaxed),
-                    dropped: x.dropped(ticks),
+                    dropped: x.dropped(offered),
                 })
                 .collect(),
             requests: c.requests,
             refused: c.refused,
-            dropped: c.dropped_gone + c.live.iter().map(|x| x.dropped(ticks)).sum::<u64>(),
-            frames_offered: ticks,
+            dropped: c.dropped_gone + c.live.iter().map(|x| x.dropped(offered)).sum::<u64>(),
+            frames_offered: offered.frames,
+            records_offered: offered.records,
             frames_encoded: hub.encoded.load(Ordering::Relaxed),
             encode_ms: hub.encode_us.load(Ordering::Relaxed) as f64 / 1e3,
         }

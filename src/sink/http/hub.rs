@@ -74,24 +74,32 @@ pub struct Client {
     pub endpoint: Endpoint,
     pub peer: SocketAddr,
     pub since: Instant,
-    /// Video ticks before this client came.
-    pub first_tick: u64,
+    /// Video frames or records offered before this client came.
+    pub first: u64,
     pub sent: AtomicU64,
-    /// Records lost to the ring (video drops are counted from the ticks).
-    pub lagged: AtomicU64,
 }
 
 impl Client {
     /// What this client missed: video frames offered while it was still
-    /// busy with an earlier one, or records it fell too far behind for.
-    pub fn dropped(&self, ticks: u64) -> u64 {
-        match self.endpoint {
-            Endpoint::Video => ticks
-                .saturating_sub(self.first_tick)
-                .saturating_sub(self.sent.load(Ordering::Relaxed)),
-            Endpoint::Records => self.lagged.load(Ordering::Relaxed),
-        }
+    /// busy with an earlier one, records it fell too far behind for (a
+    /// frame or record on its way counts until it is sent). `offered` are
+    /// the hub's [`Offered`] counts.
+    pub fn dropped(&self, offered: Offered) -> u64 {
+        let total = match self.endpoint {
+            Endpoint::Video => offered.frames,
+            Endpoint::Records => offered.records,
+        };
+        total
+            .saturating_sub(self.first)
+            .saturating_sub(self.sent.load(Ordering::Relaxed))
     }
+}
+
+/// Video frames and records offered to the clients so far.
+#[derive(Debug, Clone, Copy)]
+pub struct Offered {
+    pub frames: u64,
+    pub records: u64,
 }
 
 /// The clients now streaming, and the totals of those gone.
@@ -118,7 +126,9 @@ pub struct Hub {
     /// Model and runtime (from the first frame's meta).
     pub meta: OnceLock<(String, String)>,
     pub skeleton: OnceLock<Skeleton>,
-    /// Read by the capture thread: keep each frame's RGB pixels.
+    /// Read by the capture thread: keep the frames' RGB pixels (set by the
+    /// frame loop when a video frame is about due and a client is ready,
+    /// and when a client or snapshot request comes).
     pub pixels: Arc<AtomicBool>,
     /// Frame loop → encoder.
     pub pending: Mutex<Pending>,
@@ -138,6 +148,8 @@ pub struct Hub {
     pub ready: AtomicUsize,
     /// Video frames offered (at most `fps` a second while anyone watches).
     pub ticks: AtomicU64,
+    /// Records offered (every frame's while anyone reads them).
+    pub published: AtomicU64,
     pub encoded: AtomicU64,
     /// Microseconds the last encode (overlay and JPEG) took.
     pub encode_us: AtomicU64,
@@ -165,6 +177,7 @@ impl Hub {
             snapshots_waiting: AtomicUsize::new(0),
             ready: AtomicUsize::new(0),
             ticks: AtomicU64::new(0),
+            published: AtomicU64::new(0),
             encoded: AtomicU64::new(0),
             encode_us: AtomicU64::new(0),
             closing: AtomicBool::new(false),
@@ -188,8 +201,10 @@ impl Hub {
             .store(c.live.len() - video, Ordering::Relaxed);
         self.snapshots_waiting
             .store(c.snapshots_waiting, Ordering::Relaxed);
-        self.pixels
-            .store(video > 0 || c.snapshots_waiting > 0, Ordering::Relaxed);
+        if video > 0 || c.snapshots_waiting > 0 {
+            // Pixels from the next frame on; the frame loop refines this.
+            self.pixels.store(true, Ordering::Relaxed);
+        }
     }
 
     /// A new streaming client, or `None` when `clients=` are streaming
@@ -201,14 +216,17 @@ impl Hub {
             return None;
         }
         c.next_id += 1;
+        let offered = self.offered();
         let client = Arc::new(Client {
             id: c.next_id,
             endpoint,
             peer,
             since: Instant::now(),
-            first_tick: self.ticks.load(Ordering::Relaxed),
+            first: match endpoint {
+                Endpoint::Video => offered.frames,
+                Endpoint::Records => offered.records,
+            },
             sent: AtomicU64::new(0),
-            lagged: AtomicU64::new(0),
         });
         c.live.push(Arc::clone(&client));
         self.publish(&c);
@@ -236,11 +254,19 @@ impl Hub {
         SnapshotWait(Arc::clone(self))
     }
 
+    /// What has been offered so far.
+    pub fn offered(&self) -> Offered {
+        Offered {
+            frames: self.ticks.load(Ordering::Relaxed),
+            records: self.published.load(Ordering::Relaxed),
+        }
+    }
+
     /// Drops of every client, live and gone.
     pub fn dropped(&self) -> u64 {
-        let ticks = self.ticks.load(Ordering::Relaxed);
+        let offered = self.offered();
         let c = lock(&self.clients);
-        c.dropped_gone + c.live.iter().map(|c| c.dropped(ticks)).sum::<u64>()
+        c.dropped_gone + c.live.iter().map(|c| c.dropped(offered)).sum::<u64>()
     }
 }
 
@@ -253,10 +279,10 @@ pub struct Joined {
 
 impl Drop for Joined {
     fn drop(&mut self) {
-        let ticks = self.hub.ticks.load(Ordering::Relaxed);
+        let offered = self.hub.offered();
         let mut c = lock(&self.hub.clients);
         c.live.retain(|x| !Arc::ptr_eq(x, &self.client));
-        c.dropped_gone += self.client.dropped(ticks);
+        c.dropped_gone += self.client.dropped(offered);
         c.requests += 1;
         self.hub.publish(&c);
     }

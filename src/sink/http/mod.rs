@@ -51,6 +51,9 @@ pub struct HttpSink {
     /// When the next video frame is due (the `fps=` cap).
     due: Option<Instant>,
     interval: Duration,
+    /// The last frame's time and the smoothed time between frames.
+    last_emit: Option<Instant>,
+    frame_dt: Duration,
     /// The last report handed over: when, and the frames then.
     last_report: Option<(Instant, u64)>,
     summary: Option<String>,
@@ -106,6 +109,8 @@ impl HttpSink {
             line: Vec::with_capacity(16 * 1024),
             due: None,
             interval,
+            last_emit: None,
+            frame_dt: Duration::ZERO,
             last_report: None,
             summary: None,
         })
@@ -116,11 +121,13 @@ impl HttpSink {
         self.hub.local
     }
 
-    /// Ends the streams and connections and the threads; the summary line
-    /// is made here, with the final counts.
+    /// Ends the streams and the encoder; the summary line is made here,
+    /// with the final counts. The connections close on the server's thread
+    /// (a client that stopped reading within [`server::CLOSE_WAIT`]), which
+    /// dropping the sink waits for: the run's time does not include it.
     fn close(&mut self) {
-        if let Some(mut s) = self.server.take() {
-            s.close();
+        if let Some(s) = &self.server {
+            s.stop();
         }
         self.hub.closing.store(true, Ordering::Relaxed);
         {
@@ -130,32 +137,44 @@ impl HttpSink {
         if let Some(t) = self.encoder.take() {
             let _ = t.join();
         }
+        let dropped = self.hub.dropped();
         let c = lock(&self.hub.clients);
         self.summary = Some(format!(
             "http {}: {} requests, {} refused, {} frames encoded, {} dropped for slow clients",
             self.hub.local,
-            c.requests,
+            c.requests + c.live.len() as u64,
             c.refused,
             self.hub.encoded.load(Ordering::Relaxed),
-            c.dropped_gone
+            dropped
         ));
     }
 
     /// Hands the newest frame to the encoder when one is due and a client
-    /// (or a snapshot) is ready for it.
+    /// (or a snapshot) is ready for it, and tells the capture thread
+    /// whether the next frames' pixels may be needed: only when a frame is
+    /// about due and someone is ready for it, so a client that stopped
+    /// reading costs no conversion either.
     fn offer_frame(&mut self, frame: &Frame<'_>, result: &FrameResult) {
         let hub = &self.hub;
+        let now = Instant::now();
+        if let Some(last) = self.last_emit.replace(now) {
+            // Smoothed time between frames.
+            self.frame_dt = self.frame_dt.mul_f64(0.9) + (now - last).mul_f64(0.1);
+        }
         let snapshot = hub.snapshots_waiting.load(Ordering::Relaxed) > 0;
+        let ready = snapshot || hub.ready.load(Ordering::Relaxed) > 0;
+        let soon = snapshot || self.due.is_none_or(|d| now + 2 * self.frame_dt >= d);
+        hub.pixels.store(ready && soon, Ordering::Relaxed);
         if hub.video_clients.load(Ordering::Relaxed) == 0 && !snapshot {
             return;
         }
-        let (w, h) = (frame.width as usize, frame.height as usize);
-        if frame.pixels.is_empty() || frame.pixels.len() != w * h * 3 {
-            // Pixels are kept from the next captured frame on.
+        if !snapshot && self.due.is_some_and(|d| now < d) {
             return;
         }
-        let now = Instant::now();
-        if !snapshot && self.due.is_some_and(|d| now < d) {
+        let (w, h) = (frame.width as usize, frame.height as usize);
+        let has_pixels = !frame.pixels.is_empty() && frame.pixels.len() == w * h * 3;
+        if ready && !has_pixels {
+            // Asked for above: the next frame brings them.
             return;
         }
         self.due = Some(match self.due {
@@ -163,7 +182,7 @@ impl HttpSink {
             _ => now + self.interval,
         });
         hub.ticks.fetch_add(1, Ordering::Relaxed);
-        if hub.ready.load(Ordering::Relaxed) == 0 && !snapshot {
+        if !ready {
             // Every client is still busy with an earlier frame: this one
             // is dropped for all of them (counted from the ticks).
             return;
@@ -198,6 +217,7 @@ impl HttpSink {
         event.extend_from_slice(&self.line);
         event.push(b'\n');
         // Never waits: a client that falls behind loses its oldest.
+        self.hub.published.fetch_add(1, Ordering::Relaxed);
         let _ = self.hub.records.send(Bytes::from(event));
     }
 }
@@ -300,8 +320,11 @@ impl Sink for HttpSink {
 
 impl Drop for HttpSink {
     fn drop(&mut self) {
-        if self.server.is_some() || self.encoder.is_some() {
+        if self.encoder.is_some() {
             self.close();
+        }
+        if let Some(mut s) = self.server.take() {
+            s.close();
         }
     }
 }

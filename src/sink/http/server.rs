@@ -5,9 +5,11 @@
 //! else; only `GET` is answered. Past `4 × clients + 8` open connections a
 //! connection gets 503 for whatever it asks.
 //!
-//! Shutting down ([`Server::close`]) tells every stream to end (a video
-//! stream sends its closing boundary), waits for them up to
-//! [`CLOSE_WAIT`], then drops whatever is left, which closes its socket.
+//! Shutting down ([`Server::stop`]) tells every stream to end (a video
+//! stream sends its closing boundary) and returns; the server thread waits
+//! for them up to [`CLOSE_WAIT`], then drops whatever is left (a client
+//! that stopped reading), which closes its socket. [`Server::close`] (and
+//! dropping the server) also waits for that thread.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -70,9 +72,14 @@ impl Server {
         })
     }
 
+    /// Tells every stream and connection to end; does not wait.
+    pub fn stop(&self) {
+        let _ = self.shutdown.send(true);
+    }
+
     /// Ends every stream and connection and the thread.
     pub fn close(&mut self) {
-        let _ = self.shutdown.send(true);
+        self.stop();
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
