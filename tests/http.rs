@@ -50,8 +50,8 @@ fn summary_fps(stderr: &[String]) -> (u64, f64) {
 #[test]
 fn video_and_records_are_the_runs_and_sigterm_closes_every_connection() {
     let _serial = serial();
+    let rec = recording(preview::LONG);
     let dir = tempfile::tempdir().unwrap();
-    let rec = recording(dir.path(), 3000);
     let jsonl = dir.path().join("records.jsonl");
     let sink = format!("json:{}", jsonl.display());
     let p = Preview::start(&rec, "fps=30", &["--sink", &sink], &[]);
@@ -155,8 +155,7 @@ fn video_and_records_are_the_runs_and_sigterm_closes_every_connection() {
 #[test]
 fn the_token_guards_every_path() {
     let _serial = serial();
-    let dir = tempfile::tempdir().unwrap();
-    let rec = recording(dir.path(), 3000);
+    let rec = recording(preview::LONG);
     let p = Preview::start(&rec, "", &[], &[("EDGEPOSE_HTTP_TOKEN", TOKEN)]);
     let bearer = format!("Bearer {TOKEN}");
     for (path, ok) in [
@@ -220,8 +219,7 @@ fn the_token_guards_every_path() {
 #[test]
 fn clients_past_the_bound_get_503() {
     let _serial = serial();
-    let dir = tempfile::tempdir().unwrap();
-    let rec = recording(dir.path(), 3000);
+    let rec = recording(preview::LONG);
     let p = Preview::start(&rec, "clients=2", &[], &[]);
     let video = p.get("/stream.mjpg");
     assert_eq!(video.status, 200);
@@ -319,13 +317,13 @@ fn stage_median(stderr: &[String], stage: &str) -> f64 {
 #[test]
 fn clients_that_stop_reading_cost_the_run_nothing_and_their_drops_are_counted() {
     let _serial = serial();
-    let dir = tempfile::tempdir().unwrap();
-    let rec = recording(dir.path(), 400);
+    let n = if common::emulated() { 60 } else { 400 };
+    let rec = recording(n);
     let ((frames, alone), ..) = run_with_clients(&rec, "fps=30", &[], false);
-    assert_eq!(frames, 400, "a recording loses no frame");
+    assert_eq!(frames, n as u64, "a recording loses no frame");
     let ((frames, stalled), stats, stderr) =
         run_with_clients(&rec, "fps=30", &["/stream.mjpg", "/records"], false);
-    assert_eq!(frames, 400, "a recording loses no frame");
+    assert_eq!(frames, n as u64, "a recording loses no frame");
     let ratio = stalled / alone;
     let (emit, invoke) = (
         stage_median(&stderr, "emit"),
@@ -381,8 +379,7 @@ fn clients_that_stop_reading_cost_the_run_nothing_and_their_drops_are_counted() 
 #[ignore = "a measurement for docs/preview.md (cargo test --release --test http -- --ignored --nocapture)"]
 fn frame_rate_with_0_1_and_4_viewers() {
     let _serial = serial();
-    let dir = tempfile::tempdir().unwrap();
-    let rec = recording(dir.path(), 1000);
+    let rec = recording(1000);
     let viewers = [0usize, 1, 4];
     let mut fps: Vec<Vec<f64>> = vec![Vec::new(); viewers.len()];
     for _ in 0..5 {

@@ -156,8 +156,7 @@ fn alike(a: &RgbImage, (x, y): (u32, u32), b: &RgbImage, tol: u8) -> f64 {
 #[test]
 fn the_page_shows_the_video_and_the_statistics_in_headless_chromium() {
     let _serial = serial();
-    let dir = tempfile::tempdir().unwrap();
-    let rec = recording(dir.path(), 3000);
+    let rec = recording(preview::LONG);
     let p = Preview::start(&rec, "fps=15", &[], &[]);
     let mut b = Browser::start();
     b.call("Page.enable", json!({}));

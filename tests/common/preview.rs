@@ -31,8 +31,14 @@ pub const REC_DISTINCT: usize = 48;
 /// A raw MJPEG recording of `frames` frames: zidane.jpg (two people) at
 /// 640×360 with a 40×40 black-in-white marker that moves 12 px a frame
 /// along the top edge, 48 positions round. Consecutive frames differ in
-/// the marker only.
-pub fn recording(dir: &Path, frames: usize) -> PathBuf {
+/// the marker only. Made once and kept in cargo's test scratch directory
+/// (target/tmp), since a run must last while a test talks to it.
+pub fn recording(frames: usize) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let path = dir.join(format!("preview-{frames}.mjpg"));
+    if path.exists() {
+        return path;
+    }
     let base = image::open(sample("samples/zidane.jpg"))
         .expect("zidane.jpg (run scripts/setup.sh)")
         .resize_exact(REC_W, REC_H, image::imageops::FilterType::Triangle)
@@ -49,20 +55,26 @@ pub fn recording(dir: &Path, frames: usize) -> PathBuf {
                 }
             }
             let mut out = Vec::new();
-            image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 85)
+            image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 70)
                 .encode(img.as_raw(), REC_W, REC_H, image::ExtendedColorType::Rgb8)
                 .unwrap();
             out
         })
         .collect();
-    let path = dir.join("preview.mjpg");
-    let mut f = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+    let part = dir.join(format!("preview-{frames}.mjpg.{}", std::process::id()));
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&part).unwrap());
     for i in 0..frames {
         f.write_all(&jpegs[i % REC_DISTINCT]).unwrap();
     }
     f.flush().unwrap();
+    drop(f);
+    std::fs::rename(&part, &path).unwrap();
     path
 }
+
+/// Frames of a recording that must outlast a test's talk with the run:
+/// at the fastest rates measured here (about 300 frames/s) 8 s.
+pub const LONG: usize = 2400;
 
 /// `edgepose run` over a recording with an `http` sink.
 pub struct Preview {

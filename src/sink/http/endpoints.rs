@@ -119,14 +119,14 @@ async fn video_feed(
     // The newest frame right away when it is recent, so the picture shows
     // at once; otherwise the next one.
     let recent = Duration::from_secs_f64((2.0 / hub.cfg.fps).max(1.0));
-    if !frames
+    let fresh = frames
         .borrow()
         .as_ref()
-        .is_some_and(|j| j.at.elapsed() < recent)
-    {
-        frames.mark_unchanged();
-    } else {
+        .is_some_and(|j| j.at.elapsed() < recent);
+    if fresh {
         frames.mark_changed();
+    } else {
+        frames.mark_unchanged();
     }
     loop {
         {

@@ -179,7 +179,7 @@ pub fn text(status: StatusCode, body: &'static str) -> Response<Body> {
 }
 
 /// The token a request carries: `?token=` or `Authorization: Bearer`.
-fn presented<'a>(req: &'a Request<Incoming>) -> Option<&'a [u8]> {
+fn presented(req: &Request<Incoming>) -> Option<&[u8]> {
     let from_query = req.uri().query().and_then(|q| {
         q.split('&')
             .find_map(|kv| kv.strip_prefix("token="))
