@@ -3,7 +3,7 @@
 //! [`RunReport`] for `run` (printed at exit and on SIGUSR1) and `infer`.
 //! The frame loop ([`crate::stream`]) fills it; it lives below the sinks so
 //! that a sink can be handed one while the run goes on (the web preview's
-//! `/stats`, [`crate::sink::Sink::report`]).
+//! `/stats`, [`crate::sink::Sink::live_report`]).
 
 use serde::Serialize;
 

@@ -94,14 +94,14 @@ pub trait Sink: Send {
     }
     /// True when the sink shows the run's live counters and wants a fresh
     /// [`RunReport`] (the web preview while its statistics are watched);
-    /// the frame loop then hands it one through [`Sink::report`], at most a
+    /// the frame loop then hands it one through [`Sink::live_report`], at most a
     /// few times a second.
-    fn wants_report(&self) -> bool {
+    fn wants_live_report(&self) -> bool {
         false
     }
     /// The run so far (frames, per-stage latencies, drops of every stage
-    /// and sink), when [`Sink::wants_report`] asked for it.
-    fn report(&mut self, _report: &RunReport) {}
+    /// and sink), when [`Sink::wants_live_report`] asked for it.
+    fn live_report(&mut self, _report: &RunReport) {}
     /// Results this sink dropped so far because it fell behind (its queue
     /// or slots were full); `None` for sinks that never drop.
     fn dropped(&self) -> Option<u64> {

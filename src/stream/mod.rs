@@ -13,7 +13,7 @@
 //! Per-stage latencies (capture-to-output, source, pre-process, invoke,
 //! decode, emit) are kept as bounded samples and summed up in a
 //! [`RunReport`], also on request while running (SIGUSR1 in `run`), and
-//! handed to the sinks that show it live ([`Sink::wants_report`]: the web
+//! handed to the sinks that show it live ([`Sink::wants_live_report`]: the web
 //! preview), over the newest [`LIVE_WINDOW`] frames. A stop flag
 //! (SIGINT/SIGTERM in `run`) stops the capture; the frame in flight is
 //! finished, the sinks are flushed.
@@ -510,7 +510,7 @@ fn infer_loop(
         stages.decode.push(result.times.decode);
         report.frames += 1;
         report.persons += result.persons.len() as u64;
-        if sinks.iter().any(|s| s.wants_report()) {
+        if sinks.iter().any(|s| s.wants_live_report()) {
             let mut r = so_far(report);
             stages.fill_recent(&mut r);
             if let Some(t) = tracker.as_deref() {
@@ -522,8 +522,8 @@ fn infer_loop(
             r.load_ms = info.load_ms;
             r.delegate = info.delegate.clone();
             r.sinks = sink_drops(sinks);
-            for sink in sinks.iter_mut().filter(|s| s.wants_report()) {
-                sink.report(&r);
+            for sink in sinks.iter_mut().filter(|s| s.wants_live_report()) {
+                sink.live_report(&r);
             }
         }
     }

@@ -252,7 +252,10 @@ mod tests {
             "{e}"
         );
         let e = parse(&format!("http:1?token={T}"), None).unwrap_err();
-        assert!(e.contains("token= is not accepted") && e.contains("token_file=PATH"), "{e}");
+        assert!(
+            e.contains("token= is not accepted") && e.contains("token_file=PATH"),
+            "{e}"
+        );
         let e = parse("http:1", Some("has space in it, long enough")).unwrap_err();
         assert!(e.contains("EDGEPOSE_HTTP_TOKEN: expected a token"), "{e}");
     }

@@ -275,7 +275,7 @@ impl Sink for HttpSink {
         Some(Arc::clone(&self.hub.pixels))
     }
 
-    fn wants_report(&self) -> bool {
+    fn wants_live_report(&self) -> bool {
         if self
             .last_report
             .is_some_and(|(at, ..)| at.elapsed() < REPORT_EVERY)
@@ -286,7 +286,7 @@ impl Sink for HttpSink {
         asked > 0 && self.hub.now_ms().saturating_sub(asked) < REPORT_INTEREST_MS
     }
 
-    fn report(&mut self, report: &RunReport) {
+    fn live_report(&mut self, report: &RunReport) {
         let now = Instant::now();
         let fps = match self.last_report {
             Some((at, frames)) if now > at => {
