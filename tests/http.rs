@@ -248,15 +248,20 @@ fn clients_past_the_bound_get_503() {
     assert!(status.success());
 }
 
-/// Starts a preview over `rec` with `clients` that connect to the video,
-/// each reading (`read`) or not; returns (frames, frames/s) from the run
-/// summary, the last `/stats` seen during the run and the run's stderr.
-fn run_with_clients(
-    rec: &std::path::Path,
-    opts: &str,
-    paths: &[&str],
-    read: bool,
-) -> ((u64, f64), serde_json::Value, Vec<String>) {
+/// What [`run_with_clients`] measured.
+struct Measured {
+    frames: u64,
+    fps: f64,
+    /// CPU time of the whole process per frame, milliseconds.
+    cpu_ms: f64,
+    /// The last `/stats` seen during the run.
+    stats: serde_json::Value,
+    stderr: Vec<String>,
+}
+
+/// Runs a preview over `rec` with clients asking for `paths`, each reading
+/// its answer (`read`) or never reading a byte.
+fn run_with_clients(rec: &std::path::Path, opts: &str, paths: &[&str], read: bool) -> Measured {
     let p = Preview::start(rec, opts, &[], &[]);
     let mut clients = Vec::new();
     for path in paths {
@@ -293,14 +298,23 @@ fn run_with_clients(
             break;
         };
         match serde_json::from_slice::<serde_json::Value>(&body) {
+            // Before the first frame (the model still loading) `run` is null.
             Ok(v) if v["run"].is_object() => last = v,
-            _ => break,
+            Ok(_) => {}
+            Err(_) => break,
         }
         std::thread::sleep(Duration::from_millis(200));
     }
-    let (status, stderr) = p.wait(Duration::from_secs(300));
+    let (status, stderr, cpu) = p.wait_cpu(Duration::from_secs(300));
     assert!(status.success(), "{stderr:?}");
-    (summary_fps(&stderr), last, stderr)
+    let (frames, fps) = summary_fps(&stderr);
+    Measured {
+        frames,
+        fps,
+        cpu_ms: cpu.as_secs_f64() * 1e3 / frames.max(1) as f64,
+        stats: last,
+        stderr,
+    }
 }
 
 /// The median of a stage from the summary's stage table.
@@ -319,11 +333,17 @@ fn clients_that_stop_reading_cost_the_run_nothing_and_their_drops_are_counted() 
     let _serial = serial();
     let n = if common::emulated() { 60 } else { 400 };
     let rec = recording(n);
-    let ((frames, alone), ..) = run_with_clients(&rec, "fps=30", &[], false);
+    let alone = run_with_clients(&rec, "fps=30", &[], false);
+    assert_eq!(alone.frames, n as u64, "a recording loses no frame");
+    let Measured {
+        frames,
+        fps: stalled,
+        stats,
+        stderr,
+        ..
+    } = run_with_clients(&rec, "fps=30", &["/stream.mjpg", "/records"], false);
     assert_eq!(frames, n as u64, "a recording loses no frame");
-    let ((frames, stalled), stats, stderr) =
-        run_with_clients(&rec, "fps=30", &["/stream.mjpg", "/records"], false);
-    assert_eq!(frames, n as u64, "a recording loses no frame");
+    let alone = alone.fps;
     let ratio = stalled / alone;
     let (emit, invoke) = (
         stage_median(&stderr, "emit"),
@@ -372,38 +392,58 @@ fn clients_that_stop_reading_cost_the_run_nothing_and_their_drops_are_counted() 
     assert!(ratio > 0.5, "frames/s ratio {ratio:.3}");
 }
 
-/// The numbers of docs/preview.md: frames/s of a run with 0, 1 and 4
-/// viewers, each reading what the page reads (the video and the records),
-/// at the default options; rounds alternate, the median of each is kept.
+/// The numbers of docs/preview.md: frames/s and CPU time per frame of a
+/// run with no client, 1 and 4 viewers (each reading what the page reads:
+/// the video and the records) and two clients that never read (the video
+/// and the records), at the default options; rounds alternate, the
+/// median of each is kept.
 #[test]
 #[ignore = "a measurement for docs/preview.md (cargo test --release --test http -- --ignored --nocapture)"]
 fn frame_rate_with_0_1_and_4_viewers() {
     let _serial = serial();
     let rec = recording(1000);
-    let viewers = [0usize, 1, 4];
-    let mut fps: Vec<Vec<f64>> = vec![Vec::new(); viewers.len()];
+    let page = ["/stream.mjpg", "/records"];
+    let cases: [(&str, Vec<&str>, bool); 4] = [
+        ("no client", vec![], true),
+        ("1 viewer", page.to_vec(), true),
+        ("4 viewers", page.repeat(4), true),
+        ("2 clients that stop reading", page.to_vec(), false),
+    ];
+    let mut fps: Vec<Vec<f64>> = vec![Vec::new(); cases.len()];
+    let mut cpu: Vec<Vec<f64>> = vec![Vec::new(); cases.len()];
     for _ in 0..5 {
-        for (i, &n) in viewers.iter().enumerate() {
-            let paths: Vec<&str> = (0..n).flat_map(|_| ["/stream.mjpg", "/records"]).collect();
-            let ((frames, f), stats, _) = run_with_clients(&rec, "", &paths, true);
-            assert_eq!(frames, 1000);
-            if n > 0 {
-                let c = &stats["preview"]["clients"];
-                assert_eq!(c.as_array().map(Vec::len), Some(2 * n), "{stats}");
+        for (i, (_, paths, read)) in cases.iter().enumerate() {
+            let m = run_with_clients(&rec, "", paths, *read);
+            assert_eq!(m.frames, 1000);
+            if !paths.is_empty() {
+                let c = &m.stats["preview"]["clients"];
+                assert_eq!(c.as_array().map(Vec::len), Some(paths.len()), "{}", m.stats);
             }
-            fps[i].push(f);
+            fps[i].push(m.fps);
+            cpu[i].push(m.cpu_ms);
         }
     }
-    let median = |v: &mut Vec<f64>| {
+    let median = |v: &[f64]| {
+        let mut v = v.to_vec();
         v.sort_by(f64::total_cmp);
         v[v.len() / 2]
     };
-    let base = median(&mut fps[0].clone());
-    println!("| viewers | frames/s (median of 5) | ratio to none |");
-    println!("|---|---|---|");
-    for (i, n) in viewers.iter().enumerate() {
-        let m = median(&mut fps[i]);
-        println!("| {n} | {m:.1} | {:.3} |", m / base);
+    for (i, (name, ..)) in cases.iter().enumerate() {
+        println!(
+            "{name}, each round: {:.1?} frames/s, {:.2?} CPU ms a frame",
+            fps[i], cpu[i]
+        );
+    }
+    let (f0, c0) = (median(&fps[0]), median(&cpu[0]));
+    println!("| clients | frames/s | ratio | CPU ms a frame | ratio |");
+    println!("|---|---|---|---|---|");
+    for (i, (name, ..)) in cases.iter().enumerate() {
+        let (f, c) = (median(&fps[i]), median(&cpu[i]));
+        println!(
+            "| {name} | {f:.1} | {:.3} | {c:.2} | {:.3} |",
+            f / f0,
+            c / c0
+        );
     }
 }
 

@@ -138,14 +138,36 @@ impl Preview {
     }
 
     /// Waits for the exit; kills the child after `limit`.
-    pub fn wait(mut self, limit: Duration) -> (ExitStatus, Vec<String>) {
+    pub fn wait(self, limit: Duration) -> (ExitStatus, Vec<String>) {
+        let (status, stderr, _) = self.wait_cpu(limit);
+        (status, stderr)
+    }
+
+    /// [`Preview::wait`], also returning the CPU time the process used
+    /// (user + system, its threads together).
+    pub fn wait_cpu(mut self, limit: Duration) -> (ExitStatus, Vec<String>, Duration) {
+        use std::os::unix::process::ExitStatusExt;
         let deadline = Instant::now() + limit;
+        let pid = self.child.id() as libc::pid_t;
         loop {
-            if let Some(s) = self.child.try_wait().unwrap() {
+            let mut status = 0;
+            // SAFETY: a zeroed rusage is valid; wait4 on our own child.
+            let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+            let r = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
+            if r == pid {
                 // Let the reader thread take the last lines.
                 std::thread::sleep(Duration::from_millis(100));
-                return (s, self.stderr.lock().unwrap().clone());
+                let t = |v: libc::timeval| {
+                    Duration::from_secs(v.tv_sec as u64) + Duration::from_micros(v.tv_usec as u64)
+                };
+                let cpu = t(usage.ru_utime) + t(usage.ru_stime);
+                return (
+                    ExitStatus::from_raw(status),
+                    self.stderr.lock().unwrap().clone(),
+                    cpu,
+                );
             }
+            assert_eq!(r, 0, "wait4: {}", std::io::Error::last_os_error());
             if Instant::now() > deadline {
                 let _ = self.child.kill();
                 panic!(
