@@ -86,19 +86,7 @@ impl RawSource {
                 "a positive number",
             )));
         }
-        let yuv = match spec.take("yuv").as_deref() {
-            None | Some("bt601") => YuvEncoding::Bt601Limited,
-            Some("bt601-full") => YuvEncoding::Bt601Full,
-            Some("bt709") => YuvEncoding::Bt709Limited,
-            Some("bt709-full") => YuvEncoding::Bt709Full,
-            Some(v) => {
-                return Err(bad(spec.invalid(
-                    "yuv",
-                    v,
-                    "bt601, bt601-full, bt709 or bt709-full",
-                )))
-            }
-        };
+        let yuv = super::yuv_option(spec)?;
         let path = PathBuf::from(&spec.target);
         let data = std::fs::read(&path).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => SourceError::NotFound {
