@@ -93,6 +93,10 @@ pub fn command(ctx: &Context, args: &RunArgs) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Err(StreamError::Source(e)) => {
+            // What the source counted up to its failure.
+            if let Some(s) = source.summary() {
+                eprintln!("edgepose: {s}");
+            }
             eprintln!("edgepose: error: {}", from_board(&e));
             Ok(ExitCode::from(4))
         }

@@ -624,6 +624,17 @@ pub fn probe(elements: &[String]) -> GstProbe {
     }
 }
 
+/// The elements of `pipeline` that GStreamer lacks (empty: it can run);
+/// `Err` when the plugin or GStreamer itself is missing.
+pub fn missing_elements(pipeline: &str) -> Result<Vec<String>, String> {
+    let plugin = Plugin::load()?;
+    plugin.version()?;
+    Ok(pipeline_elements(pipeline)
+        .into_iter()
+        .filter(|e| !plugin.has_element(e))
+        .collect())
+}
+
 /// The element names of a pipeline description (`a ! b name=x ! c`), for
 /// `probe` to check a board's camera pipeline.
 pub fn pipeline_elements(pipeline: &str) -> Vec<String> {

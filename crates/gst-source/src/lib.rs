@@ -134,7 +134,7 @@ pub extern "C" fn edgepose_gst_abi() -> u32 {
 pub unsafe extern "C" fn edgepose_gst_version(buf: *mut c_char, len: usize) -> i32 {
     guard(PULL_ERROR, || match init() {
         Ok(()) => {
-            write_err(buf, len, &format!("GStreamer {}", gst::version_string()));
+            write_err(buf, len, gst::version_string().as_str());
             0
         }
         Err(e) => {
