@@ -14,60 +14,11 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use common::frames::{distance, jpeg, scenes, yuyv};
 use common::vm::Vm;
 use serde_json::Value;
 
 const MODEL: &str = "yolov8n_320_quant_pc_uf_pose_coco-st.tflite";
-
-/// Two sample images cropped to 4:3 and scaled to 640x480.
-fn scenes() -> Vec<image::RgbImage> {
-    [
-        ("samples/bus.jpg", (0, 135, 810, 607)),
-        ("samples/zidane.jpg", (160, 0, 960, 720)),
-    ]
-    .iter()
-    .map(|(name, (x, y, w, h))| {
-        image::open(common::sample(name))
-            .unwrap()
-            .crop_imm(*x, *y, *w, *h)
-            .resize_exact(640, 480, image::imageops::FilterType::Triangle)
-            .to_rgb8()
-    })
-    .collect()
-}
-
-/// BT.601 limited-range YUYV, chroma of each pixel pair from its first pixel.
-fn yuyv(img: &image::RgbImage) -> Vec<u8> {
-    let f = |x: u32, y: u32| {
-        let p = img.get_pixel(x, y).0;
-        (f64::from(p[0]), f64::from(p[1]), f64::from(p[2]))
-    };
-    let luma =
-        |(r, g, b): (f64, f64, f64)| (16.0 + 0.257 * r + 0.504 * g + 0.098 * b).round() as u8;
-    let mut out = Vec::new();
-    for y in 0..img.height() {
-        for x in (0..img.width()).step_by(2) {
-            let (r, g, b) = f(x, y);
-            let u = (128.0 - 0.148 * r - 0.291 * g + 0.439 * b).round() as u8;
-            let v = (128.0 + 0.439 * r - 0.368 * g - 0.071 * b).round() as u8;
-            out.extend_from_slice(&[luma(f(x, y)), u, luma(f(x + 1, y)), v]);
-        }
-    }
-    out
-}
-
-fn jpeg(img: &image::RgbImage) -> Vec<u8> {
-    let mut out = Vec::new();
-    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90)
-        .encode(
-            img.as_raw(),
-            img.width(),
-            img.height(),
-            image::ExtendedColorType::Rgb8,
-        )
-        .unwrap();
-    out
-}
 
 /// Serial lines between `@NAME` and the next marker.
 fn section<'a>(serial: &'a [String], name: &str) -> Vec<&'a str> {
@@ -99,43 +50,6 @@ fn records(lines: &[&str]) -> Vec<Value> {
         .iter()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
         .collect()
-}
-
-/// Persons of a record as (box, keypoint x/y) numbers.
-fn persons(r: &Value) -> Vec<Vec<f64>> {
-    r["persons"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| {
-            let mut v: Vec<f64> = p["box"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|x| x.as_f64().unwrap())
-                .collect();
-            for k in p["keypoints"].as_array().unwrap() {
-                v.push(k["x"].as_f64().unwrap());
-                v.push(k["y"].as_f64().unwrap());
-            }
-            v
-        })
-        .collect()
-}
-
-/// Largest coordinate difference between two records' persons, or None
-/// when the person counts differ.
-fn distance(a: &Value, b: &Value) -> Option<f64> {
-    let (pa, pb) = (persons(a), persons(b));
-    if pa.len() != pb.len() {
-        return None;
-    }
-    Some(
-        pa.iter()
-            .zip(&pb)
-            .flat_map(|(x, y)| x.iter().zip(y).map(|(u, v)| (u - v).abs()))
-            .fold(0.0, f64::max),
-    )
 }
 
 /// Host-side `edgepose infer` on a recording: one record per frame.
