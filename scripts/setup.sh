@@ -37,6 +37,7 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
 fi
 
 "$here/scripts/setup-mqtt.sh"   # mosquitto broker for tests/mqtt.rs
+"$here/scripts/setup-gst.sh"    # GStreamer (dev files, plugins, tools) for the gst: source
 
 # Rust components the checks use.
 if command -v rustup >/dev/null 2>&1; then

@@ -124,8 +124,14 @@ exec 3>&-
     assert!(timeouts >= 2, "{summary}");
     assert!(!recs.is_empty() && recs.len() <= 5);
     let seqs: Vec<u64> = recs.iter().map(|r| r["seq"].as_u64().unwrap()).collect();
-    assert!(seqs.windows(2).all(|w| w[1] > w[0]) && seqs[seqs.len() - 1] <= 4, "{seqs:?}");
-    let ts: Vec<f64> = recs.iter().map(|r| r["timestamp_ms"].as_f64().unwrap()).collect();
+    assert!(
+        seqs.windows(2).all(|w| w[1] > w[0]) && seqs[seqs.len() - 1] <= 4,
+        "{seqs:?}"
+    );
+    let ts: Vec<f64> = recs
+        .iter()
+        .map(|r| r["timestamp_ms"].as_f64().unwrap())
+        .collect();
     assert!(ts.windows(2).all(|w| w[1] > w[0]), "{ts:?}");
     // The pause shows in the arrival times: frames 3 and 4 came > 1.5 s
     // after frame 0.
@@ -134,10 +140,19 @@ exec 3>&-
     }
     assert_matches(&recs, &want, |seq| (seq % 2) as usize);
     assert!(err.contains("stream lost (repeated timeouts)"), "{err}");
-    assert!(err.contains("stream ended inside a frame (1000 bytes of it)"), "{err}");
-    assert!(err.contains("stream lost (the writer closed the pipe)"), "{err}");
+    assert!(
+        err.contains("stream ended inside a frame (1000 bytes of it)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("stream lost (the writer closed the pipe)"),
+        "{err}"
+    );
     let last = common::own_stderr(&o).pop().unwrap();
-    assert!(last.contains("has been gone for") && last.contains("give_up_s"), "{last}");
+    assert!(
+        last.contains("has been gone for") && last.contains("give_up_s"),
+        "{last}"
+    );
 }
 
 #[test]
@@ -214,13 +229,28 @@ fn pipes_that_do_not_match_their_declaration() {
     // Geometry that no I420 frame can have: one line naming it, exit 1,
     // before anything is read.
     for (spec, needle) in [
-        ("raw:-?format=I420&width=641&height=480", "I420 needs an even width"),
-        ("raw:-?format=NV12&width=640&height=479", "NV12 needs an even height"),
-        ("raw:-?format=I420&width=640&height=480&stride=600", "stride 600 is less than"),
+        (
+            "raw:-?format=I420&width=641&height=480",
+            "I420 needs an even width",
+        ),
+        (
+            "raw:-?format=NV12&width=640&height=479",
+            "NV12 needs an even height",
+        ),
+        (
+            "raw:-?format=I420&width=640&height=480&stride=600",
+            "stride 600 is less than",
+        ),
         ("raw:-?format=YUYV&width=640", "need width= and height="),
-        ("raw:-?format=I420&width=70000&height=2", "width 70000: expected 1 to 16384"),
+        (
+            "raw:-?format=I420&width=70000&height=2",
+            "width 70000: expected 1 to 16384",
+        ),
         ("raw:-?format=MJPG&max_bytes=10", "max_bytes=10"),
-        ("raw:-?format=H264&width=2&height=2", "format=H264: expected one of I420"),
+        (
+            "raw:-?format=H264&width=2&height=2",
+            "format=H264: expected one of I420",
+        ),
     ] {
         let o = run_with_input(spec, b"", dir.path());
         let err = String::from_utf8_lossy(&o.stderr);
@@ -238,7 +268,10 @@ fn pipes_that_do_not_match_their_declaration() {
     );
     assert_eq!(o.status.code(), Some(0), "{o:?}");
     let summary = pipe_summary(&o);
-    assert!(summary.contains(": 2 frames, ") && summary.contains("1 partial frames"), "{summary}");
+    assert!(
+        summary.contains(": 2 frames, ") && summary.contains("1 partial frames"),
+        "{summary}"
+    );
     // JPEG images over max_bytes: dropped and counted, no frame.
     let big = jpeg(&scenes()[0]);
     let o = run_with_input(
@@ -248,5 +281,8 @@ fn pipes_that_do_not_match_their_declaration() {
     );
     assert_eq!(o.status.code(), Some(0), "{o:?}");
     let summary = pipe_summary(&o);
-    assert!(summary.contains(": 0 frames, ") && summary.contains(", 2 over max_bytes"), "{summary}");
+    assert!(
+        summary.contains(": 0 frames, ") && summary.contains(", 2 over max_bytes"),
+        "{summary}"
+    );
 }

@@ -80,12 +80,33 @@ run vivid-yuyv 20 "v4l2:/dev/video0?format=YUYV&width=640&height=480"
 run vivid-nv12 15 "v4l2:/dev/video0?format=NV12&width=640&height=480"
 run vivid-mjpg 10 "v4l2:/dev/video0?format=MJPG&width=640&height=480"
 v4l2-writer -d /dev/video10 -f YUYV -s 640x480 -r 4 -l 20 -p 5:4 -w 60 frames.yuyv >writer10.txt 2>&1 &
+W10=$!
 sleep 1
 run loop-yuyv 40 "v4l2:/dev/video10?timeout_ms=800&max_timeouts=2"
 v4l2-writer -d /dev/video11 -f MJPG -s 640x480 -r 4 -l 20 -w 60 frames.mjpg >writer11.txt 2>&1 &
 sleep 1
 run loop-mjpg 30 "v4l2:/dev/video11"
 cat writer10.txt writer11.txt
+kill $W10 2>/dev/null; wait $W10 2>/dev/null
+# gst: sources (the plugin beside edgepose, GStreamer's plugins in /payload/gst).
+export GST_PLUGIN_SYSTEM_PATH_1_0=/payload/gst GST_REGISTRY_1_0=/tmp/gst-registry.bin GST_REGISTRY_FORK=no
+# First as a board without GStreamer: its core library moved away.
+mkdir -p /tmp/nogst
+for f in /lib/x86_64-linux-gnu/libgstreamer-1.0.so.0 /usr/lib/x86_64-linux-gnu/libgstreamer-1.0.so.0; do [ -e $f ] && mv $f /tmp/nogst/ && echo $f >>/tmp/nogst/list; done
+echo "@nogst" >$S
+$EP run --source "gst:v4l2src device=/dev/video0" 2>nogst.err; echo "@status $?" >$S
+echo "== nogst"; cat nogst.err
+$EP probe >nogst-probe.txt 2>&1; echo "== nogst-probe"; grep gstreamer nogst-probe.txt
+run nogst-v4l2 6 "v4l2:/dev/video0?format=YUYV&width=640&height=480"
+for f in $(cat /tmp/nogst/list); do mv /tmp/nogst/$(basename $f) $f; done
+run gst-vivid 12 "gst:v4l2src device=/dev/video0 ! video/x-raw,format=NV12,width=640,height=480"
+run gst-eos 20 "gst:v4l2src device=/dev/video0 num-buffers=6 ! video/x-raw,format=YUY2,width=640,height=480"
+# A loopback writer that stops after 6 frames (the pipeline stalls and
+# errors while it is gone) and a new one 5 s later: counted, recovered.
+v4l2-writer -d /dev/video10 -f YUYV -s 640x480 -r 4 -l 2 frames.yuyv >writer10b.txt 2>&1 &
+( sleep 6; v4l2-writer -d /dev/video10 -f YUYV -s 640x480 -r 4 -l 4 -w 30 frames.yuyv >writer10c.txt 2>&1 ) &
+sleep 1
+run gst-loop 22 "gst:v4l2src device=/dev/video10 ! video/x-raw,format=YUY2?timeout_ms=800&max_timeouts=2&give_up_s=20"
 echo "@end" >$S
 "#;
 
@@ -117,8 +138,11 @@ fn camera_runs_against_real_v4l2_devices() {
         .file(common::models_dir().join(MODEL), &format!("models/{MODEL}"))
         .file(&yuyv_path, "frames.yuyv")
         .file(&mjpg_path, "frames.mjpg")
-        .memory_mb(1536)
-        .timeout(Duration::from_secs(240));
+        .binary(common::gst_plugin(), "bin/libedgepose_gst.so");
+    for p in ["coreelements", "app", "video4linux2", "videoconvertscale"] {
+        vm.binary(common::gst_element_plugin(p), &format!("gst/libgst{p}.so"));
+    }
+    vm.memory_mb(1536).timeout(Duration::from_secs(330));
     let out = vm.run();
     eprintln!("VM: qemu {:?}", out.qemu_time);
     assert_eq!(out.status, 0, "{}", out.console_tail());
@@ -236,4 +260,78 @@ fn camera_runs_against_real_v4l2_devices() {
         .find(|l| l.contains(" frames, ") && l.starts_with("edgepose: "))
         .unwrap();
     assert!(!summary.contains(" 0 errors"), "{summary}");
+
+    // gst: on a board without GStreamer: one line naming the library;
+    // probe says so; a V4L2 source still runs.
+    assert_eq!(status(serial, "nogst"), "@status 1");
+    let nogst =
+        &console[console.find("== nogst\n").unwrap()..console.find("== nogst-probe").unwrap()];
+    let lines: Vec<&str> = nogst
+        .lines()
+        .filter(|l| l.starts_with("edgepose"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{nogst}");
+    assert!(
+        lines[0].contains("GStreamer is not installed here")
+            && lines[0].contains("libgstreamer-1.0.so.0"),
+        "{nogst}"
+    );
+    let probe = &console[console.find("== nogst-probe").unwrap()..];
+    assert!(probe.contains("gstreamer: NOT usable"), "{probe}");
+    assert_eq!(status(serial, "nogst-v4l2"), "@status 0");
+    assert!(!section(serial, "nogst-v4l2").is_empty());
+
+    // gst:v4l2src on vivid: frames with rising (buffer) timestamps.
+    for name in ["gst-vivid", "gst-eos"] {
+        let recs = records(&section(serial, name));
+        println!("{name}: {} records", recs.len());
+        assert!(recs.len() >= 3, "{name}: {} records", recs.len());
+        assert!(recs.iter().all(|r| r["width"] == 640 && r["height"] == 480));
+        let ts: Vec<f64> = recs
+            .iter()
+            .map(|r| r["timestamp_ms"].as_f64().unwrap())
+            .collect();
+        assert!(ts.windows(2).all(|w| w[1] > w[0]), "{name}: {ts:?}");
+    }
+    assert_eq!(status(serial, "gst-vivid"), "@status 0");
+    // num-buffers=6: EOS ends the run by itself (before the 20 s limit).
+    assert_eq!(status(serial, "gst-eos"), "@status 0");
+    let log = &console[console.find("== gst-eos").unwrap()..];
+    assert!(log.contains("end of stream"), "{log}");
+    assert!(log.contains("6 buffers reached the appsink"), "{log}");
+
+    // The loopback writer stopped mid-run: the loss is counted, the
+    // pipeline rebuilt, and frames came again; every record is one of the
+    // scenes, as `infer` finds it in the same bytes, within 0.01 px.
+    let log = &console[console.find("== gst-loop").unwrap()..];
+    let summary = log
+        .lines()
+        .find(|l| l.contains("edgepose: gst v4l2src"))
+        .unwrap_or_else(|| panic!("{log}"));
+    println!("{summary}");
+    assert!(
+        log.contains("stream lost") && log.contains("frames again"),
+        "{log}"
+    );
+    assert!(
+        !summary.contains(" 0 losses") && !summary.contains(" 0 reconnects"),
+        "{summary}"
+    );
+    let recs = records(&section(serial, "gst-loop"));
+    let ts: Vec<f64> = recs
+        .iter()
+        .map(|r| r["timestamp_ms"].as_f64().unwrap())
+        .collect();
+    assert!(ts.windows(2).all(|w| w[1] > w[0]), "gst-loop: {ts:?}");
+    let mut worst: f64 = 0.0;
+    for r in &recs {
+        let d = want_yuyv
+            .iter()
+            .filter_map(|w| distance(r, w))
+            .fold(f64::INFINITY, f64::min);
+        assert!(d <= 0.01, "gst-loop: {d} px from the nearest scene: {r}");
+        worst = worst.max(d);
+    }
+    println!("gst-loop: {} records, worst {worst:.4} px", recs.len());
+    assert!(recs.len() >= 4, "gst-loop: {} records", recs.len());
 }

@@ -71,12 +71,11 @@ impl RunSettings {
         };
         let board = &global.board;
         let (sources, source_default) = if args.sources.is_empty() {
-            let (camera, which) = board_camera(&board.board).ok_or_else(|| {
-                ConfigError::NoSource {
+            let (camera, which) =
+                board_camera(&board.board).ok_or_else(|| ConfigError::NoSource {
                     board: board.board.name.clone(),
                     reason: board.reason.clone(),
-                }
-            })?;
+                })?;
             let why = format!(
                 "the {which} of board profile {} ({}), as no --source was given",
                 board.board.name, board.reason

@@ -66,8 +66,15 @@ type AbiFn = unsafe extern "C" fn() -> u32;
 type VersionFn = unsafe extern "C" fn(*mut c_char, usize) -> i32;
 type HasElementFn = unsafe extern "C" fn(*const c_char) -> i32;
 type OpenFn = unsafe extern "C" fn(*const c_char, u32, *mut c_char, usize) -> *mut c_void;
-type PullFn =
-    unsafe extern "C" fn(*mut c_void, *mut u8, usize, *mut RawFrame, u32, *mut c_char, usize) -> i32;
+type PullFn = unsafe extern "C" fn(
+    *mut c_void,
+    *mut u8,
+    usize,
+    *mut RawFrame,
+    u32,
+    *mut c_char,
+    usize,
+) -> i32;
 type ArrivedFn = unsafe extern "C" fn(*const c_void) -> u64;
 type CloseFn = unsafe extern "C" fn(*mut c_void);
 
@@ -90,7 +97,10 @@ fn candidates() -> Vec<PathBuf> {
         v.push(PathBuf::from(p));
         return v;
     }
-    if let Some(dir) = std::env::current_exe().ok().and_then(|e| e.parent().map(PathBuf::from)) {
+    if let Some(dir) = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(PathBuf::from))
+    {
         v.push(dir.join(PLUGIN));
     }
     v.push(PathBuf::from("/usr/lib/edgepose").join(PLUGIN));
@@ -126,7 +136,12 @@ impl Plugin {
                 format!("cannot load {}: {e}", path.display())
             }
         })?;
-        let missing = |e: libloading::Error| format!("{} is not an edgepose GStreamer plugin: {e}", path.display());
+        let missing = |e: libloading::Error| {
+            format!(
+                "{} is not an edgepose GStreamer plugin: {e}",
+                path.display()
+            )
+        };
         // SAFETY: the symbols have the types of the plugin's C ABI, whose
         // version is checked first.
         unsafe {
@@ -139,12 +154,20 @@ impl Plugin {
                 ));
             }
             Ok(Self {
-                version: *lib.get::<VersionFn>(b"edgepose_gst_version\0").map_err(missing)?,
-                has_element: *lib.get::<HasElementFn>(b"edgepose_gst_has_element\0").map_err(missing)?,
+                version: *lib
+                    .get::<VersionFn>(b"edgepose_gst_version\0")
+                    .map_err(missing)?,
+                has_element: *lib
+                    .get::<HasElementFn>(b"edgepose_gst_has_element\0")
+                    .map_err(missing)?,
                 open: *lib.get::<OpenFn>(b"edgepose_gst_open\0").map_err(missing)?,
                 pull: *lib.get::<PullFn>(b"edgepose_gst_pull\0").map_err(missing)?,
-                arrived: *lib.get::<ArrivedFn>(b"edgepose_gst_arrived\0").map_err(missing)?,
-                close: *lib.get::<CloseFn>(b"edgepose_gst_close\0").map_err(missing)?,
+                arrived: *lib
+                    .get::<ArrivedFn>(b"edgepose_gst_arrived\0")
+                    .map_err(missing)?,
+                close: *lib
+                    .get::<CloseFn>(b"edgepose_gst_close\0")
+                    .map_err(missing)?,
                 path,
                 _lib: lib,
             })
@@ -375,7 +398,9 @@ impl GstSource {
     }
 
     fn stopping(&self) -> bool {
-        self.stop.as_ref().is_some_and(|s| s.load(Ordering::Relaxed))
+        self.stop
+            .as_ref()
+            .is_some_and(|s| s.load(Ordering::Relaxed))
     }
 
     fn sleep_backoff(&mut self) {
@@ -468,7 +493,9 @@ impl GstSource {
         }
     }
 
-    fn frame(&mut self) -> Result<Option<(PixelFormat, Geometry, YuvEncoding, Duration)>, SourceError> {
+    fn frame(
+        &mut self,
+    ) -> Result<Option<(PixelFormat, Geometry, YuvEncoding, Duration)>, SourceError> {
         let Some(f) = self.pull()? else {
             return Ok(None);
         };
@@ -549,7 +576,11 @@ impl Source for GstSource {
     }
 
     fn describe(&self) -> String {
-        format!("GStreamer pipeline {} (plugin {})", self.cfg.pipeline, self.plugin.path.display())
+        format!(
+            "GStreamer pipeline {} (plugin {})",
+            self.cfg.pipeline,
+            self.plugin.path.display()
+        )
     }
 
     fn live(&self) -> bool {
@@ -658,7 +689,11 @@ mod tests {
         s.finish().unwrap();
         assert_eq!(c.pipeline, "videotestsrc num-buffers=5 ! videoconvert");
         assert_eq!((c.buffers, c.eos), (3, Eos::Lost));
-        let e = |t: &str| GstConfig::from_spec(&mut Spec::parse(t).unwrap()).unwrap_err().to_string();
+        let e = |t: &str| {
+            GstConfig::from_spec(&mut Spec::parse(t).unwrap())
+                .unwrap_err()
+                .to_string()
+        };
         assert!(e("gst:").contains("expected a GStreamer pipeline"));
         assert!(e("gst:videotestsrc !").contains("ends in `!`"));
         assert!(e("gst:videotestsrc?buffers=0").contains("buffers=0"));

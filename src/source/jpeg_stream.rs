@@ -70,7 +70,7 @@ impl JpegScanner {
                         None if d.len() > 1 => Scan::Skip(d.len() - 1),
                         None if d.first().is_some_and(|&b| b != 0xFF) => Scan::Skip(1),
                         None => Scan::Need,
-                    }
+                    };
                 }
                 State::Marker => {
                     let p = self.pos;

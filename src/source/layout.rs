@@ -106,12 +106,12 @@ impl Geometry {
             WireFormat::Native(PixelFormat::Yuyv) => (true, false),
             WireFormat::Native(_) => (false, false),
         };
-        if even_w && width % 2 != 0 {
+        if even_w && !width.is_multiple_of(2) {
             return Err(err(format!(
                 "{name} needs an even width (chroma is shared by pixel pairs); got {width}"
             )));
         }
-        if even_h && height % 2 != 0 {
+        if even_h && !height.is_multiple_of(2) {
             return Err(err(format!(
                 "{name} needs an even height (chroma is shared by line pairs); got {height}"
             )));
@@ -129,7 +129,7 @@ impl Geometry {
                 "stride {stride} is less than the {min} bytes a {width}-pixel {name} line needs"
             )));
         }
-        if format == WireFormat::I420 && stride % 2 != 0 {
+        if format == WireFormat::I420 && !stride.is_multiple_of(2) {
             return Err(err(format!(
                 "I420 needs an even stride (chroma lines are stride/2); got {stride}"
             )));

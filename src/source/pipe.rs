@@ -131,11 +131,23 @@ impl PipeConfig {
         // The writer paces the frames; fps only sets the default stall
         // timeout (three frame intervals, at least 2 s).
         let fps: f64 = ranged(spec, "fps", 0.001..=1000.0, 30.0, "frames per second")?;
-        let default_timeout = (3000.0 / fps).max(2000.0).min(600_000.0) as u64;
-        let timeout_ms = ranged(spec, "timeout_ms", 1..=600_000, default_timeout, "milliseconds")?;
+        let default_timeout = (3000.0 / fps).clamp(2000.0, 600_000.0) as u64;
+        let timeout_ms = ranged(
+            spec,
+            "timeout_ms",
+            1..=600_000,
+            default_timeout,
+            "milliseconds",
+        )?;
         let max_timeouts = ranged(spec, "max_timeouts", 1..=1000, 3, "a count")?;
         let give_up_s = ranged(spec, "give_up_s", 0.0..=86_400.0, 60.0, "seconds")?;
-        let max_bytes = ranged(spec, "max_bytes", 1024..=super::layout::MAX_FRAME_BYTES, 8 << 20, "bytes")?;
+        let max_bytes = ranged(
+            spec,
+            "max_bytes",
+            1024..=super::layout::MAX_FRAME_BYTES,
+            8 << 20,
+            "bytes",
+        )?;
         let yuv = super::yuv_option(spec)?;
         let eof = match spec.take("eof").as_deref() {
             None | Some("lost") => Eof::Lost,
@@ -222,7 +234,14 @@ impl PipeSource {
         let (buf, chroma) = match cfg.geometry {
             Some(g) => (
                 vec![0; g.frame_len],
-                vec![0; if g.format == WireFormat::I420 { g.wire_len - g.luma_len() } else { 0 }],
+                vec![
+                    0;
+                    if g.format == WireFormat::I420 {
+                        g.wire_len - g.luma_len()
+                    } else {
+                        0
+                    }
+                ],
             ),
             None => (vec![0; cfg.max_bytes + CHUNK], Vec::new()),
         };
@@ -314,7 +333,11 @@ impl PipeSource {
 
     /// One wait: bytes read, or a timeout / end handled. `Ok(None)`: the
     /// source has ended (stopped, or `eof=end`).
-    fn pump(&mut self, into: std::ops::Range<usize>, chroma: bool) -> Result<Option<usize>, SourceError> {
+    fn pump(
+        &mut self,
+        into: std::ops::Range<usize>,
+        chroma: bool,
+    ) -> Result<Option<usize>, SourceError> {
         let fd = self.fifo.as_ref().map_or(0, |f| f.as_raw_fd());
         let dest = if chroma {
             &mut self.chroma[into]
@@ -410,7 +433,10 @@ impl PipeSource {
                 }
                 Scan::Corrupt(n) => {
                     self.counters.corrupt += 1;
-                    log::warn!("{}: a JPEG image broke off after {n} bytes; dropped", self.origin);
+                    log::warn!(
+                        "{}: a JPEG image broke off after {n} bytes; dropped",
+                        self.origin
+                    );
                     self.start += n;
                 }
                 Scan::Need => {

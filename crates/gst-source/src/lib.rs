@@ -165,10 +165,9 @@ fn open(pipeline: &str, max_buffers: u32) -> Result<Handle, String> {
         max_buffers.clamp(1, 64)
     );
     let element = gst::parse::launch(&text).map_err(|e| format!("malformed pipeline: {e}"))?;
-    let bin = element
-        .clone()
-        .dynamic_cast::<gst::Bin>()
-        .map_err(|_| "the pipeline is a single element; expected SOURCE ! ... elements".to_string())?;
+    let bin = element.clone().dynamic_cast::<gst::Bin>().map_err(|_| {
+        "the pipeline is a single element; expected SOURCE ! ... elements".to_string()
+    })?;
     let sink = bin
         .by_name(SINK)
         .and_then(|e| e.dynamic_cast::<gst_app::AppSink>().ok())
@@ -196,7 +195,10 @@ fn open(pipeline: &str, max_buffers: u32) -> Result<Handle, String> {
         // The reason is on the bus.
         let why = handle
             .bus
-            .timed_pop_filtered(gst::ClockTime::from_mseconds(200), &[gst::MessageType::Error])
+            .timed_pop_filtered(
+                gst::ClockTime::from_mseconds(200),
+                &[gst::MessageType::Error],
+            )
             .map(|m| describe(&m))
             .unwrap_or_else(|| "the pipeline refused to start".to_string());
         return Err(why);
@@ -250,7 +252,11 @@ fn copy_out(sample: &gst::Sample, out: &mut [u8], frame: &mut Frame) -> Result<i
         gst_video::VideoFormat::Yuy2 => FORMAT_YUY2,
         gst_video::VideoFormat::Rgb => FORMAT_RGB,
         gst_video::VideoFormat::Gray8 => FORMAT_GRAY8,
-        f => return Err(format!("format {f:?} was negotiated, which edgepose cannot read")),
+        f => {
+            return Err(format!(
+                "format {f:?} was negotiated, which edgepose cannot read"
+            ))
+        }
     };
     // (plane, bytes per row, rows) of the tight layout.
     let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
@@ -298,27 +304,31 @@ fn copy_out(sample: &gst::Sample, out: &mut [u8], frame: &mut Frame) -> Result<i
     Ok(PULL_FRAME)
 }
 
-fn pull(h: &Handle, out: &mut [u8], frame: &mut Frame, timeout_ms: u32) -> Result<i32, (i32, String)> {
-    // A fault on the bus ends the pipeline, whatever is still queued.
-    while let Some(msg) = h.bus.pop_filtered(&[gst::MessageType::Error, gst::MessageType::Eos]) {
-        match msg.view() {
-            gst::MessageView::Error(_) => {
-                let code = if negotiation_failed(&msg) {
-                    PULL_FATAL
-                } else {
-                    PULL_ERROR
-                };
-                let mut why = describe(&msg);
-                if code == PULL_FATAL {
-                    why.push_str(
-                        ": the pipeline's output cannot be NV12, I420, YUY2, RGB or GRAY8; end it with `! videoconvert`",
-                    );
-                }
-                return Err((code, why));
-            }
-            // EOS reaches the sink after the queued buffers: pull them first.
-            _ => {}
+fn pull(
+    h: &Handle,
+    out: &mut [u8],
+    frame: &mut Frame,
+    timeout_ms: u32,
+) -> Result<i32, (i32, String)> {
+    // A fault on the bus ends the pipeline, whatever is still queued. (The
+    // end of stream is the appsink's: it comes after the queued buffers.)
+    // Other messages are dropped, so the bus queue stays bounded.
+    while let Some(msg) = h.bus.pop() {
+        if !matches!(msg.view(), gst::MessageView::Error(_)) {
+            continue;
         }
+        let code = if negotiation_failed(&msg) {
+            PULL_FATAL
+        } else {
+            PULL_ERROR
+        };
+        let mut why = describe(&msg);
+        if code == PULL_FATAL {
+            why.push_str(
+                ": the pipeline's output cannot be NV12, I420, YUY2, RGB or GRAY8; end it with `! videoconvert`",
+            );
+        }
+        return Err((code, why));
     }
     let mut pending = h.pending.lock().unwrap_or_else(|p| p.into_inner());
     let sample = match pending.take() {
