@@ -107,6 +107,14 @@ fn candidates() -> Vec<PathBuf> {
     v
 }
 
+/// The dynamic loader's own message (libloading's is "dlopen failed").
+fn loader_error(e: &libloading::Error) -> String {
+    match std::error::Error::source(e) {
+        Some(why) => why.to_string(),
+        None => e.to_string(),
+    }
+}
+
 fn text(buf: &[u8]) -> String {
     let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
     String::from_utf8_lossy(&buf[..end]).into_owned()
@@ -125,12 +133,12 @@ impl Plugin {
         // SAFETY: loading runs the plugin's initialisers; it is edgepose's
         // own library, found at a fixed place.
         let lib = unsafe { libloading::Library::new(&path) }.map_err(|e| {
-            let e = e.to_string();
+            let e = loader_error(&e);
             if e.contains("libgst") {
                 format!(
                     "GStreamer is not installed here: {} needs {} (install gstreamer1.0-plugins-base, or use a v4l2: or raw: source)",
                     path.display(),
-                    e.rsplit(": ").nth(1).unwrap_or(&e)
+                    e.split(": ").find(|p| p.starts_with("libgst")).unwrap_or(&e)
                 )
             } else {
                 format!("cannot load {}: {e}", path.display())
@@ -138,8 +146,9 @@ impl Plugin {
         })?;
         let missing = |e: libloading::Error| {
             format!(
-                "{} is not an edgepose GStreamer plugin: {e}",
-                path.display()
+                "{} is not an edgepose GStreamer plugin: {}",
+                path.display(),
+                loader_error(&e)
             )
         };
         // SAFETY: the symbols have the types of the plugin's C ABI, whose
@@ -359,6 +368,9 @@ impl GstSource {
                 return Err(self.fail(why));
             }
             self.counters.errors += 1;
+            if self.lost_since.is_some() {
+                log::info!("gst:{}: still failing: {why}", self.cfg.pipeline);
+            }
             return self.lose(&why);
         }
         self.handle = Some(h);
