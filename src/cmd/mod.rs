@@ -1,12 +1,12 @@
 //! The commands, one file each: [`infer`], [`run`], [`eval`], [`bench`],
-//! [`models`], [`probe`] (and `listen`, for now in
-//! [`crate::sink::listen`]). Each turns its arguments into settings, opens
+//! [`models`], [`probe`], [`listen`]. Each turns its arguments into settings, opens
 //! what it needs and reports; the work itself lives in the stages below.
 //! Errors gain context here (with `anyhow`) and reach `main` as one line.
 
 pub mod bench;
 pub mod eval;
 pub mod infer;
+pub mod listen;
 pub mod models;
 pub mod probe;
 pub mod run;
@@ -82,7 +82,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Bench(args) => bench::command(&ctx, &args),
         Command::Models => models::command(&ctx),
         Command::Probe(args) => probe::command(&ctx, &args),
-        Command::Listen(args) => crate::sink::listen::command(&args),
+        Command::Listen(args) => listen::command(&args),
     }
 }
 

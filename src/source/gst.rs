@@ -33,6 +33,7 @@ use std::time::{Duration, Instant};
 
 use super::layout::{i420_chroma_to_nv12, Geometry, WireFormat, MAX_FRAME_BYTES};
 use super::{Source, SourceError};
+use crate::backoff::Backoff;
 use crate::frame::{Frame, PixelFormat, YuvEncoding};
 use crate::spec::Spec;
 
@@ -239,29 +240,32 @@ impl GstConfig {
                 "the pipeline ends in `!`; edgepose appends its own appsink, so end with the last element",
             )));
         }
-        let mut num = |key: &'static str, lo: f64, hi: f64, default: f64, what: &str| {
-            let expected = format!("{what} from {lo} to {hi}");
-            match spec.take_parse::<f64>(key, &expected).map_err(bad)? {
-                None => Ok(default),
-                Some(v) if v.is_finite() && (lo..=hi).contains(&v) => Ok(v),
-                Some(v) => Err(bad(spec.invalid(key, &v.to_string(), &expected))),
-            }
-        };
-        let buffers = num("buffers", 1.0, 64.0, 2.0, "a buffer count")? as u32;
-        let timeout_ms = num("timeout_ms", 1.0, 600_000.0, 2000.0, "milliseconds")?;
-        let max_timeouts = num("max_timeouts", 1.0, 1000.0, 3.0, "a count")? as u32;
-        let give_up_s = num("give_up_s", 0.0, 86_400.0, 60.0, "seconds")?;
-        let eos = match spec.take("eos").as_deref() {
-            None | Some("end") => Eos::End,
-            Some("lost") => Eos::Lost,
-            Some(v) => return Err(bad(spec.invalid("eos", v, "end or lost"))),
-        };
+        let buffers = spec
+            .take_in_range("buffers", 1..=64, "a buffer count")
+            .map_err(bad)?
+            .unwrap_or(2);
+        let timeout = spec
+            .take_millis("timeout_ms", 1..=600_000)
+            .map_err(bad)?
+            .unwrap_or(Duration::from_secs(2));
+        let max_timeouts = spec
+            .take_in_range("max_timeouts", 1..=1000, "a count")
+            .map_err(bad)?
+            .unwrap_or(3);
+        let give_up = spec
+            .take_seconds("give_up_s", 0.0..=86_400.0)
+            .map_err(bad)?
+            .unwrap_or(Duration::from_secs(60));
+        let eos = spec
+            .take_choice("eos", &[("end", Eos::End), ("lost", Eos::Lost)])
+            .map_err(bad)?
+            .unwrap_or(Eos::End);
         Ok(Self {
             pipeline,
             buffers,
-            timeout: Duration::from_millis(timeout_ms as u64),
+            timeout,
             max_timeouts,
-            give_up: Duration::from_secs_f64(give_up_s),
+            give_up,
             eos,
         })
     }
@@ -293,7 +297,7 @@ pub struct GstSource {
     counters: GstCounters,
     stop: Option<Arc<AtomicBool>>,
     lost_since: Option<Instant>,
-    backoff: Duration,
+    backoff: Backoff,
     timeouts_in_row: u32,
     /// Timestamps: PTS of the connection's first frame, the time it maps
     /// to, and the last frame's.
@@ -326,7 +330,7 @@ impl GstSource {
             counters: GstCounters::default(),
             stop,
             lost_since: None,
-            backoff: Duration::from_millis(100),
+            backoff: Backoff::new(Duration::from_millis(100), Duration::from_secs(5)),
             timeouts_in_row: 0,
             first_pts: None,
             base: Duration::ZERO,
@@ -415,14 +419,6 @@ impl GstSource {
             .is_some_and(|s| s.load(Ordering::Relaxed))
     }
 
-    fn sleep_backoff(&mut self) {
-        let end = Instant::now() + self.backoff;
-        while !self.stopping() && Instant::now() < end {
-            std::thread::sleep(Duration::from_millis(20).min(end - Instant::now()));
-        }
-        self.backoff = (self.backoff * 2).min(Duration::from_secs(5));
-    }
-
     /// Pulls the next frame into `wire`; `Ok(None)` at the end.
     fn pull(&mut self) -> Result<Option<RawFrame>, SourceError> {
         loop {
@@ -430,10 +426,11 @@ impl GstSource {
                 return Ok(None);
             }
             let Some(h) = self.handle else {
-                self.sleep_backoff();
-                if self.stopping() {
+                // The first open is at once; after a loss, 0.1 s doubling to 5 s.
+                if !self.backoff.sleep(self.stop.as_deref()) {
                     return Ok(None);
                 }
+                self.backoff.failed(Instant::now());
                 self.open()?;
                 continue;
             };
@@ -459,7 +456,7 @@ impl GstSource {
                         self.counters.reconnects += 1;
                         log::warn!("gst:{}: frames again", self.cfg.pipeline);
                     }
-                    self.backoff = Duration::from_millis(100);
+                    self.backoff.reset();
                     return Ok(Some(f));
                 }
                 PULL_SMALL => {
@@ -709,7 +706,7 @@ mod tests {
         assert!(e("gst:").contains("expected a GStreamer pipeline"));
         assert!(e("gst:videotestsrc !").contains("ends in `!`"));
         assert!(e("gst:videotestsrc?buffers=0").contains("buffers=0"));
-        assert!(e("gst:videotestsrc?give_up_s=nan").contains("give_up_s=NaN"));
+        assert!(e("gst:videotestsrc?give_up_s=nan").contains("give_up_s=nan"));
     }
 
     #[test]

@@ -29,6 +29,9 @@ use crate::frame::{Frame, YuvEncoding};
 
 pub use images::{expand, ImageSource};
 
+/// What a `format=` option of a camera or recording accepts.
+const FOURCCS: &str = "one of YUYV, NV12, MJPG, RGB3, GREY";
+
 /// Errors from a source.
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
@@ -61,18 +64,17 @@ pub enum SourceError {
 /// The `yuv=` option of raw frames: how their YCbCr turns into RGB
 /// (default BT.601 limited range).
 pub(crate) fn yuv_option(spec: &mut crate::spec::Spec) -> Result<YuvEncoding, SourceError> {
-    Ok(match spec.take("yuv").as_deref() {
-        None | Some("bt601") => YuvEncoding::Bt601Limited,
-        Some("bt601-full") => YuvEncoding::Bt601Full,
-        Some("bt709") => YuvEncoding::Bt709Limited,
-        Some("bt709-full") => YuvEncoding::Bt709Full,
-        Some(v) => {
-            return Err(SourceError::Spec(
-                spec.invalid("yuv", v, "bt601, bt601-full, bt709 or bt709-full")
-                    .to_string(),
-            ))
-        }
-    })
+    spec.take_choice(
+        "yuv",
+        &[
+            ("bt601", YuvEncoding::Bt601Limited),
+            ("bt601-full", YuvEncoding::Bt601Full),
+            ("bt709", YuvEncoding::Bt709Limited),
+            ("bt709-full", YuvEncoding::Bt709Full),
+        ],
+    )
+    .map(|v| v.unwrap_or(YuvEncoding::Bt601Limited))
+    .map_err(|e| SourceError::Spec(e.to_string()))
 }
 
 impl SourceError {

@@ -95,65 +95,53 @@ fn bad(e: crate::spec::SpecError) -> SourceError {
     SourceError::Spec(e.to_string())
 }
 
-fn ranged<T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy>(
-    spec: &mut Spec,
-    key: &'static str,
-    range: std::ops::RangeInclusive<T>,
-    default: T,
-    what: &str,
-) -> Result<T, SourceError> {
-    let expected = format!("{what} from {} to {}", range.start(), range.end());
-    match spec.take_parse::<T>(key, &expected).map_err(bad)? {
-        None => Ok(default),
-        Some(v) if range.contains(&v) => Ok(v),
-        Some(v) => Err(bad(spec.invalid(key, &v.to_string(), &expected))),
-    }
-}
-
 impl PipeConfig {
     /// Options from a `raw:-?...` or `raw:FIFO?...` spec.
     pub fn from_spec(spec: &mut Spec) -> Result<Self, SourceError> {
-        let fmt = spec
-            .take("format")
+        let format = spec
+            .take_with(
+                "format",
+                "one of I420, NV12, YUYV, MJPG, RGB3, GREY",
+                WireFormat::parse,
+            )
+            .map_err(bad)?
             .ok_or_else(|| bad(spec.error("give format=I420|NV12|YUYV|MJPG|RGB3|GREY")))?;
-        let format = WireFormat::parse(&fmt).ok_or_else(|| {
-            bad(spec.invalid("format", &fmt, "one of I420, NV12, YUYV, MJPG, RGB3, GREY"))
-        })?;
-        let width = spec
-            .take_parse::<u32>("width", "a width in pixels")
-            .map_err(bad)?;
-        let height = spec
-            .take_parse::<u32>("height", "a height in pixels")
-            .map_err(bad)?;
+        let mut pixels = |key: &'static str, what: &str| {
+            spec.take_in_range(key, 1..=super::layout::MAX_SIDE, what)
+                .map_err(bad)
+        };
+        let width = pixels("width", "a width in pixels")?;
+        let height = pixels("height", "a height in pixels")?;
         let stride = spec
-            .take_parse::<usize>("stride", "bytes per line")
+            .take_in_range("stride", 1..=1 << 20, "bytes per line")
             .map_err(bad)?;
         // The writer paces the frames; fps only sets the default stall
         // timeout (three frame intervals, at least 2 s).
-        let fps: f64 = ranged(spec, "fps", 0.001..=1000.0, 30.0, "frames per second")?;
-        let default_timeout = (3000.0 / fps).clamp(2000.0, 600_000.0) as u64;
-        let timeout_ms = ranged(
-            spec,
-            "timeout_ms",
-            1..=600_000,
-            default_timeout,
-            "milliseconds",
-        )?;
-        let max_timeouts = ranged(spec, "max_timeouts", 1..=1000, 3, "a count")?;
-        let give_up_s = ranged(spec, "give_up_s", 0.0..=86_400.0, 60.0, "seconds")?;
-        let max_bytes = ranged(
-            spec,
-            "max_bytes",
-            1024..=super::layout::MAX_FRAME_BYTES,
-            8 << 20,
-            "bytes",
-        )?;
+        let fps: f64 = spec
+            .take_in_range("fps", 0.01..=1000.0, "frames per second")
+            .map_err(bad)?
+            .unwrap_or(30.0);
+        let timeout = spec
+            .take_millis("timeout_ms", 1..=600_000)
+            .map_err(bad)?
+            .unwrap_or(Duration::from_secs_f64((3.0 / fps).max(2.0)));
+        let max_timeouts = spec
+            .take_in_range("max_timeouts", 1..=1000, "a count")
+            .map_err(bad)?
+            .unwrap_or(3);
+        let give_up = spec
+            .take_seconds("give_up_s", 0.0..=86_400.0)
+            .map_err(bad)?
+            .unwrap_or(Duration::from_secs(60));
+        let max_bytes = spec
+            .take_in_range("max_bytes", 1024..=super::layout::MAX_FRAME_BYTES, "bytes")
+            .map_err(bad)?
+            .unwrap_or(8 << 20);
         let yuv = super::yuv_option(spec)?;
-        let eof = match spec.take("eof").as_deref() {
-            None | Some("lost") => Eof::Lost,
-            Some("end") => Eof::End,
-            Some(v) => return Err(bad(spec.invalid("eof", v, "lost or end"))),
-        };
+        let eof = spec
+            .take_choice("eof", &[("lost", Eof::Lost), ("end", Eof::End)])
+            .map_err(bad)?
+            .unwrap_or(Eof::Lost);
         let geometry = if format == WireFormat::Native(PixelFormat::Mjpeg) {
             check_jpeg_cap(max_bytes).map_err(|e| bad(spec.error(e.0)))?;
             None
@@ -173,9 +161,9 @@ impl PipeConfig {
             size: (width.unwrap_or(0), height.unwrap_or(0)),
             yuv,
             max_bytes,
-            timeout: Duration::from_millis(timeout_ms),
+            timeout,
             max_timeouts,
-            give_up: Duration::from_secs_f64(give_up_s),
+            give_up,
             eof,
         })
     }

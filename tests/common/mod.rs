@@ -331,4 +331,5 @@ pub fn file_name(p: &Path) -> String {
     p.file_name().unwrap().to_string_lossy().into_owned()
 }
 pub mod frames;
+pub mod poses;
 pub mod vm;
