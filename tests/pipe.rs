@@ -244,7 +244,7 @@ fn pipes_that_do_not_match_their_declaration() {
         ("raw:-?format=YUYV&width=640", "need width= and height="),
         (
             "raw:-?format=I420&width=70000&height=2",
-            "width 70000: expected 1 to 16384",
+            "width=70000: expected a width in pixels, 1 to 16384",
         ),
         ("raw:-?format=MJPG&max_bytes=10", "max_bytes=10"),
         (
