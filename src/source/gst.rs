@@ -317,7 +317,8 @@ impl GstSource {
     /// first frame. A pipeline that does not parse fails here.
     pub fn from_spec(spec: &mut Spec, stop: Option<Arc<AtomicBool>>) -> Result<Self, SourceError> {
         let cfg = GstConfig::from_spec(spec)?;
-        let plugin = Plugin::load().map_err(|e| SourceError::Gst(format!("--source gst:: {e}")))?;
+        let plugin =
+            Plugin::load().map_err(|e| SourceError::Gst(format!("gst:{}: {e}", cfg.pipeline)))?;
         let pipeline = CString::new(cfg.pipeline.clone())
             .map_err(|_| bad(spec.error("the pipeline contains a NUL byte")))?;
         let mut s = Self {
