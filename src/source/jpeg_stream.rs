@@ -131,7 +131,7 @@ impl JpegScanner {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     /// Splits `data` fed in chunks of `chunk` bytes, as a pipe delivers it
@@ -155,7 +155,8 @@ mod tests {
         }
     }
 
-    fn real_jpeg(seed: u8) -> Vec<u8> {
+    /// A small real JPEG image (40x24), different for each seed.
+    pub(in crate::source) fn real_jpeg(seed: u8) -> Vec<u8> {
         let img = image::RgbImage::from_fn(40, 24, |x, y| {
             image::Rgb([(x * 6) as u8 ^ seed, (y * 10) as u8, seed])
         });
