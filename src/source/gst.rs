@@ -121,9 +121,19 @@ fn text(buf: &[u8]) -> String {
     String::from_utf8_lossy(&buf[..end]).into_owned()
 }
 
+/// The plugin, loaded on first use and kept for the life of the process
+/// (GStreamer, once initialised inside it, is never unloaded).
+pub fn plugin() -> Result<&'static Plugin, String> {
+    static PLUGIN: std::sync::OnceLock<Result<Plugin, String>> = std::sync::OnceLock::new();
+    PLUGIN
+        .get_or_init(Plugin::load)
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
 impl Plugin {
     /// Loads the plugin; the error is one line saying what is missing.
-    pub fn load() -> Result<Self, String> {
+    fn load() -> Result<Self, String> {
         let tried = candidates();
         let Some(path) = tried.iter().find(|p| p.exists()).cloned() else {
             return Err(format!(
@@ -287,7 +297,7 @@ pub struct GstCounters {
 /// A GStreamer pipeline as a frame source.
 pub struct GstSource {
     cfg: GstConfig,
-    plugin: Plugin,
+    plugin: &'static Plugin,
     pipeline: CString,
     handle: Option<*mut c_void>,
     /// The frame as the plugin wrote it.
@@ -318,7 +328,7 @@ impl GstSource {
     pub fn from_spec(spec: &mut Spec, stop: Option<Arc<AtomicBool>>) -> Result<Self, SourceError> {
         let cfg = GstConfig::from_spec(spec)?;
         let plugin =
-            Plugin::load().map_err(|e| SourceError::Gst(format!("gst:{}: {e}", cfg.pipeline)))?;
+            plugin().map_err(|e| SourceError::Gst(format!("gst:{}: {e}", cfg.pipeline)))?;
         let pipeline = CString::new(cfg.pipeline.clone())
             .map_err(|_| bad(spec.error("the pipeline contains a NUL byte")))?;
         let mut s = Self {
@@ -634,7 +644,7 @@ pub struct GstProbe {
 
 /// Loads the plugin and asks GStreamer for `elements`.
 pub fn probe(elements: &[String]) -> GstProbe {
-    let plugin = match Plugin::load() {
+    let plugin = match plugin() {
         Ok(p) => p,
         Err(e) => {
             return GstProbe {
@@ -668,7 +678,7 @@ pub fn probe(elements: &[String]) -> GstProbe {
 /// The elements of `pipeline` that GStreamer lacks (empty: it can run);
 /// `Err` when the plugin or GStreamer itself is missing.
 pub fn missing_elements(pipeline: &str) -> Result<Vec<String>, String> {
-    let plugin = Plugin::load()?;
+    let plugin = plugin()?;
     plugin.version()?;
     Ok(pipeline_elements(pipeline)
         .into_iter()
