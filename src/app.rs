@@ -270,6 +270,30 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 ExitCode::from(3)
             })
         }
+        Command::Manifest => {
+            let settings = Settings::resolve(&overrides, &file)?;
+            let model = model::resolve(&settings.model, &settings.model_dir, &manifests)?;
+            print!("{}", toml::to_string(&model.manifest)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::CalibInputs {
+            sources,
+            output,
+            max_frames,
+        } => {
+            let settings = Settings::resolve(&overrides, &file)?;
+            let model = model::resolve(&settings.model, &settings.model_dir, &manifests)?;
+            let summary = crate::calib::write_inputs(
+                &model,
+                settings.resize,
+                || crate::calib::open_source(&sources),
+                &sources.join(" "),
+                max_frames,
+                &output,
+            )?;
+            println!("{}", serde_json::to_string_pretty(&summary)?);
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Bench {
             image,
             iterations,

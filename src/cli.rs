@@ -196,6 +196,26 @@ pub enum Command {
     /// decode it, print one JSON line per frame, and report damaged frames
     /// and sequence gaps on stderr with a summary at the end.
     Listen(ListenArgs),
+    /// Print the manifest edgepose uses for --model (given with --manifest,
+    /// beside the file, built in, or inferred from the model's outputs) as
+    /// TOML: a starting point for a model edgepose does not ship.
+    Manifest,
+    /// Write the model-input tensors edgepose feeds the model (letterboxed,
+    /// mapped to the input's type) for frames of a source into one NumPy
+    /// `.npy` file `[N, H, W, 3]`: calibration data for a quantizer
+    /// (scripts/quantize.sh). Prints a JSON summary (frames, sha256).
+    CalibInputs {
+        /// A folder of JPEG/PNG images, image files, or one recording
+        /// (`raw:FILE?format=YUYV&width=640&height=480`).
+        #[arg(long = "source", required = true)]
+        sources: Vec<String>,
+        /// The `.npy` file to write.
+        #[arg(long)]
+        output: PathBuf,
+        /// Most frames written, evenly spaced over the source.
+        #[arg(long, default_value_t = 100)]
+        max_frames: usize,
+    },
     /// Time each stage (median, p99) and end-to-end against bare invoke.
     Bench {
         /// Image to run on.

@@ -9,6 +9,7 @@
 
 pub mod app;
 pub mod board;
+pub mod calib;
 pub mod cli;
 pub mod config;
 pub mod decode;

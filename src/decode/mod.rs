@@ -2,14 +2,17 @@
 //! scores and keypoints, in model-input pixel coordinates.
 //!
 //! One decoder per output layout (see [`crate::model::Layout`]): Ultralytics
-//! anchor-free YOLO-pose ([`yolo`]), TI's anchor-based YOLO-Pose heads, its
-//! NMS-in-graph export and YOLOv7-pose ([`ti`]), and MoveNet SinglePose
-//! ([`movenet`]). Integer outputs are dequantized with the tensor's own
+//! anchor-free YOLO-pose ([`yolo`]), the same cut before its decode
+//! ([`raw_heads`]), Ultralytics' NMS-free end-to-end export ([`end2end`],
+//! YOLO26-pose), TI's anchor-based YOLO-Pose heads, its NMS-in-graph export
+//! and YOLOv7-pose ([`ti`]), and MoveNet SinglePose ([`movenet`]). Integer outputs are dequantized with the tensor's own
 //! scale and zero point as values are read. Class-agnostic greedy NMS lives
 //! in [`nms`]. All buffers are reused across frames.
 
+pub mod end2end;
 pub mod movenet;
 pub mod nms;
+pub mod raw_heads;
 pub mod ti;
 pub mod yolo;
 
@@ -185,6 +188,19 @@ pub fn for_model(
         )?),
         Layout::TiNms | Layout::Yolov7Pose => Box::new(ti::FlatDecoder::new(
             manifest.output.layout,
+            &iface.outputs[0],
+            k,
+            input,
+            manifest.output.coords,
+            params,
+        )?),
+        Layout::YoloRawHeads => Box::new(raw_heads::RawHeadsDecoder::new(
+            &iface.outputs,
+            k,
+            (manifest.input.size[0], manifest.input.size[1]),
+            params,
+        )?),
+        Layout::YoloEndToEnd => Box::new(end2end::EndToEndDecoder::new(
             &iface.outputs[0],
             k,
             input,
