@@ -11,8 +11,11 @@ integer ones, and checking that a graph is full-integer.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import itertools
+
+import numpy as np
 
 from ai_edge_litert import schema_py_generated as schema
 from ai_edge_litert.tools import flatbuffer_utils as fbu
@@ -331,6 +334,70 @@ def cut_at_heads(model: schema.ModelT, heads: PoseHeads) -> None:
     for h in heads.heads:
         sg.tensors[h.tensor].name = f"head_s{h.stride}_{h.role}"
     sg.outputs = [h.tensor for h in heads.heads]
+    model.signatureDefs = []
+    prune(model)
+    set_signature(model)
+
+
+def split_keypoint_heads(model: schema.ModelT) -> None:
+    """Splits each keypoint head conv of a cut graph (output `head_s*_keypoints`,
+    3K channels x, y, visibility) into two convs reading the same input: one
+    for x, y (2K channels, `head_s*_keypoints_xy`) and one for the
+    visibility logits (K channels, `head_s*_keypoints_vis`). Same arithmetic;
+    but an int8 output's one scale then covers only the x, y offsets, whose
+    range is up to half that of the visibility logits, so keypoints get up
+    to twice the resolution."""
+    g = Graph(model)
+    sg = g.sg
+    new_outputs = []
+    inserts: list[tuple[int, schema.OperatorT]] = []
+    for out in sg.outputs:
+        t = g.tensor(out)
+        name = tensor_name(t)
+        p = g.producer.get(out)
+        if not name.endswith("_keypoints") or p is None or g.op_name(p) != "CONV_2D":
+            new_outputs.append(out)
+            continue
+        op = g.op(p)
+        w_t, b_t = g.tensor(op.inputs[1]), g.tensor(op.inputs[2])
+        if w_t.type != T.FLOAT32 or b_t.type != T.FLOAT32:
+            raise GraphError(f"keypoint head {name}: expected float32 weights")
+        w = np.frombuffer(bytes(model.buffers[w_t.buffer].data), np.float32).reshape(shape(w_t))
+        b = np.frombuffer(bytes(model.buffers[b_t.buffer].data), np.float32)
+        c = w.shape[0]
+        if c % 3:
+            raise GraphError(f"keypoint head {name} has {c} channels, not 3 per keypoint")
+        idx = {"xy": np.array([i for i in range(c) if i % 3 != 2]),
+               "vis": np.arange(2, c, 3)}
+        outs = {}
+        for part, sel in idx.items():
+            tensors = []
+            for src, data in ((w_t, w[sel]), (b_t, b[sel]), (t, None)):
+                nt = copy.deepcopy(src)
+                nt.shape = list(shape(src))
+                nt.shape[0 if data is not None and src is w_t else -1] = len(sel)
+                nt.shapeSignature = None
+                if data is not None:
+                    buf = schema.BufferT()
+                    buf.data = np.frombuffer(np.ascontiguousarray(data).tobytes(), np.uint8)
+                    model.buffers.append(buf)
+                    nt.buffer = len(model.buffers) - 1
+                    nt.name = f"{tensor_name(src)}_{part}"
+                else:
+                    nt.name = f"{name}_{part}"
+                sg.tensors.append(nt)
+                tensors.append(len(sg.tensors) - 1)
+            nop = copy.deepcopy(op)
+            nop.inputs = [op.inputs[0], tensors[0], tensors[1]]
+            nop.outputs = [tensors[2]]
+            inserts.append((p, nop))
+            outs[part] = tensors[2]
+        new_outputs += [outs["xy"], outs["vis"]]
+    if not inserts:
+        raise GraphError("no keypoint head conv to split")
+    for p, nop in sorted(inserts, key=lambda x: -x[0]):
+        sg.operators.insert(p + 1, nop)
+    sg.outputs = new_outputs
     model.signatureDefs = []
     prune(model)
     set_signature(model)

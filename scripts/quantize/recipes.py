@@ -5,8 +5,9 @@ edgepose's own (graph.py).
 - `int8`: static int8 everywhere, integer input and output: the baseline
   (what a plain full-integer export gives).
 - `int8-heads`: the graph cut before the decode (ends at the raw per-stride
-  heads), static int8 everywhere, integer input and outputs: every op
-  integer, for NPUs; edgepose decodes the heads in float on the CPU.
+  heads, the keypoint head split into x, y and visibility outputs), static
+  int8 everywhere, integer input and outputs: every op integer, for NPUs;
+  edgepose decodes the heads in float on the CPU.
 - `int8-float-decode`: static int8 except the decode tail (the ops after the
   heads), which stays float: for CPUs.
 - `dynamic`: int8 weights, float activations (quantized per op at run time).
@@ -120,6 +121,7 @@ def _int8(model, heads, float_manifest, calib, algorithm) -> bytes:
 
 def _int8_heads(model, heads, float_manifest, calib, algorithm) -> bytes:
     graph.cut_at_heads(model, heads)
+    graph.split_keypoint_heads(model)
     return _static(model, float_manifest, calib, algorithm)
 
 

@@ -8,7 +8,9 @@
 //!   `(anchor − lt, anchor + rb) · s`;
 //! - score: class logits; the person score is the sigmoid of the largest;
 //! - keypoints: `3K` raw values, per keypoint x, y, visibility:
-//!   `(raw·2 + anchor − 0.5) · s` and `sigmoid(raw)`.
+//!   `(raw·2 + anchor − 0.5) · s` and `sigmoid(raw)`; or the same split in
+//!   two outputs, `2K` x, y and `K` visibility logits (so that an int8
+//!   output's scale covers only the positions' range).
 //!
 //! This is the arithmetic the export's own decode tail does, done here in
 //! float, so that tail can stay off an integer-only accelerator. Output in
@@ -29,19 +31,23 @@ struct Level {
     geom: RawLevel,
     /// Index of this level's first cell among all cells.
     first: usize,
-    infos: [TensorInfo; 3],
-    deq: [Dequant; 3],
+    /// Box, score, keypoint, visibility outputs (visibility = keypoint
+    /// output when not split).
+    infos: [TensorInfo; 4],
+    deq: [Dequant; 4],
 }
 
 const BOX: usize = 0;
 const SCORE: usize = 1;
 const KPT: usize = 2;
+const VIS: usize = 3;
 
 impl Level {
     fn output(&self, role: usize) -> usize {
         match role {
             BOX => self.geom.boxes,
             SCORE => self.geom.scores,
+            VIS => self.geom.visibility.unwrap_or(self.geom.keypoints),
             _ => self.geom.keypoints,
         }
     }
@@ -83,16 +89,14 @@ impl RawHeadsDecoder {
         let levels: Vec<Level> = geoms
             .into_iter()
             .map(|geom| {
+                let vis = geom.visibility.unwrap_or(geom.keypoints);
                 let infos = [
                     outputs[geom.boxes].clone(),
                     outputs[geom.scores].clone(),
                     outputs[geom.keypoints].clone(),
+                    outputs[vis].clone(),
                 ];
-                let deq = [
-                    Dequant::new(&infos[0]),
-                    Dequant::new(&infos[1]),
-                    Dequant::new(&infos[2]),
-                ];
+                let deq = infos.each_ref().map(Dequant::new);
                 let l = Level {
                     geom,
                     first,
@@ -149,7 +153,7 @@ impl Decoder for RawHeadsDecoder {
         out.num_keypoints = self.k;
         self.candidates.clear();
         for l in &self.levels {
-            for role in [BOX, SCORE, KPT] {
+            for role in [BOX, SCORE, KPT, VIS] {
                 let i = l.output(role);
                 check_len(i, &l.infos[role], outputs.output(i))?;
             }
@@ -190,7 +194,7 @@ impl Decoder for RawHeadsDecoder {
             };
             let g = &l.geom;
             let cell = c.index - l.first;
-            let kb = outputs.output(g.keypoints);
+            let (kb, vb) = (outputs.output(g.keypoints), outputs.output(l.output(VIS)));
             let s = g.stride as f32;
             let (ax, ay) = ((cell % g.w) as f32 + 0.5, (cell / g.w) as f32 + 0.5);
             let mut p = Person {
@@ -198,12 +202,18 @@ impl Decoder for RawHeadsDecoder {
                 score: c.score,
                 ..Person::default()
             };
-            let v = |i: usize| l.deq[KPT].get(kb, cell * 3 * self.k + i);
+            // Keypoint j's x, y at cell·per + step·j (+1), its visibility at
+            // cell·vper + vstep·j + voff.
+            let (per, step, vper, vstep, voff) = match g.visibility {
+                None => (3 * self.k, 3, 3 * self.k, 3, 2),
+                Some(_) => (2 * self.k, 2, self.k, 1, 0),
+            };
+            let xy = |i: usize| l.deq[KPT].get(kb, cell * per + i);
             for (j, kp) in p.keypoints.iter_mut().take(self.k).enumerate() {
                 *kp = Keypoint {
-                    x: (v(3 * j) * 2.0 + ax - 0.5) * s,
-                    y: (v(3 * j + 1) * 2.0 + ay - 0.5) * s,
-                    score: sigmoid(v(3 * j + 2)),
+                    x: (xy(step * j) * 2.0 + ax - 0.5) * s,
+                    y: (xy(step * j + 1) * 2.0 + ay - 0.5) * s,
+                    score: sigmoid(l.deq[VIS].get(vb, cell * vper + vstep * j + voff)),
                 };
             }
             out.persons.push(p);
@@ -418,6 +428,55 @@ mod tests {
         assert_eq!(out.persons.len(), 1);
         assert!((out.persons[0].bbox[0] - 0.0).abs() < 1e-3);
         assert!((out.persons[0].keypoints[0].x - 4.0).abs() < 1e-3);
+    }
+
+    #[test]
+    fn keypoints_split_into_xy_and_visibility_decode_the_same() {
+        let mut h = Heads::new();
+        h.plant(1, 3, 2, [1.0, 1.5, 0.5, 2.0], 0.7, &kpts(50.0, 30.0));
+        let (infos, bytes) = (h.infos(ElementType::F32, None), h.float_bytes());
+        let mut joined = Detections::default();
+        decoder(&infos).decode(&bytes, &mut joined).unwrap();
+        // Split every keypoint output [.., 51] into [.., 34] x, y and [.., 17] visibility.
+        let (mut si, mut sb) = (Vec::new(), Vec::new());
+        for (i, (info, b)) in infos.iter().zip(&bytes).enumerate() {
+            if i % 3 != 2 {
+                si.push(info.clone());
+                sb.push(b.clone());
+                continue;
+            }
+            let vals: Vec<f32> = b
+                .chunks_exact(4)
+                .map(|c| f32::from_ne_bytes([c[0], c[1], c[2], c[3]]))
+                .collect();
+            let pick = |keep: &dyn Fn(usize) -> bool| -> Vec<u8> {
+                vals.iter()
+                    .enumerate()
+                    .filter(|(e, _)| keep(e % (3 * K)))
+                    .flat_map(|(_, v)| v.to_ne_bytes())
+                    .collect()
+            };
+            let mut shape = info.shape.clone();
+            shape[3] = 2 * K;
+            si.push(TensorInfo {
+                shape: shape.clone(),
+                ..info.clone()
+            });
+            sb.push(pick(&|c| c % 3 != 2));
+            shape[3] = K;
+            si.push(TensorInfo {
+                shape,
+                ..info.clone()
+            });
+            sb.push(pick(&|c| c % 3 == 2));
+        }
+        let mut split = Detections::default();
+        decoder(&si).decode(&sb, &mut split).unwrap();
+        assert_eq!(split.persons.len(), 1);
+        assert_eq!(split.persons, joined.persons);
+        let kp = split.persons[0].keypoints[5];
+        assert!((kp.x - 55.0).abs() < 1e-3 && (kp.y - 32.5).abs() < 1e-3, "{kp:?}");
+        assert!((kp.score - 0.4).abs() < 1e-5);
     }
 
     #[test]

@@ -39,15 +39,19 @@ pub struct RawLevel {
     pub boxes: usize,
     /// `[1, h, w, classes]`: class logits (the person score).
     pub scores: usize,
-    /// `[1, h, w, 3K]`: raw keypoint x, y, visibility.
+    /// `[1, h, w, 3K]`: raw keypoint x, y, visibility; or, with
+    /// `visibility`, `[1, h, w, 2K]`: raw x, y only.
     pub keypoints: usize,
+    /// `[1, h, w, K]`: the visibility logits, when split from the keypoints.
+    pub visibility: Option<usize>,
     pub reg_max: usize,
     pub classes: usize,
 }
 
 /// Groups raw head outputs (shapes `[1, h, w, c]`, any order) into strides
 /// of an `input_hw` input: per stride, one head of `3k` channels
-/// (keypoints), one of `4·R` channels with `R ≥ 2` (box distribution) and
+/// (keypoints) or two of `2k` and `k` channels (keypoint x, y and
+/// visibility), one of `4·R` channels with `R ≥ 2` (box distribution) and
 /// one with the rest (class logits). Strides come out ascending.
 pub fn raw_levels(
     shapes: &[&[usize]],
@@ -85,14 +89,25 @@ pub fn raw_levels(
                 3 * k
             )
         };
-        if heads.len() != 3 {
-            return Err(err());
-        }
-        let kp: Vec<_> = heads.iter().filter(|x| x.1 == 3 * k).collect();
-        let [kp] = kp.as_slice() else {
-            return Err(err());
+        let with = |c: usize| heads.iter().filter(move |x| x.1 == c);
+        let (kp, vis) = match heads.len() {
+            3 => match with(3 * k).collect::<Vec<_>>().as_slice() {
+                [kp] => (**kp, None),
+                _ => return Err(err()),
+            },
+            4 => match (
+                with(2 * k).collect::<Vec<_>>().as_slice(),
+                with(k).collect::<Vec<_>>().as_slice(),
+            ) {
+                ([xy], [v]) => (**xy, Some(**v)),
+                _ => return Err(err()),
+            },
+            _ => return Err(err()),
         };
-        let rest: Vec<_> = heads.iter().filter(|x| x.0 != kp.0).collect();
+        let rest: Vec<_> = heads
+            .iter()
+            .filter(|x| x.0 != kp.0 && Some(x.0) != vis.map(|v| v.0))
+            .collect();
         let is_box = |c: usize| c % 4 == 0 && c >= 8;
         let (b, s) = match (is_box(rest[0].1), is_box(rest[1].1)) {
             (true, false) => (rest[0], rest[1]),
@@ -114,6 +129,7 @@ pub fn raw_levels(
             boxes: b.0,
             scores: s.0,
             keypoints: kp.0,
+            visibility: vis.map(|v| v.0),
             reg_max: b.1 / 4,
             classes: s.1,
         });
@@ -167,5 +183,29 @@ mod tests {
         assert!(raw_levels(&odd, 17, (320, 320)).is_err());
         let flat: Vec<&[usize]> = vec![&[1, 56, 2100]];
         assert!(raw_levels(&flat, 17, (320, 320)).is_err());
+    }
+
+    #[test]
+    fn raw_levels_take_keypoints_split_into_xy_and_visibility() {
+        let shapes: Vec<&[usize]> = vec![
+            &[1, 8, 8, 64],
+            &[1, 8, 8, 1],
+            &[1, 8, 8, 34],
+            &[1, 8, 8, 17],
+            &[1, 4, 4, 17],
+            &[1, 4, 4, 34],
+            &[1, 4, 4, 1],
+            &[1, 4, 4, 64],
+        ];
+        let l = raw_levels(&shapes, 17, (64, 64)).unwrap();
+        assert_eq!(l.len(), 2);
+        assert_eq!(
+            (l[0].boxes, l[0].scores, l[0].keypoints, l[0].visibility),
+            (0, 1, 2, Some(3))
+        );
+        assert_eq!((l[1].stride, l[1].keypoints, l[1].visibility), (16, 5, Some(4)));
+        // A split head without its visibility half is refused.
+        let half: Vec<&[usize]> = vec![&[1, 8, 8, 64], &[1, 8, 8, 1], &[1, 8, 8, 34]];
+        assert!(raw_levels(&half, 17, (64, 64)).is_err());
     }
 }
