@@ -6,8 +6,9 @@ edgepose's own (graph.py).
   (what a plain full-integer export gives).
 - `int8-heads`: the graph cut before the decode (ends at the raw per-stride
   heads, the keypoint head split into x, y and visibility outputs), static
-  int8 everywhere, integer input and outputs: every op integer, for NPUs;
-  edgepose decodes the heads in float on the CPU.
+  int8 everywhere (the score heads' range floored at SCORE_FLOOR), integer
+  input and outputs: every op integer, for NPUs; edgepose decodes the heads
+  in float on the CPU.
 - `int8-float-decode`: static int8 except the decode tail (the ops after the
   heads), which stays float: for CPUs.
 - `dynamic`: int8 weights, float activations (quantized per op at run time).
@@ -73,8 +74,14 @@ def _input_range(float_manifest: str) -> tuple[float, float]:
     return float(lo), float(hi)
 
 
+#: Lowest person score an int8 score head represents: a decade below the
+#: lowest threshold edgepose applies (0.001, `edgepose eval`). Below it every
+#: score is the same to edgepose; the int8 steps go to the scores that rank.
+SCORE_FLOOR = 1e-4
+
+
 def _static(model, float_manifest: str, calib: dict, algorithm: str,
-            keep_float: str | None = None) -> bytes:
+            keep_float: str | None = None, score_floor: bool = False) -> bytes:
     """Static int8 (int8 weights per channel, int8 activations per tensor)
     of `model`, with the ops whose output names match `keep_float` left
     unquantized.
@@ -108,6 +115,14 @@ def _static(model, float_manifest: str, calib: dict, algorithm: str,
     if name in result:
         qsv = result[name]
         result[name] = {**qsv, "min": np.full_like(qsv["min"], lo), "max": np.full_like(qsv["max"], hi)}
+    if score_floor:
+        floor = float(np.log(SCORE_FLOOR / (1 - SCORE_FLOOR)))
+        for t in g.sg.outputs:
+            n = graph.tensor_name(g.tensor(t))
+            if n.endswith("_score") and n in result:
+                qsv = result[n]
+                result[n] = {**qsv, "min": np.maximum(qsv["min"], floor),
+                             "max": np.maximum(qsv["max"], floor + 1.0)}
     try:
         with quiet():
             return bytes(q.quantize(result, enable_progress_report=False).quantized_model)
@@ -122,7 +137,7 @@ def _int8(model, heads, float_manifest, calib, algorithm) -> bytes:
 def _int8_heads(model, heads, float_manifest, calib, algorithm) -> bytes:
     graph.cut_at_heads(model, heads)
     graph.split_keypoint_heads(model)
-    return _static(model, float_manifest, calib, algorithm)
+    return _static(model, float_manifest, calib, algorithm, score_floor=True)
 
 
 def _int8_float_decode(model, heads, float_manifest, calib, algorithm) -> bytes:
