@@ -7,10 +7,9 @@
 //! normalised to the input size or in input pixels (the manifest says
 //! which, or `auto` decides per frame).
 
-use super::nms::Candidate;
 use super::{
-    check_len, shapes, to_pixels, DecodeError, DecodeParams, Decoder, Dequant, Detections,
-    Keypoint, Outputs, Person, MAX_KEYPOINTS,
+    check_len, shapes, Candidates, DecodeError, DecodeParams, Decoder, Dequant, Detections, Emit,
+    Keypoint, Outputs, MAX_KEYPOINTS,
 };
 use crate::model::{Coords, TensorInfo};
 
@@ -23,7 +22,7 @@ pub struct EndToEndDecoder {
     input_wh: [f32; 2],
     coords: Coords,
     params: DecodeParams,
-    candidates: Vec<Candidate>,
+    candidates: Candidates,
 }
 
 impl EndToEndDecoder {
@@ -53,7 +52,7 @@ impl EndToEndDecoder {
             input_wh,
             coords,
             params,
-            candidates: Vec::with_capacity(rows),
+            candidates: Candidates::with_capacity(rows),
         })
     }
 }
@@ -62,48 +61,34 @@ impl Decoder for EndToEndDecoder {
     fn decode(&mut self, outputs: &dyn Outputs, out: &mut Detections) -> Result<(), DecodeError> {
         let bytes = outputs.output(0);
         check_len(0, &self.info, bytes)?;
-        let per = 6 + 3 * self.k;
-        out.persons.clear();
-        out.num_keypoints = self.k;
+        let (deq, per) = (self.deq, 6 + 3 * self.k);
+        let v = |r: usize, c: usize| deq.get(bytes, r * per + c);
         self.candidates.clear();
-        let v = |r: usize, c: usize| self.deq.get(bytes, r * per + c);
-        let mut max_coord = 0f32;
         for r in 0..self.rows {
             let score = v(r, 4);
             if score > self.params.conf_threshold {
                 let bbox = [v(r, 0), v(r, 1), v(r, 2), v(r, 3)];
-                max_coord = max_coord.max(bbox[2].abs()).max(bbox[3].abs());
-                self.candidates.push(Candidate {
-                    bbox,
-                    score,
-                    index: r,
-                });
+                let extent = bbox.iter().fold(0f32, |m, c| m.max(c.abs()));
+                self.candidates.push(bbox, score, r, extent);
             }
         }
-        let (sx, sy) = to_pixels(&mut self.candidates, self.coords, max_coord, self.input_wh);
-        // The export ranks its rows; sort anyway (ties in row order) and keep
-        // the best, with no suppression.
-        self.candidates.sort_unstable_by(|a, b| {
-            b.score
-                .total_cmp(&a.score)
-                .then_with(|| a.index.cmp(&b.index))
-        });
-        self.candidates.truncate(self.params.max_detections);
-        for c in &self.candidates {
-            let mut p = Person {
-                bbox: c.bbox,
-                score: c.score,
-                ..Person::default()
-            };
-            for (j, kp) in p.keypoints.iter_mut().take(self.k).enumerate() {
-                *kp = Keypoint {
-                    x: v(c.index, 6 + 3 * j) * sx,
-                    y: v(c.index, 7 + 3 * j) * sy,
-                    score: v(c.index, 8 + 3 * j),
-                };
-            }
-            out.persons.push(p);
-        }
+        // Already one row per person: ranked (ties in row order) and capped,
+        // with no suppression.
+        let emit = Emit {
+            coords: self.coords,
+            input_wh: self.input_wh,
+            iou_threshold: f32::INFINITY,
+        };
+        self.candidates
+            .emit(emit, &self.params, self.k, out, |r, kps| {
+                for (j, kp) in kps.iter_mut().enumerate() {
+                    *kp = Keypoint {
+                        x: v(r, 6 + 3 * j),
+                        y: v(r, 7 + 3 * j),
+                        score: v(r, 8 + 3 * j),
+                    };
+                }
+            });
         Ok(())
     }
 }

@@ -16,13 +16,12 @@
 //! float, so that tail can stay off an integer-only accelerator. Output in
 //! model-input pixels.
 
-use super::nms::{nms, Candidate};
 use super::{
-    check_len, shapes, sigmoid, DecodeError, DecodeParams, Decoder, Dequant, Detections, Keypoint,
-    Outputs, Person, MAX_KEYPOINTS,
+    check_len, shapes, sigmoid, Candidates, DecodeError, DecodeParams, Decoder, Dequant,
+    Detections, Emit, Keypoint, Outputs, MAX_KEYPOINTS,
 };
 use crate::model::heads::{raw_levels, RawLevel};
-use crate::model::TensorInfo;
+use crate::model::{Coords, TensorInfo};
 
 /// Most DFL bins per box side.
 const MAX_REG: usize = 64;
@@ -58,8 +57,9 @@ pub struct RawHeadsDecoder {
     levels: Vec<Level>,
     k: usize,
     reg_max: usize,
+    input_wh: [f32; 2],
     params: DecodeParams,
-    candidates: Vec<Candidate>,
+    candidates: Candidates,
 }
 
 impl RawHeadsDecoder {
@@ -112,8 +112,9 @@ impl RawHeadsDecoder {
             levels,
             k,
             reg_max,
+            input_wh: [input_hw.1 as f32, input_hw.0 as f32],
             params,
-            candidates: Vec::with_capacity(first),
+            candidates: Candidates::with_capacity(first),
         })
     }
 }
@@ -149,15 +150,13 @@ fn logit(p: f32) -> f32 {
 
 impl Decoder for RawHeadsDecoder {
     fn decode(&mut self, outputs: &dyn Outputs, out: &mut Detections) -> Result<(), DecodeError> {
-        out.persons.clear();
-        out.num_keypoints = self.k;
-        self.candidates.clear();
         for l in &self.levels {
             for role in [BOX, SCORE, KPT, VIS] {
                 let i = l.output(role);
                 check_len(i, &l.infos[role], outputs.output(i))?;
             }
         }
+        self.candidates.clear();
         let threshold = logit(self.params.conf_threshold);
         let r = self.reg_max;
         for l in &self.levels {
@@ -172,54 +171,53 @@ impl Decoder for RawHeadsDecoder {
                 if best <= threshold {
                     continue;
                 }
-                let (ax, ay) = ((cell % g.w) as f32 + 0.5, (cell / g.w) as f32 + 0.5);
+                let (ax, ay) = anchor(g, cell);
                 let side = |j: usize| dfl(r, |i| l.deq[BOX].get(bb, cell * 4 * r + j * r + i));
                 let (lt, tp, rt, bt) = (side(0), side(1), side(2), side(3));
-                self.candidates.push(Candidate {
-                    bbox: [(ax - lt) * s, (ay - tp) * s, (ax + rt) * s, (ay + bt) * s],
-                    score: sigmoid(best),
-                    index: l.first + cell,
-                });
+                let bbox = [(ax - lt) * s, (ay - tp) * s, (ax + rt) * s, (ay + bt) * s];
+                self.candidates
+                    .push(bbox, sigmoid(best), l.first + cell, 0.0);
             }
         }
-        nms(
-            &mut self.candidates,
-            self.params.iou_threshold,
-            self.params.max_candidates,
-            self.params.max_detections,
-        );
-        for c in &self.candidates {
-            let Some(l) = self.levels.iter().rev().find(|l| l.first <= c.index) else {
-                continue;
-            };
-            let g = &l.geom;
-            let cell = c.index - l.first;
-            let (kb, vb) = (outputs.output(g.keypoints), outputs.output(l.output(VIS)));
-            let s = g.stride as f32;
-            let (ax, ay) = ((cell % g.w) as f32 + 0.5, (cell / g.w) as f32 + 0.5);
-            let mut p = Person {
-                bbox: c.bbox,
-                score: c.score,
-                ..Person::default()
-            };
-            // Keypoint j's x, y at cell·per + step·j (+1), its visibility at
-            // cell·vper + vstep·j + voff.
-            let (per, step, vper, vstep, voff) = match g.visibility {
-                None => (3 * self.k, 3, 3 * self.k, 3, 2),
-                Some(_) => (2 * self.k, 2, self.k, 1, 0),
-            };
-            let xy = |i: usize| l.deq[KPT].get(kb, cell * per + i);
-            for (j, kp) in p.keypoints.iter_mut().take(self.k).enumerate() {
-                *kp = Keypoint {
-                    x: (xy(step * j) * 2.0 + ax - 0.5) * s,
-                    y: (xy(step * j + 1) * 2.0 + ay - 0.5) * s,
-                    score: sigmoid(l.deq[VIS].get(vb, cell * vper + vstep * j + voff)),
+        let emit = Emit {
+            coords: Coords::Pixels,
+            input_wh: self.input_wh,
+            iou_threshold: self.params.iou_threshold,
+        };
+        let (levels, k) = (&self.levels, self.k);
+        self.candidates
+            .emit(emit, &self.params, k, out, |index, kps| {
+                let Some(l) = levels.iter().rev().find(|l| l.first <= index) else {
+                    return;
                 };
-            }
-            out.persons.push(p);
-        }
+                let g = &l.geom;
+                let cell = index - l.first;
+                let (kb, vb) = (outputs.output(g.keypoints), outputs.output(l.output(VIS)));
+                let s = g.stride as f32;
+                let (ax, ay) = anchor(g, cell);
+                // Keypoint j's x, y at cell·per + step·j (+1), its visibility
+                // at cell·vper + vstep·j + voff.
+                let (per, step, vper, vstep, voff) = match g.visibility {
+                    None => (3 * k, 3, 3 * k, 3, 2),
+                    Some(_) => (2 * k, 2, k, 1, 0),
+                };
+                let xy = |i: usize| l.deq[KPT].get(kb, cell * per + i);
+                for (j, kp) in kps.iter_mut().enumerate() {
+                    *kp = Keypoint {
+                        x: (xy(step * j) * 2.0 + ax - 0.5) * s,
+                        y: (xy(step * j + 1) * 2.0 + ay - 0.5) * s,
+                        score: sigmoid(l.deq[VIS].get(vb, cell * vper + vstep * j + voff)),
+                    };
+                }
+            });
         Ok(())
     }
+}
+
+/// The anchor point of `cell` in grid units: its centre.
+#[inline]
+fn anchor(g: &RawLevel, cell: usize) -> (f32, f32) {
+    ((cell % g.w) as f32 + 0.5, (cell / g.w) as f32 + 0.5)
 }
 
 #[cfg(test)]
@@ -475,7 +473,10 @@ mod tests {
         assert_eq!(split.persons.len(), 1);
         assert_eq!(split.persons, joined.persons);
         let kp = split.persons[0].keypoints[5];
-        assert!((kp.x - 55.0).abs() < 1e-3 && (kp.y - 32.5).abs() < 1e-3, "{kp:?}");
+        assert!(
+            (kp.x - 55.0).abs() < 1e-3 && (kp.y - 32.5).abs() < 1e-3,
+            "{kp:?}"
+        );
         assert!((kp.score - 0.4).abs() < 1e-5);
     }
 

@@ -203,7 +203,10 @@ mod tests {
             (l[0].boxes, l[0].scores, l[0].keypoints, l[0].visibility),
             (0, 1, 2, Some(3))
         );
-        assert_eq!((l[1].stride, l[1].keypoints, l[1].visibility), (16, 5, Some(4)));
+        assert_eq!(
+            (l[1].stride, l[1].keypoints, l[1].visibility),
+            (16, 5, Some(4))
+        );
         // A split head without its visibility half is refused.
         let half: Vec<&[usize]> = vec![&[1, 8, 8, 64], &[1, 8, 8, 1], &[1, 8, 8, 34]];
         assert!(raw_levels(&half, 17, (64, 64)).is_err());
