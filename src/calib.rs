@@ -55,7 +55,9 @@ pub struct CalibSummary {
     pub dtype: &'static str,
     /// sha256 of the tensor data (the array's bytes, without the header).
     pub sha256: String,
-    /// Where each written frame came from (file name or frame number).
+    /// The source's frame number of each written frame (0-based).
+    pub frame_numbers: Vec<usize>,
+    /// Where each written frame came from (its file, or the recording).
     pub origins: Vec<String>,
     pub resize: ResizeMode,
 }
@@ -179,7 +181,7 @@ pub fn write_inputs(
     tmp.write_all(&npy_header(&descr, [0, h, w, 3]))
         .map_err(werr)?;
     let mut hash = Sha256::new();
-    let mut origins = Vec::new();
+    let (mut origins, mut frame_numbers) = (Vec::new(), Vec::new());
     let mut source = open()?;
     let (mut i, mut next_wanted) = (0usize, 0usize);
     while let Some(next) = source.next_frame() {
@@ -216,6 +218,7 @@ pub fn write_inputs(
         hash.update(&buf);
         tmp.write_all(&buf).map_err(werr)?;
         origins.push(frame.origin.to_string());
+        frame_numbers.push(index);
     }
     if origins.is_empty() {
         return Err(CalibError::NoFrames {
@@ -237,6 +240,7 @@ pub fn write_inputs(
         shape,
         dtype: input.dtype.name(),
         sha256: hash.finalize().iter().map(|b| format!("{b:02x}")).collect(),
+        frame_numbers,
         origins,
         resize,
     })

@@ -176,7 +176,8 @@ pub struct EvalArgs {
     /// COCO-format keypoint annotation file (omit for agreement only).
     #[arg(long)]
     pub annotations: Option<PathBuf>,
-    /// Folder with the images (the annotation file's `file_name`s).
+    /// Folder with the images (the annotation file's `file_name`s); for
+    /// agreement only, also a recording (`raw:FILE?format=...`).
     #[arg(long)]
     pub images: PathBuf,
     /// Reference model of the same network (e.g. the float32 export).
