@@ -1,25 +1,29 @@
 #!/usr/bin/env bash
 # The model factory's Python venv (scripts/quantize.sh): Google's AI Edge
-# Quantizer, pinned, with the flatbuffer schema it ships, into
-# $EDGEPOSE_CACHE/venv-quantize. Idempotent. Packages come from this machine's
+# Quantizer (PyPI litert-quantizer) and the runtime it ships with, every
+# package pinned, into $EDGEPOSE_CACHE/venv-quantize. Idempotent. Packages come from this machine's
 # own pip configuration; no registry host is named here.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
 cache=${EDGEPOSE_CACHE:-$here/.cache}
 venv="$cache/venv-quantize"
-# Pins: the quantizer and the runtime it calibrates with (it requires exactly
-# this ai-edge-litert), numpy for the calibration tensors.
-pins=("litert-quantizer==0.11.0" "ai-edge-litert==2.3.0")
+# Every package pinned (the quantizer, the runtime it calibrates with, and
+# their dependencies) in scripts/quantize/requirements.txt.
+requirements="$here/scripts/quantize/requirements.txt"
 
 log() { printf '[setup-quantize] %s\n' "$*" >&2; }
 
+# True when every pinned package is installed at its pinned version.
 check() {
-    "$venv/bin/python" - <<'PY' 2>/dev/null
-import importlib.metadata as md
-assert md.version("litert-quantizer") == "0.11.0"
-assert md.version("ai-edge-litert") == "2.3.0"
-import litert_quantizer, numpy  # noqa: F401
+    "$venv/bin/python" - "$requirements" <<'PY' 2>/dev/null
+import importlib.metadata as md, sys
+for line in open(sys.argv[1]):
+    line = line.split("#")[0].strip()
+    if line:
+        name, version = line.split("==")
+        assert md.version(name) == version, name
+import litert_quantizer  # noqa: F401
 PY
 }
 
@@ -31,6 +35,6 @@ log "creating the model-factory venv $venv"
 # the check above and is rebuilt on the next run.
 rm -rf "$venv"
 python3 -m venv "$venv"
-"$venv/bin/pip" install --quiet "${pins[@]}"
+"$venv/bin/pip" install --quiet --requirement "$requirements"
 check || { echo "setup-quantize: the venv at $venv does not import litert_quantizer" >&2; exit 1; }
 log "ready: $venv"

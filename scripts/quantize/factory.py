@@ -34,6 +34,7 @@ import warnings
 
 import graph
 import recipes
+import xnnpack
 from manifest import write_manifest
 
 GATE_FAILED = 3
@@ -77,6 +78,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="fail (exit 3, nothing written) unless the mean OKS between the two "
                    "models' persons is at least this")
     p.add_argument("--no-verify", action="store_true", help="skip the verification")
+    p.add_argument("--report-json", metavar="FILE",
+                   help="also write what was built and measured as JSON: ops, full-integer, "
+                   "ops XNNPACK leaves out, and edgepose eval's report")
     p.add_argument("--edgepose", help="the edgepose binary (default: $EDGEPOSE_BIN, then "
                    "edgepose on PATH, then target/release or target/debug of this checkout)")
     p.add_argument("--calibration-algorithm", default="min-max", choices=["min-max", "mse"],
@@ -199,6 +203,14 @@ def verify(binary: str, args, model: str, tmp: str, calib_source: str | None) ->
     return proc.returncode
 
 
+def write_report(path: str | None, report: dict) -> None:
+    if path:
+        tmp = path + ".part"
+        with open(tmp, "w") as f:
+            json.dump(report, f, indent=2)
+        os.replace(tmp, path)
+
+
 def run(argv: list[str]) -> int:
     args = parse_args(argv)
     recipe = recipes.RECIPES[args.recipe]
@@ -210,11 +222,10 @@ def run(argv: list[str]) -> int:
     if args.eval_annotations and not os.path.isfile(args.eval_annotations):
         raise FactoryError(f"--eval-annotations {args.eval_annotations}: no such file")
 
+    # Everything the user gave is checked before the first progress line.
     float_model = graph.load(args.model)
     graph.check_float(float_model, args.model)
     heads = graph.find_pose_heads(float_model, args.model)
-    log(f"{args.model}: YOLO-pose head at strides {heads.strides}, {heads.keypoints} keypoints, "
-        f"decode tail of {len(heads.tail_ops)} ops")
     # The manifest edgepose uses for the float model: input range, padding,
     # keypoints (built in, beside the file, or inferred).
     float_manifest = edgepose(binary, ["--model", os.path.abspath(args.model), "manifest"],
@@ -225,15 +236,18 @@ def run(argv: list[str]) -> int:
     try:
         calib = None
         if recipe.needs_calibration:
+            # edgepose's own letterbox makes the calibration inputs.
             npy = os.path.join(tmp, "calibration.npy")
-            log(f"calibration inputs from {args.calibration} (edgepose's letterbox)")
             summary = edgepose(binary, ["--model", os.path.abspath(args.model), "calib-inputs",
                                         "--source", args.calibration, "--output", npy,
-                                        "--max-frames", str(args.max_frames)],
-                               f"calibration source {args.calibration}")
+                                        "--max-frames", str(args.max_frames)], "calibration")
             calib = json.loads(summary)
             calib["path"] = npy
-            log(f"calibrating on {calib['frames']} of {calib['frames_in_source']} frames")
+        log(f"{args.model}: YOLO-pose head at strides {heads.strides}, {heads.keypoints} "
+            f"keypoints, decode tail of {len(heads.tail_ops)} ops; recipe {args.recipe}")
+        if calib:
+            log(f"calibrating on {calib['frames']} of {calib['frames_in_source']} frames of "
+                f"{args.calibration} (edgepose's letterbox)")
         model_bytes = recipe.build(copy.deepcopy(float_model), heads, float_manifest, calib,
                                    args.calibration_algorithm)
         name = os.path.basename(out)
@@ -245,6 +259,13 @@ def run(argv: list[str]) -> int:
         log(f"{name}: {rep.ops} ops, input {'/'.join(rep.input_types)}, outputs "
             f"{'/'.join(sorted(set(rep.output_types)))}, "
             f"{'full-integer' if rep.full_integer else f'{len(rep.float_ops)} float ops'}")
+        left_out = xnnpack.left_out(staged)
+        log(f"{name}: ops XNNPACK leaves to the reference kernels: {xnnpack.summary(left_out)}")
+        report = {"recipe": args.recipe, "model": out, "ops": rep.ops,
+                  "op_counts": rep.op_counts, "full_integer": rep.full_integer,
+                  "float_ops": len(rep.float_ops), "input_types": rep.input_types,
+                  "output_types": rep.output_types, "xnnpack_left_out": left_out,
+                  "calibration": calib and {k: calib[k] for k in ("source", "frames", "sha256")}}
         if recipe.full_integer and not rep.full_integer:
             raise FactoryError(f"recipe {args.recipe} should give a full-integer graph but "
                                f"{len(rep.float_ops)} ops compute in float "
@@ -260,13 +281,17 @@ def run(argv: list[str]) -> int:
         )
         if not args.no_verify:
             status = verify(binary, args, staged, tmp, args.calibration)
+            with open(os.path.join(tmp, "eval.json")) as f:
+                report["eval"] = json.load(f)
             if status == GATE_FAILED:
+                write_report(args.report_json, report | {"written": False})
                 log(f"verification gate failed: {out} not written")
                 return GATE_FAILED
         # The manifest first: a model file is never without its manifest.
         toml_out = os.path.splitext(out)[0] + ".toml"
         os.replace(os.path.join(tmp, os.path.splitext(name)[0] + ".toml"), toml_out)
         os.replace(staged, out)
+        write_report(args.report_json, report | {"written": True})
         log(f"wrote {out} and {toml_out}")
         return 0
     finally:
