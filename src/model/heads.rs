@@ -59,12 +59,20 @@ pub fn raw_levels(
     input_hw: (usize, usize),
 ) -> Result<Vec<RawLevel>, String> {
     let (ih, iw) = input_hw;
-    let mut groups: Vec<(usize, usize, usize, Vec<(usize, usize)>)> = Vec::new();
+    /// (stride, h, w, heads as (output index, channels)).
+    type Group = (usize, usize, usize, Vec<(usize, usize)>);
+    let mut groups: Vec<Group> = Vec::new();
     for (i, s) in shapes.iter().enumerate() {
         let [1, h, w, c] = **s else {
             return Err(format!("output {i} {s:?} is not an NHWC head [1, h, w, c]"));
         };
-        if h == 0 || w == 0 || c == 0 || ih % h != 0 || iw % w != 0 || ih / h != iw / w {
+        if h == 0
+            || w == 0
+            || c == 0
+            || !ih.is_multiple_of(h)
+            || !iw.is_multiple_of(w)
+            || ih / h != iw / w
+        {
             return Err(format!(
                 "output {i} {s:?} is not a feature map of the {ih}x{iw} input at an integer stride"
             ));
@@ -108,7 +116,7 @@ pub fn raw_levels(
             .iter()
             .filter(|x| x.0 != kp.0 && Some(x.0) != vis.map(|v| v.0))
             .collect();
-        let is_box = |c: usize| c % 4 == 0 && c >= 8;
+        let is_box = |c: usize| c.is_multiple_of(4) && c >= 8;
         let (b, s) = match (is_box(rest[0].1), is_box(rest[1].1)) {
             (true, false) => (rest[0], rest[1]),
             (false, true) => (rest[1], rest[0]),
