@@ -25,13 +25,8 @@
 //! `KIND:TARGET?key=value` syntax here; the source and sink backends validate
 //! their options when they open them.
 //!
-//! # Troubleshooting
-//! - "matches no profile": the board is not one edgepose ships a profile
-//!   for; `edgepose probe` prints the device tree's `model` and
-//!   `compatible`. Copy the nearest `boards/*.toml`, add a `[match]` rule,
-//!   and pass it with `--board path/to/board.toml`.
-//! - Inside a container `/proc/device-tree` may be hidden: mount it, set
-//!   `EDGEPOSE_DT_ROOT`, or name the board.
+//! The profiles, how a board is chosen and troubleshooting are in
+//! docs/boards-and-delegates.md.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -12,13 +12,8 @@
 //! sha256 is verified, and its interface is checked against the manifest.
 //! A model file may carry its manifest beside it (`NAME.toml` next to
 //! `NAME.tflite`, as the model factory writes them); such manifests in the
-//! model directory are listed by `edgepose models` too.
-//!
-//! # Troubleshooting
-//! - "model file not found": run `scripts/models.sh` (or set
-//!   `EDGEPOSE_MODEL_DIR` to the folder holding the `.tflite` files).
-//! - "sha256 mismatch": the file is not the one the manifest describes —
-//!   re-download it; a truncated download is the usual cause.
+//! model directory are listed by `edgepose models` too. The manifest fields
+//! and the errors a user may meet are in docs/models-and-accuracy.md.
 
 pub mod heads;
 pub mod manifest;

@@ -1,10 +1,6 @@
 //! Linux framebuffer (`/dev/fb0`: HDMI and DSI screens, QEMU's
-//! bochs-display) as a display sink.
-//!
-//! ```text
-//! fb:/dev/fb0?max_fps=30&status=on
-//! fb:/tmp/screen.raw?width=1024&height=768&format=xrgb8888    (a plain file)
-//! ```
+//! bochs-display) as a display sink. Usage, off-target rendering and
+//! troubleshooting are in docs/displays.md.
 //!
 //! Geometry, pixel format and line length come from the
 //! `FBIOGET_VSCREENINFO` / `FBIOGET_FSCREENINFO` ioctls; 16 and 32 bits
@@ -21,17 +17,7 @@
 //! picture).
 //!
 //! A target that is not a framebuffer (a plain file) takes its geometry from
-//! `width`, `height` and `format` (`xrgb8888` — bytes B, G, R, X as on
-//! bochs-display and most HDMI framebuffers —, `xbgr8888`, `rgb565` or
-//! `bgr565`) and receives the same bytes a device would: the way to render
-//! the same picture off-target and compare it with a screen dump (see the
-//! README).
-//!
-//! # Troubleshooting
-//! * `Permission denied`: add the user to the `video` group.
-//! * The console's text or cursor shows through: stop the getty on that
-//!   VT or hide the cursor (`setterm --cursor off > /dev/tty1`, or
-//!   `echo 0 > /sys/class/graphics/fbcon/cursor_blink`).
+//! `width`, `height` and `format` and receives the same bytes a device would.
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;

@@ -5,25 +5,10 @@
 //! frames (CRC errors, undecodable pieces) and gaps in the sequence numbers
 //! on standard error, with exact counts in a summary at the end.
 //!
-//! Binary frames are printed as
-//! ```json
-//! {"seq":12,"timestamp_ms":400.0,"width":810,"height":1080,"tracked":true,"truncated":false,
-//!  "persons":[{"track_id":3,"box":[x1,y1,x2,y2],"score":0.83,
-//!              "keypoints":[{"name":"nose","x":..,"y":..,"score":..}, ...]}]}
-//! ```
-//! (`track_id` only for tracked persons, `name` only for 17 keypoints);
-//! JSON lines are checked and printed as they came.
-//!
 //! Files and standard input end at end of file. A serial device that goes
 //! away (unplugged) is waited for and reopened with backoff, counted as a
-//! disconnect; SIGINT or SIGTERM stops at any time, after the summary.
-//!
-//! # Troubleshooting
-//!
-//! Only CRC errors and gaps, no frames: baud rate or framing (data bits,
-//! parity, stop bits) differ between the ends. Nothing at all: check the
-//! wiring (TX to RX) and that no other program (a serial console,
-//! ModemManager) holds the port; see also [`super::serial`].
+//! disconnect; SIGINT or SIGTERM stops at any time, after the summary. The
+//! output format and troubleshooting are in docs/outputs.md.
 
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, AsRawFd};

@@ -1,20 +1,7 @@
 //! MQTT feed: each frame's record (the same JSON as `edgepose infer`'s
 //! lines, see [`super::json`]) published to a broker, for fleets of boards.
-//!
-//! ```text
-//! mqtt://HOST[:PORT]?topic=edgepose/cam1/poses&device_id=cam1&qos=1
-//!     &client_id=..&username=..&password_file=PATH
-//!     &tls=true&ca=PATH&cert=PATH&key=PATH
-//!     &buffer=256&keep_alive=30&status_interval=10&flush_timeout=10&backoff_max=5
-//! ```
-//!
-//! Topics: records go to `topic` (default `edgepose/<device_id>/poses`); a
-//! retained status goes to `edgepose/<device_id>/status`: `{"state":"online",
-//! ...}` (model, runtime, fps, frames, published, dropped, reconnects) with
-//! the first frame, on every (re)connect and every `status_interval`
-//! seconds; `{"state":"offline","reason":"shutdown",...}` on a clean exit and
-//! `{"state":"offline","reason":"connection lost"}` as the last will, which
-//! the broker publishes when the process dies or its link drops.
+//! The spec's options, the topics and status payloads, the counts and
+//! troubleshooting are in docs/outputs.md.
 //!
 //! The frame loop never waits on the network: [`Sink::emit`] serialises the
 //! record and appends it to a bounded queue (`buffer` records; when full the
@@ -28,34 +15,17 @@
 //! published once written to the socket.
 //!
 //! At start the sink waits for the first connection attempt (at most about
-//! 6 s): a broker that refuses the login (bad credentials, not authorised)
-//! or a TLS certificate that does not verify fails the run with one line; an
-//! unreachable broker is only logged and retried in the background. At the
-//! end ([`Sink::flush`]) it waits up to `flush_timeout` seconds for the queue
-//! to drain; what is still undelivered then counts as dropped.
+//! 6 s): a broker that refuses the login or a TLS certificate that does not
+//! verify fails the run with one line; an unreachable broker is only logged
+//! and retried in the background. At the end ([`Sink::flush`]) it waits up
+//! to `flush_timeout` seconds for the queue to drain; what is still
+//! undelivered then counts as dropped.
 //!
 //! The password comes from `password_file=PATH` or the environment variable
 //! [`PASSWORD_ENV`], never from the command line (it would show in `ps`).
 //!
 //! Each record costs one heap allocation (the payload, owned by the MQTT
 //! client until written); the queue and bookkeeping are pre-allocated.
-//!
-//! # Troubleshooting
-//! - `refused the connection: not authorized` / `bad user name or password`:
-//!   check `username=`, the password file or `EDGEPOSE_MQTT_PASSWORD`.
-//! - Records acknowledged but never seen by subscribers: the broker's ACL
-//!   denies `edgepose/<device_id>/#` to this user (mosquitto acknowledges
-//!   and discards denied publishes from MQTT 3.1.1 clients).
-//! - `TLS: invalid peer certificate: UnknownIssuer`: `ca=` must be the CA
-//!   that signed the broker's certificate; `certificate not valid for
-//!   name`: the host in the spec must be a name (or IP) in the broker's
-//!   certificate; `received fatal alert: CertificateRequired`: the broker
-//!   wants a client certificate (`cert=`, `key=`).
-//! - `not reachable (Connection refused)`: wrong host/port or broker down;
-//!   records are buffered (up to `buffer`) and sent once it is up.
-//! - Connections dropping every few seconds with `reconnects` climbing: two
-//!   devices use the same `client_id` (the broker keeps only one); give each
-//!   board its own `device_id` (or `client_id`).
 
 use std::collections::VecDeque;
 use std::path::PathBuf;

@@ -1,19 +1,6 @@
 //! The serial sink: each frame's persons over a UART or USB-serial adapter,
-//! as JSON lines or as compact binary frames ([`super::wire`]).
-//!
-//! ```text
-//! serial:/dev/ttyUSB0?baud=115200&encoding=binary|json&data_bits=8
-//!        &parity=none|odd|even&stop_bits=1|2&flow=none|software|hardware
-//!        &timeout_ms=20&queue=4
-//! ```
-//!
-//! Defaults: 115200 baud, `json`, 8N1, no flow control. `encoding=json`
-//! sends exactly the records `edgepose infer` prints (one per line);
-//! `encoding=binary` sends the fixed-point frames documented in
-//! [`super::wire`]: 26 + 98 bytes per person, against about 2 KB per
-//! tracked person in JSON. At 115200 baud (11.5 KB/s with 8N1) a frame with
-//! two people goes out about 50 times a second in binary and 2.5 times as
-//! JSON.
+//! as JSON lines or as compact binary frames ([`super::wire`]). Its options,
+//! sizes and troubleshooting are in docs/outputs.md.
 //!
 //! The sink never stalls the pipeline. Records wait in a queue of `queue`
 //! (default 4) preallocated buffers; each [`Sink::emit`] writes for at most
@@ -32,22 +19,6 @@
 //! disconnects, reconnects and failed opens.
 //!
 //! The port is opened exclusively (`TIOCEXCL`, `flock`), in raw mode.
-//!
-//! # Troubleshooting
-//!
-//! - *Permission denied*: the device belongs to a group (usually
-//!   `dialout`, sometimes `uucp`); add yourself (`sudo usermod -aG dialout
-//!   $USER`) and log in again.
-//! - *Device or resource busy*: another program (a serial console,
-//!   ModemManager, `screen`) holds the port; stop it.
-//! - *Nothing arrives*: both ends must agree on baud, data bits, parity and
-//!   stop bits; TX of one side goes to RX of the other, and the grounds must
-//!   be connected. `edgepose listen /dev/ttyUSB1 --baud ...` on the other
-//!   end decodes what arrives and reports damaged frames.
-//! - *Many records dropped*: the link is slower than the frame rate; use
-//!   `encoding=binary`, a higher baud rate, or fewer frames.
-//! - *Function not implemented* when configuring: the process runs under an
-//!   emulator (qemu-user) that lacks the `termios2` ioctls; run natively.
 
 use std::io::Write;
 use std::os::fd::AsRawFd;

@@ -1,27 +1,11 @@
 //! SSD1306 128×64 monochrome OLED over I2C, with the `ssd1306` crate's
-//! buffered graphics mode on `linux-embedded-hal`'s `I2cdev`.
+//! buffered graphics mode on `linux-embedded-hal`'s `I2cdev`. Wiring, options
+//! (`ssd1306:/dev/i2c-1?address=0x3c&rotation=0&max_fps=10&status=on`) and
+//! troubleshooting are in docs/displays.md.
 //!
-//! ```text
-//! ssd1306:/dev/i2c-1?address=0x3c&rotation=0&max_fps=10&status=on
-//! ```
-//!
-//! * `address`: the panel's 7-bit I2C address, `0x3c` (default) or `0x3d`
-//!   (modules with the address jumper moved); `i2cdetect -y 1` shows it.
-//! * `rotation`: `0`, `90`, `180` or `270` degrees (90/270 make the
-//!   picture 64 wide and 128 tall).
-//! * `max_fps` (default 10; a full frame is ~25 ms of 400 kHz I2C) and
-//!   `status`: see [`super::panel`].
-//!
-//! The whole 1 KiB frame goes out every refresh, so a display that lost
-//! power (unplugged and plugged back) shows the picture again after its
-//! re-initialisation.
-//!
-//! # Troubleshooting
-//! * `Permission denied` on `/dev/i2c-1`: add the user to the `i2c` group.
-//! * `No such file`: enable I2C (`dtparam=i2c_arm=on` in the Pi's
-//!   `config.txt`, then reboot) and check the bus number.
-//! * `no acknowledge` at start: nothing answers at that address; check the
-//!   wiring (SDA/SCL swapped?), power, and try `address=0x3d`.
+//! The whole 1 KiB frame goes out every refresh (about 25 ms of 400 kHz
+//! I2C), so a display that lost power (unplugged and plugged back) shows the
+//! picture again after its re-initialisation.
 
 use embedded_hal::i2c::{Error as _, I2c, Operation};
 use ssd1306::mode::BufferedGraphicsMode;

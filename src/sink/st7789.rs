@@ -1,39 +1,12 @@
 //! ST7789 and ILI9341 colour TFTs over SPI, with the `mipidsi` crate on
 //! `linux-embedded-hal`'s `SpidevDevice` and GPIO character-device pins.
-//!
-//! ```text
-//! st7789:/dev/spidev0.0?dc=gpiochip0:25&reset=gpiochip0:27&width=240&height=240&rotation=0
-//! ili9341:/dev/spidev0.0?dc=gpiochip0:24&reset=gpiochip0:25&rotation=90&color_order=bgr
-//! ```
-//!
-//! | option | meaning | default |
-//! |---|---|---|
-//! | `dc` | data/command line, `CHIP:LINE` (`gpiochip0:25`) or a line of `gpiochip0` | required |
-//! | `reset` | reset line; without it a software reset is sent | none |
-//! | `backlight` | a line driven high at start | none |
-//! | `width`, `height` | the glass in pixels, unrotated (portrait) | 240×240 (ST7789), 240×320 (ILI9341) |
-//! | `offset_x`, `offset_y` | where the glass starts in the controller's 240×320 memory | 0, 0 |
-//! | `rotation` | 0, 90, 180, 270 degrees | 0 |
-//! | `color_order` | `rgb` or `bgr` (red and blue swapped on the glass: use `bgr`) | `rgb` |
-//! | `invert` | `on`/`off` colour inversion (most ST7789 IPS glass needs `on`) | ST7789 `on`, ILI9341 `off` |
-//! | `spi_hz` | SPI clock | 32000000 |
-//! | `spi_mode` | SPI mode 0–3 (modules without a CS pin often need 3) | 0 |
-//! | `max_fps`, `status` | see [`super::panel`] | 30, on |
+//! Wiring, options (`st7789:/dev/spidev0.0?dc=gpiochip0:25&...`) and
+//! troubleshooting are in docs/displays.md.
 //!
 //! Frames are drawn into a RAM canvas; only the rows that changed since the
 //! last frame (drawn now or then) are sent, in runs of whole rows, each
-//! SPI write at most 4096 bytes (the spidev default `bufsiz`).
-//!
-//! # Troubleshooting
-//! * `Permission denied`: add the user to the `spi` and `gpio` groups.
-//! * Nothing on the glass: check `dc` and `reset` line numbers (BCM
-//!   numbering on a Pi: `gpiochip0:25` is GPIO25, header pin 22), the
-//!   backlight, and try `spi_mode=3` for modules without CS.
-//! * Picture shifted or garbage at an edge: set `offset_x`/`offset_y`
-//!   (1.14" 135×240 modules: 52 and 40; 240×240 modules: 0 and 0 — the
-//!   driver mirrors the offsets for rotations).
-//! * Red and blue swapped: `color_order=bgr`. Colours negative: toggle
-//!   `invert`.
+//! SPI write at most 4096 bytes (the spidev default `bufsiz`). The offsets
+//! are mirrored by the driver for rotations.
 
 use embedded_graphics::pixelcolor::Rgb565;
 use embedded_hal::delay::DelayNs;

@@ -24,15 +24,8 @@
 //! `give_up_s` seconds the source fails, so the program exits non-zero and
 //! a service manager can restart it.
 //!
-//! # Troubleshooting
-//! - `Permission denied` on `/dev/videoN`: add the user to the `video`
-//!   group (`sudo usermod -aG video $USER`, then log in again).
-//! - `not a video capture device`: many drivers create several nodes
-//!   (metadata, codecs); `edgepose probe` lists which ones capture.
-//! - Raspberry Pi camera modules on Pi 4/5 go through libcamera; use a USB
-//!   UVC camera or libcamera's V4L2 compatibility layer.
-//! - Frames arrive slowly in MJPEG at high resolution over USB 2: ask for
-//!   a smaller size; the model input is small anyway.
+//! Choosing a camera, the source options and troubleshooting are in
+//! docs/cameras.md.
 
 use std::io;
 use std::path::PathBuf;
