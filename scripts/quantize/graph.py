@@ -95,6 +95,23 @@ class Graph:
     def op_name(self, i: int) -> str:
         return op_name(self.model, self.sg.operators[i])
 
+    def walk_back(self, starts, stop=lambda t, p: False):
+        """Yields `(tensor, producer op index or None)` for every tensor
+        reached backwards from `starts` through the producers' inputs, each
+        once; a producer's inputs are not followed when `stop(tensor,
+        producer)` is true."""
+        todo, seen = list(starts), set()
+        while todo:
+            t = todo.pop()
+            if t in seen:
+                continue
+            seen.add(t)
+            p = self.producer.get(t)
+            yield t, p
+            if p is not None and not stop(t, p):
+                op = self.op(p)
+                todo.extend(i for i in list(op.inputs) + list(op.intermediates or []) if i >= 0)
+
     def is_constant(self, t: int) -> bool:
         buf = self.model.buffers[self.tensor(t).buffer]
         return t not in self.producer and buf.data is not None and len(buf.data) > 0
@@ -191,27 +208,21 @@ def find_pose_heads(model: schema.ModelT, path: str) -> PoseHeads:
             return None
         return H // s[1]
 
+    def is_head(t: int, p: int) -> bool:
+        return feature_map(t) is not None and g.op_name(p) in HEAD_OPS
+
     heads: dict[int, int] = {}  # tensor -> stride
     tail: set[int] = set()
     inputs = set(g.sg.inputs)
-    todo = [g.sg.outputs[0]]
-    seen: set[int] = set()
-    while todo:
-        t = todo.pop()
-        if t in seen:
-            continue
-        seen.add(t)
+    for t, p in g.walk_back([g.sg.outputs[0]], is_head):
         if t in inputs:
             raise GraphError(no_head + " (the output depends on the input without a conv head)")
-        p = g.producer.get(t)
         if p is None:
             continue  # a constant
-        stride = feature_map(t)
-        if stride is not None and g.op_name(p) in HEAD_OPS:
-            heads[t] = stride
-            continue
-        tail.add(p)
-        todo.extend(i for i in g.op(p).inputs if i >= 0)
+        if is_head(t, p):
+            heads[t] = feature_map(t)
+        else:
+            tail.add(p)
     by_stride: dict[int, list[int]] = {}
     for t, s in heads.items():
         by_stride.setdefault(s, []).append(t)
@@ -254,19 +265,7 @@ def prune(model: schema.ModelT) -> None:
     buffers and op codes (indices remapped)."""
     g = Graph(model)
     sg = g.sg
-    live_ops: set[int] = set()
-    todo = list(sg.outputs)
-    seen: set[int] = set()
-    while todo:
-        t = todo.pop()
-        if t in seen:
-            continue
-        seen.add(t)
-        p = g.producer.get(t)
-        if p is not None and p not in live_ops:
-            live_ops.add(p)
-            todo.extend(i for i in sg.operators[p].inputs if i >= 0)
-            todo.extend(i for i in (sg.operators[p].intermediates or []) if i >= 0)
+    live_ops = {p for _, p in g.walk_back(sg.outputs) if p is not None}
     sg.operators = [op for i, op in enumerate(sg.operators) if i in live_ops]
     used = set(sg.inputs) | set(sg.outputs)
     for op in sg.operators:

@@ -3,9 +3,10 @@
 //!
 //! One decoder per output layout (see [`crate::model::Layout`]): Ultralytics
 //! anchor-free YOLO-pose ([`yolo`]), the same cut before its decode
-//! ([`raw_heads`]), Ultralytics' NMS-free end-to-end export ([`end2end`],
-//! YOLO26-pose), TI's anchor-based YOLO-Pose heads, its NMS-in-graph export
-//! and YOLOv7-pose ([`ti`]), and MoveNet SinglePose ([`movenet`]). Integer
+//! ([`raw_heads`]), TI's anchor-based YOLO-Pose heads, its NMS-in-graph
+//! export, YOLOv7-pose and Ultralytics' NMS-free end-to-end export
+//! (YOLO26-pose, the NMS export's columns) ([`ti`]), and MoveNet SinglePose
+//! ([`movenet`]). Integer
 //! outputs are dequantized with the tensor's own scale and zero point as
 //! values are read. Each decoder reads its outputs into [`Candidates`]; the
 //! step from candidates to persons (scaling to pixels, class-agnostic
@@ -13,7 +14,6 @@
 //! buffers are reused across frames.
 
 pub mod candidates;
-pub mod end2end;
 pub mod movenet;
 pub mod nms;
 pub mod raw_heads;
@@ -192,25 +192,20 @@ pub fn for_model(
             input,
             params,
         )?),
-        Layout::TiNms | Layout::Yolov7Pose => Box::new(ti::FlatDecoder::new(
-            manifest.output.layout,
-            &iface.outputs[0],
-            k,
-            input,
-            manifest.output.coords,
-            params,
-        )?),
+        Layout::TiNms | Layout::Yolov7Pose | Layout::YoloEndToEnd => {
+            Box::new(ti::FlatDecoder::new(
+                manifest.output.layout,
+                &iface.outputs[0],
+                k,
+                input,
+                manifest.output.coords,
+                params,
+            )?)
+        }
         Layout::YoloRawHeads => Box::new(raw_heads::RawHeadsDecoder::new(
             &iface.outputs,
             k,
             (manifest.input.size[0], manifest.input.size[1]),
-            params,
-        )?),
-        Layout::YoloEndToEnd => Box::new(end2end::EndToEndDecoder::new(
-            &iface.outputs[0],
-            k,
-            input,
-            manifest.output.coords,
             params,
         )?),
         Layout::TiAnchor => Box::new(ti::AnchorDecoder::new(
