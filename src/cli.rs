@@ -153,8 +153,9 @@ pub struct RunArgs {
     pub no_track: bool,
     #[command(flatten)]
     pub tracking: TrackingArgs,
-    /// Results each sink may have waiting; beyond that a camera run
-    /// drops the oldest (counted), a file run waits.
+    /// Results each JSON-lines sink may have waiting (serial, MQTT and
+    /// displays have their own queue: queue=, buffer=, one frame); beyond
+    /// that a camera run drops the oldest (counted), a file run waits.
     #[arg(long, default_value_t = 4)]
     pub sink_queue: usize,
 }
@@ -260,7 +261,28 @@ pub struct TrackingArgs {
     pub track_coast_ms: Option<f64>,
 }
 
-/// Arguments of `listen` (decoding in `src/sink/listen.rs`).
+/// Which decoder `listen` uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListenEncoding {
+    /// Decide from the first bytes.
+    Auto,
+    Binary,
+    Json,
+}
+
+impl std::str::FromStr for ListenEncoding {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "auto" => Ok(Self::Auto),
+            "binary" => Ok(Self::Binary),
+            "json" => Ok(Self::Json),
+            _ => Err(format!("{s:?}: expected auto, binary or json")),
+        }
+    }
+}
+
+/// Arguments of `listen` (src/cmd/listen.rs).
 #[derive(Debug, Args, Clone)]
 pub struct ListenArgs {
     /// Serial device (/dev/ttyUSB0), a file or FIFO, or `-` for standard input.
@@ -282,7 +304,7 @@ pub struct ListenArgs {
     pub flow: serialport::FlowControl,
     /// What the sender sends: binary, json, or auto (detect).
     #[arg(long, default_value = "auto")]
-    pub encoding: crate::sink::listen::ListenEncoding,
+    pub encoding: ListenEncoding,
     /// Stop after this many good frames.
     #[arg(long)]
     pub count: Option<u64>,

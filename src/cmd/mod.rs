@@ -1,13 +1,14 @@
 //! The commands, one file each: [`infer`], [`run`], [`eval`], [`bench`],
-//! [`models`], [`manifest`], [`calib_inputs`], [`probe`] (and `listen`, for now in
-//! [`crate::sink::listen`]). Each turns its arguments into settings, opens
-//! what it needs and reports; the work itself lives in the stages below.
+//! [`models`], [`manifest`], [`calib_inputs`], [`probe`], [`listen`]. Each
+//! turns its arguments into settings, opens what it needs and reports; the
+//! work itself lives in the stages below.
 //! Errors gain context here (with `anyhow`) and reach `main` as one line.
 
 pub mod bench;
 pub mod calib_inputs;
 pub mod eval;
 pub mod infer;
+pub mod listen;
 pub mod manifest;
 pub mod models;
 pub mod probe;
@@ -86,7 +87,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Manifest => manifest::command(&ctx),
         Command::CalibInputs(args) => calib_inputs::command(&ctx, &args),
         Command::Probe(args) => probe::command(&ctx, &args),
-        Command::Listen(args) => crate::sink::listen::command(&args),
+        Command::Listen(args) => listen::command(&args),
     }
 }
 

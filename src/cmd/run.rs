@@ -12,7 +12,7 @@ use anyhow::{Context as _, Result};
 use super::Context;
 use crate::cli::RunArgs;
 use crate::config::RunSettings;
-use crate::sink::queue::{Full, Queued};
+use crate::sink::queue::{one_queue_each, Full};
 use crate::sink::{Annotator, JsonLines, Sink};
 use crate::stream::{Controls, FrameErrors, StreamError};
 use crate::track::Tracker;
@@ -62,18 +62,8 @@ pub fn command(ctx: &Context, args: &RunArgs) -> Result<ExitCode> {
     } else {
         Full::Wait
     };
-    // Sinks that draw on the pixels run on the frame loop's thread; the
-    // others each get a bounded queue and a thread of their own.
-    let mut sinks: Vec<Box<dyn Sink>> = raw_sinks
-        .into_iter()
-        .map(|s| -> Box<dyn Sink> {
-            if s.wants_pixels() {
-                s
-            } else {
-                Box::new(Queued::new(s, run.sink_queue, full, meta.clone()))
-            }
-        })
-        .collect();
+    // One bounded queue per sink (serial, MQTT and displays bound their own).
+    let mut sinks = one_queue_each(raw_sinks, run.sink_queue, full, &meta);
     let controls = Controls {
         stop: &stop,
         report: Some(&report_now),
