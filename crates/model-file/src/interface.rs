@@ -49,16 +49,16 @@ fb_table!(FbTensor);
 fb_table!(FbQuant);
 
 // Field slots: 4 + 2 * field id in schema.fbs.
-const MODEL_SUBGRAPHS: u16 = 8;
-const SUBGRAPH_TENSORS: u16 = 4;
-const SUBGRAPH_INPUTS: u16 = 6;
-const SUBGRAPH_OUTPUTS: u16 = 8;
-const TENSOR_SHAPE: u16 = 4;
-const TENSOR_TYPE: u16 = 6;
-const TENSOR_NAME: u16 = 10;
-const TENSOR_QUANT: u16 = 12;
-const QUANT_SCALE: u16 = 8;
-const QUANT_ZERO_POINT: u16 = 10;
+pub(crate) const MODEL_SUBGRAPHS: u16 = 8;
+pub(crate) const SUBGRAPH_TENSORS: u16 = 4;
+pub(crate) const SUBGRAPH_INPUTS: u16 = 6;
+pub(crate) const SUBGRAPH_OUTPUTS: u16 = 8;
+pub(crate) const TENSOR_SHAPE: u16 = 4;
+pub(crate) const TENSOR_TYPE: u16 = 6;
+pub(crate) const TENSOR_NAME: u16 = 10;
+pub(crate) const TENSOR_QUANT: u16 = 12;
+pub(crate) const QUANT_SCALE: u16 = 8;
+pub(crate) const QUANT_ZERO_POINT: u16 = 10;
 
 type Tables<'a, T> = ForwardsUOffset<Vector<'a, ForwardsUOffset<T>>>;
 
@@ -294,51 +294,7 @@ fn check_shape(raw: &[i32], dtype: ElementType) -> Result<Vec<usize>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use flatbuffers::{FlatBufferBuilder, WIPOffset};
-
-    /// A model with one subgraph whose inputs and outputs are `tensors`
-    /// ((shape, type code, quant scale)); `ins` and `outs` index them.
-    fn model(tensors: &[(&[i32], i8, Option<f32>)], ins: &[i32], outs: &[i32]) -> Vec<u8> {
-        let mut b = FlatBufferBuilder::new();
-        let ts: Vec<WIPOffset<flatbuffers::TableFinishedWIPOffset>> = tensors
-            .iter()
-            .enumerate()
-            .map(|(i, (shape, code, scale))| {
-                let shape = b.create_vector(shape);
-                let name = b.create_string(&format!("t{i}"));
-                let q = scale.map(|s| {
-                    let sv = b.create_vector(&[s]);
-                    let zv = b.create_vector(&[-128i64]);
-                    let q = b.start_table();
-                    b.push_slot_always(QUANT_SCALE, sv);
-                    b.push_slot_always(QUANT_ZERO_POINT, zv);
-                    b.end_table(q)
-                });
-                let t = b.start_table();
-                b.push_slot_always(TENSOR_SHAPE, shape);
-                b.push_slot::<i8>(TENSOR_TYPE, *code, 0);
-                b.push_slot_always(TENSOR_NAME, name);
-                if let Some(q) = q {
-                    b.push_slot_always(TENSOR_QUANT, q);
-                }
-                b.end_table(t)
-            })
-            .collect();
-        let tv = b.create_vector(&ts);
-        let iv = b.create_vector(ins);
-        let ov = b.create_vector(outs);
-        let sg = b.start_table();
-        b.push_slot_always(SUBGRAPH_TENSORS, tv);
-        b.push_slot_always(SUBGRAPH_INPUTS, iv);
-        b.push_slot_always(SUBGRAPH_OUTPUTS, ov);
-        let sg = b.end_table(sg);
-        let sgs = b.create_vector(&[sg]);
-        let m = b.start_table();
-        b.push_slot_always(MODEL_SUBGRAPHS, sgs);
-        let m = b.end_table(m);
-        b.finish(m, Some("TFL3"));
-        b.finished_data().to_vec()
-    }
+    use crate::build::model;
 
     fn err(bytes: &[u8]) -> String {
         read_interface("m.tflite", bytes).unwrap_err().to_string()

@@ -19,6 +19,7 @@
 //! (a 1280 × 1280 float32 input is 19 MiB), so the caps refuse only files
 //! that are not such a model.
 
+pub mod build;
 mod interface;
 
 use std::io::Read;
