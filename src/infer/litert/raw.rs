@@ -14,6 +14,9 @@ use edgefirst_tflite::Library;
 
 type RawHandle = *mut c_void;
 
+/// Dimensions of each input and of each output, as allocated.
+pub(super) type Shapes = (Vec<Vec<i64>>, Vec<Vec<i64>>);
+
 /// `LiteRtLayout`: rank (7 bits) and has_strides (1 bit) in the first word,
 /// then up to 8 dimensions and 8 strides.
 #[repr(C)]
@@ -99,11 +102,7 @@ impl<'a> RawCompiled<'a> {
 
     /// Allocates the model's tensors (LiteRT computes every shape from the
     /// graph) and returns the inputs' and outputs' dimensions as allocated.
-    pub(super) fn allocated_shapes(
-        &self,
-        inputs: usize,
-        outputs: usize,
-    ) -> Result<(Vec<Vec<i64>>, Vec<Vec<i64>>), String> {
+    pub(super) fn allocated_shapes(&self, inputs: usize, outputs: usize) -> Result<Shapes, String> {
         // SAFETY: types per litert_compiled_model.h.
         let (input_fn, outputs_fn) = unsafe {
             (
