@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every cargo-fuzz target in fuzz/ (the serial wire format decoder and
-# encoder, src/sink/wire.rs) for SECONDS each (default 60) and fails if one
-# finds a crash: a panic, a failed assertion, a timeout or running out of
-# memory. Needs scripts/setup-fuzz.sh (nightly toolchain + cargo-fuzz).
+# encoder: the edgepose-wire crate, crates/wire) for SECONDS each (default
+# 60) and fails if one finds a crash: a panic, a failed assertion, a
+# timeout or running out of memory. Needs scripts/setup-fuzz.sh (nightly toolchain + cargo-fuzz).
 #
 #   scripts/fuzz.sh [SECONDS]      e.g. scripts/fuzz.sh 600 for a longer run
 #
@@ -13,7 +13,7 @@
 # input is written to fuzz/artifacts/TARGET/ and its path printed; reproduce
 # it with `cargo +nightly fuzz run -s none TARGET PATH`.
 #
-# Sanitizer: none. The fuzzed code (wire.rs, cobs, crc) has no `unsafe`, so
+# Sanitizer: none. The fuzzed code (crates/wire, cobs, crc) has no `unsafe`, so
 # AddressSanitizer would find nothing that Rust's own bounds and overflow
 # checks (debug assertions are on) do not, at about half the speed.
 set -euo pipefail

@@ -7,7 +7,7 @@
 #   2. otherwise downloaded from the manifest's `source` address.
 # A model whose source is not a download address (a local conversion) is
 # reported with how to produce it. Exits non-zero if a manifest's file is
-# missing or fails its checksum, unless it is listed in EDGEPOSE_MODELS_OPTIONAL.
+# missing or fails its checksum.
 # Usage: scripts/models.sh [MANIFEST.toml ...]
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)

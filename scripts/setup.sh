@@ -1,40 +1,36 @@
 #!/usr/bin/env bash
 # edgepose setup: obtains everything the build, the tests and the demo need, into
 # the git-ignored folder .cache/ (override with EDGEPOSE_CACHE). Idempotent: a
-# second run only checks what is already there.
+# second run only checks what is already there. The demo needs only a part of
+# it: scripts/setup-demo.sh, which this script runs first.
 #
-#   - Debian build packages (libclang-dev for bindgen-based crates, python3-venv)
-#   - LiteRT: libLiteRt.so out of the PyPI wheel `ai-edge-litert` (2.3.0)
+#   - what the demo needs (scripts/setup-demo.sh): cmake, nasm, libclang-dev, LiteRT
+#     (libLiteRt.so out of the PyPI wheel `ai-edge-litert` 2.3.0)
+#   - Debian packages for the tests: python3-venv; mosquitto
+#     and openssl (scripts/setup-mqtt.sh)
 #   - classic TFLite C API: Debian's libtensorflow-lite2.14.1 and its dependency
 #     closure from the `forky` suite, unpacked into a private root with its own
 #     glibc loader (the library needs glibc >= 2.38)
+#   - the ARM cross toolchains, qemu-user, the ARM runtimes and cargo-deb
+#     (scripts/setup-cross.sh); the test delegate's headers and Teflon
+#     (scripts/setup-boards.sh); the nightly toolchain and cargo-fuzz
+#     (scripts/setup-fuzz.sh); the VM test bed (scripts/setup-vm.sh)
 #   - a Python venv with the reference-check tools (ai-edge-litert, numpy, pillow)
-#   - the model files, resolved from EDGEPOSE_MODEL_MIRROR or upstream, sha256-checked
+#   - every model file, resolved from EDGEPOSE_MODEL_MIRROR or upstream, sha256-checked
 #
 # Package sources are derived from this machine's own apt and pip configuration;
 # no registry host is named here.
 set -euo pipefail
 
-here=$(cd "$(dirname "$0")/.." && pwd)
-cache=${EDGEPOSE_CACHE:-$here/.cache}
-litert_version=${EDGEPOSE_LITERT_VERSION:-2.3.0}
+# The demo's part: defines here, cache, litert_version, log, apt_need and
+# fetch_litert, installs the build's Debian packages and fetches this
+# machine's LiteRT.
+. "$(dirname "$0")/setup-demo.sh"
+
 classic_pkg_dev=libtensorflow-lite-dev
 classic_suite=${EDGEPOSE_TFLITE_SUITE:-forky}
-mkdir -p "$cache"
 
-log() { printf '[setup] %s\n' "$*" >&2; }
-
-# ---------------------------------------------------------------- apt packages
-need_pkgs=()
-for p in libclang-dev python3-venv cmake nasm; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need_pkgs+=("$p")
-done
-if [ ${#need_pkgs[@]} -gt 0 ]; then
-    log "installing Debian packages: ${need_pkgs[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
-fi
+apt_need python3-venv
 
 "$here/scripts/setup-mqtt.sh"   # mosquitto broker for tests/mqtt.rs
 
@@ -42,31 +38,6 @@ fi
 if command -v rustup >/dev/null 2>&1; then
     rustup component add clippy rustfmt >/dev/null 2>&1 || log "rustup could not add clippy/rustfmt"
 fi
-
-# ---------------------------------------------------------------- LiteRT (PyPI wheel)
-# fetch_litert ARCH PLATFORM_TAG: unpacks libLiteRt.so for one architecture.
-fetch_litert() {
-    local arch=$1 platform=$2 dest="$cache/runtimes/litert/$1"
-    [ -s "$dest/libLiteRt.so" ] && return 0
-    log "fetching ai-edge-litert $litert_version ($arch) wheel"
-    local tmp
-    tmp=$(mktemp -d)
-    pip download --quiet --no-deps --only-binary=:all: --python-version 3.11 \
-        --platform "$platform" -d "$tmp" "ai-edge-litert==$litert_version"
-    mkdir -p "$dest"
-    python3 - "$tmp"/*.whl "$dest" <<'PY'
-import sys, zipfile, os
-whl, dest = sys.argv[1], sys.argv[2]
-with zipfile.ZipFile(whl) as z:
-    data = z.read("ai_edge_litert/libLiteRt.so")
-tmp = os.path.join(dest, "libLiteRt.so.part")
-with open(tmp, "wb") as f:
-    f.write(data)
-os.replace(tmp, os.path.join(dest, "libLiteRt.so"))
-PY
-    rm -rf "$tmp"
-}
-fetch_litert x86_64 manylinux_2_27_x86_64
 
 # ---------------------------------------------------------------- classic TFLite (Debian)
 # A private apt configuration whose sources are this machine's own Debian

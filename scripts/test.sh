@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The test command: sets everything up (scripts/setup.sh: Debian packages,
 # both TFLite runtimes, the reference venv, the models) and runs every check:
-# formatting, clippy with warnings as errors, and the whole test suite on
-# the real runtimes. Run from anywhere; needs network access to the package
+# formatting, the documentation's links (scripts/check-links.py), clippy with
+# warnings as errors, and the whole test suite on the real runtimes. Run from anywhere; needs network access to the package
 # registries the first time.
 #
 # Models and data: EDGEPOSE_MODEL_MIRROR (default ../shared/models) and
@@ -15,8 +15,12 @@ export EDGEPOSE_DATA_DIR=${EDGEPOSE_DATA_DIR:-$(cd .. && pwd)/shared/data}
 
 bash scripts/setup.sh
 
+echo "== import cycles between src/ modules"
+python3 scripts/check-cycles.py
 echo "== cargo fmt --check"
 cargo fmt --check
+echo "== links and anchors in README.md and docs/"
+python3 scripts/check-links.py
 echo "== cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets -- -D warnings
 echo "== cargo test"
@@ -55,8 +59,8 @@ if [ "${EDGEPOSE_TEST_ARM:-1}" = 1 ]; then
 
     # The packages' contents are what is checked here, so these release
     # builds use thin LTO (minutes less); the shipped profile (fat LTO, one
-    # codegen unit) is what scripts/deploy.sh builds and the README's sizes
-    # are from. EDGEPOSE_SHIP_PROFILE=1 uses it here too.
+    # codegen unit) is what scripts/deploy.sh builds and the sizes in
+    # docs/cross-building-and-deployment.md are from. EDGEPOSE_SHIP_PROFILE=1 uses it here too.
     if [ "${EDGEPOSE_SHIP_PROFILE:-0}" != 1 ]; then
         export CARGO_PROFILE_RELEASE_LTO=thin CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16
     fi

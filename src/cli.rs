@@ -1,12 +1,11 @@
-//! Command-line interface (clap). Global options map onto
-//! [`crate::config::Overrides`]; each may also come from an environment
-//! variable, and then from the config file.
+//! Command-line interface (clap): the first step for the command line, as
+//! the config file's is [`crate::config::FileConfig`]. Global options may
+//! also come from an environment variable; [`crate::config`] merges them
+//! over the config file and checks every command's options into settings.
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-
-use crate::config::Overrides;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -79,27 +78,6 @@ pub struct Global {
     pub verbose: u8,
 }
 
-impl Global {
-    pub fn overrides(&self) -> Overrides {
-        Overrides {
-            tflite_lib: self.tflite_lib.clone(),
-            model: self.model.clone(),
-            model_dir: self.model_dir.clone(),
-            threads: self.threads,
-            conf_threshold: self.conf_threshold,
-            iou_threshold: self.iou_threshold,
-            keypoint_threshold: self.keypoint_threshold,
-            max_detections: self.max_detections,
-            resize: self.resize,
-            board: self.board.clone(),
-            delegate: self.delegate.clone(),
-            delegate_options: (!self.delegate_options.is_empty())
-                .then(|| self.delegate_options.iter().cloned().collect()),
-            require_delegate: self.require_delegate.then_some(true),
-        }
-    }
-}
-
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the model on images and print one JSON line per image.
@@ -142,14 +120,16 @@ pub struct RunArgs {
     /// Source: a camera (`/dev/video0`,
     /// `v4l2:/dev/video0?format=MJPG&width=640&height=480&fps=30`), a
     /// recording (`raw:FILE?format=YUYV&width=640&height=480`), or image
-    /// files and directories (repeatable).
-    #[arg(long = "source", required = true)]
+    /// files and directories (repeatable). Default: the board profile's
+    /// camera.
+    #[arg(long = "source")]
     pub sources: Vec<String>,
     /// Write annotated images into this directory.
     #[arg(long)]
     pub annotate: Option<PathBuf>,
     /// Where results go besides standard output, repeatable:
-    /// `json:PATH`, `annotate:DIR`, ... (see the README's sink list).
+    /// `json:PATH`, `annotate:DIR`, ... (see the README's sink list);
+    /// `serial` and `display` alone: the board profile's.
     #[arg(long = "sink")]
     pub sinks: Vec<String>,
     /// Timestamp spacing of image frames, in milliseconds.
@@ -164,8 +144,9 @@ pub struct RunArgs {
     pub no_track: bool,
     #[command(flatten)]
     pub tracking: TrackingArgs,
-    /// Results each sink may have waiting; beyond that a camera run
-    /// drops the oldest (counted), a file run waits.
+    /// Results each JSON-lines sink may have waiting (serial, MQTT and
+    /// displays have their own queue: queue=, buffer=, one frame); beyond
+    /// that a camera run drops the oldest (counted), a file run waits.
     #[arg(long, default_value_t = 4)]
     pub sink_queue: usize,
 }
@@ -255,7 +236,28 @@ pub struct TrackingArgs {
     pub track_coast_ms: Option<f64>,
 }
 
-/// Arguments of `listen` (decoding in `src/sink/listen.rs`).
+/// Which decoder `listen` uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListenEncoding {
+    /// Decide from the first bytes.
+    Auto,
+    Binary,
+    Json,
+}
+
+impl std::str::FromStr for ListenEncoding {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "auto" => Ok(Self::Auto),
+            "binary" => Ok(Self::Binary),
+            "json" => Ok(Self::Json),
+            _ => Err(format!("{s:?}: expected auto, binary or json")),
+        }
+    }
+}
+
+/// Arguments of `listen` (src/cmd/listen.rs).
 #[derive(Debug, Args, Clone)]
 pub struct ListenArgs {
     /// Serial device (/dev/ttyUSB0), a file or FIFO, or `-` for standard input.
@@ -277,7 +279,7 @@ pub struct ListenArgs {
     pub flow: serialport::FlowControl,
     /// What the sender sends: binary, json, or auto (detect).
     #[arg(long, default_value = "auto")]
-    pub encoding: crate::sink::listen::ListenEncoding,
+    pub encoding: ListenEncoding,
     /// Stop after this many good frames.
     #[arg(long)]
     pub count: Option<u64>,

@@ -3,17 +3,21 @@
 //! The pipeline is split by stage, each behind one trait:
 //! [`source`] (frames) → [`preprocess`] (letterbox + quantize) → [`infer`]
 //! (TFLite runtime loaded at run time) → [`decode`] (layouts, NMS) →
-//! [`sink`] (JSON lines, annotated images). [`model`] holds the model
+//! [`sink`] (JSON lines, annotated images, serial, MQTT, displays), with
+//! [`display`] drawing the pictures. [`model`] holds the model
 //! contract, [`frame`] the per-frame types every stage shares, [`pipeline`]
 //! ties the stages together for one frame, [`stream`] is the frame loop of
-//! `run` and `infer`, [`config`] and [`cli`] turn arguments into settings,
+//! `run` and `infer`, [`cli`] parses the command line and [`config`] checks
+//! it and the config file into each command's settings,
 //! and [`cmd`] holds the commands.
 
+pub mod backoff;
 pub mod board;
 pub mod cli;
 pub mod cmd;
 pub mod config;
 pub mod decode;
+pub mod display;
 pub mod eval;
 pub mod frame;
 pub mod infer;

@@ -17,16 +17,8 @@
 //! one clock read per frame and allocates nothing (a ping, at most twice a
 //! watchdog period, builds its small message).
 //!
-//! # Troubleshooting
-//!
-//! - *The unit stays "activating" and is killed after `TimeoutStartSec=`*:
-//!   the model never loaded (see the journal), or the unit has
-//!   `NotifyAccess=none`; it needs `NotifyAccess=main` (edgepose sends from
-//!   its main process).
-//! - *The service restarts every `WatchdogSec=` with "Watchdog timeout"*: no
-//!   frame completed within the period (a camera that delivers nothing, an
-//!   inference slower than the period): raise `WatchdogSec=` above the
-//!   slowest expected frame.
+//! The unit, and troubleshooting a service that does not start or keeps
+//! restarting, are in docs/cross-building-and-deployment.md.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;

@@ -12,12 +12,22 @@
 //!
 //! The kind is lower-case letters, digits and `-`; a `//` right after the
 //! colon is dropped (URL style). Keys may appear once. A consumer takes the
-//! keys it knows with [`Spec::take`] / [`Spec::take_parse`] and then calls
-//! [`Spec::finish`], which rejects any key left over, so a misspelt option
-//! is an error rather than silently ignored.
+//! keys it knows with the typed getters ([`Spec::take_in_range`],
+//! [`Spec::take_seconds`], [`Spec::take_millis`], [`Spec::take_choice`],
+//! [`Spec::take_bool`], [`Spec::take_with`]) or as text ([`Spec::take`]) and
+//! then calls [`Spec::finish`], which rejects any key left over, so a
+//! misspelt option is an error rather than silently ignored.
+//!
+//! Every number is range-checked by its getter, and every getter words its
+//! error the same way: `SPEC: key=value: expected WHAT` with, for numbers,
+//! `WHAT, LOW to HIGH` and, for choices, `a, b or c`. Durations come from a
+//! range with a finite, non-negative cap, so converting them never fails.
 
 use std::collections::BTreeMap;
+use std::fmt::Display;
+use std::ops::RangeInclusive;
 use std::str::FromStr;
+use std::time::Duration;
 
 /// Errors in a specification string.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -131,6 +141,93 @@ impl Spec {
         }
     }
 
+    /// Takes option `key` as a number in `range`; `what` says what it
+    /// counts ("a number of records"), the error adds the range.
+    pub fn take_in_range<T>(
+        &mut self,
+        key: &'static str,
+        range: RangeInclusive<T>,
+        what: &str,
+    ) -> Result<Option<T>, SpecError>
+    where
+        T: FromStr + PartialOrd + Display,
+    {
+        match self.take(key) {
+            None => Ok(None),
+            Some(v) => parse_in_range(&v, &range, what)
+                .map(Some)
+                .map_err(|expected| self.invalid(key, &v, &expected)),
+        }
+    }
+
+    /// Takes option `key` as seconds (a decimal number) in `range`, whose
+    /// bounds must be finite and non-negative.
+    pub fn take_seconds(
+        &mut self,
+        key: &'static str,
+        range: RangeInclusive<f64>,
+    ) -> Result<Option<Duration>, SpecError> {
+        debug_assert!(*range.start() >= 0.0 && range.end().is_finite());
+        Ok(self
+            .take_in_range(key, range, "seconds")?
+            .map(Duration::from_secs_f64))
+    }
+
+    /// Takes option `key` as whole milliseconds in `range`.
+    pub fn take_millis(
+        &mut self,
+        key: &'static str,
+        range: RangeInclusive<u64>,
+    ) -> Result<Option<Duration>, SpecError> {
+        Ok(self
+            .take_in_range(key, range, "milliseconds")?
+            .map(Duration::from_millis))
+    }
+
+    /// Takes option `key` as one of `choices` (name, value).
+    pub fn take_choice<T: Copy>(
+        &mut self,
+        key: &'static str,
+        choices: &[(&str, T)],
+    ) -> Result<Option<T>, SpecError> {
+        match self.take(key) {
+            None => Ok(None),
+            Some(v) => parse_choice(&v, choices)
+                .map(Some)
+                .map_err(|expected| self.invalid(key, &v, &expected)),
+        }
+    }
+
+    /// Takes option `key` as a switch: `on`/`off` (also `true`/`false`,
+    /// `1`/`0`).
+    pub fn take_bool(&mut self, key: &'static str) -> Result<Option<bool>, SpecError> {
+        match self.take(key) {
+            None => Ok(None),
+            Some(v) => match v.as_str() {
+                "on" | "true" | "1" => Ok(Some(true)),
+                "off" | "false" | "0" => Ok(Some(false)),
+                _ => Err(self.invalid(key, &v, "on or off")),
+            },
+        }
+    }
+
+    /// Takes option `key` and reads it with `parse` (for forms no other
+    /// getter knows, such as `0x3c`); `what` describes valid values.
+    pub fn take_with<T>(
+        &mut self,
+        key: &'static str,
+        what: &str,
+        parse: impl FnOnce(&str) -> Option<T>,
+    ) -> Result<Option<T>, SpecError> {
+        match self.take(key) {
+            None => Ok(None),
+            Some(v) => match parse(&v) {
+                Some(t) => Ok(Some(t)),
+                None => Err(self.invalid(key, &v, what)),
+            },
+        }
+    }
+
     /// An [`SpecError::Invalid`] for `key=value`.
     pub fn invalid(&self, key: &str, value: &str, expected: &str) -> SpecError {
         SpecError::Invalid {
@@ -163,6 +260,39 @@ impl Spec {
                 },
             }),
         }
+    }
+}
+
+/// `value` as a number in `range`; the error is what was expected
+/// (`WHAT, LOW to HIGH`). Also the value parser of command-line options
+/// that share a spec option's range.
+pub fn parse_in_range<T>(value: &str, range: &RangeInclusive<T>, what: &str) -> Result<T, String>
+where
+    T: FromStr + PartialOrd + Display,
+{
+    match value.parse::<T>() {
+        Ok(v) if range.contains(&v) => Ok(v),
+        _ => Err(format!("{what}, {} to {}", range.start(), range.end())),
+    }
+}
+
+/// `value` as one of `choices`; the error is what was expected
+/// (`a, b or c`).
+pub fn parse_choice<T: Copy>(value: &str, choices: &[(&str, T)]) -> Result<T, String> {
+    choices
+        .iter()
+        .find(|(name, _)| *name == value)
+        .map(|&(_, v)| v)
+        .ok_or_else(|| one_of(choices.iter().map(|(name, _)| *name)))
+}
+
+/// `a, b or c`.
+pub fn one_of<'a>(names: impl Iterator<Item = &'a str>) -> String {
+    let names: Vec<&str> = names.collect();
+    match names.split_last() {
+        None => String::new(),
+        Some((last, [])) => (*last).to_string(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
     }
 }
 
@@ -220,5 +350,84 @@ mod tests {
             Spec::parse("json?a"),
             Err(SpecError::NotKeyValue { .. })
         ));
+    }
+
+    fn one(text: &str) -> Spec {
+        Spec::parse(&format!("x:/t?{text}")).unwrap()
+    }
+
+    fn err(e: SpecError) -> String {
+        e.to_string().split_once(": ").unwrap().1.to_string()
+    }
+
+    #[test]
+    fn numbers_are_range_checked_with_one_wording() {
+        let mut s = one("n=64&m=65&f=nan&g=inf&h=-1&k=0.5");
+        let r = 1..=64;
+        assert_eq!(
+            s.take_in_range("n", r.clone(), "records").unwrap(),
+            Some(64)
+        );
+        assert_eq!(
+            err(s.take_in_range("m", r, "records").unwrap_err()),
+            "m=65: expected records, 1 to 64"
+        );
+        assert_eq!(s.take_in_range("x", 0.0..=1.0, "a fraction").unwrap(), None);
+        for key in ["f", "g", "h"] {
+            let e = s.take_in_range(key, 0.0..=1.0, "a fraction").unwrap_err();
+            assert!(err(e).ends_with("expected a fraction, 0 to 1"), "{key}");
+        }
+        assert_eq!(s.take_in_range("k", 0.0..=1.0, "f").unwrap(), Some(0.5));
+        s.finish().unwrap();
+    }
+
+    #[test]
+    fn durations_are_finite_non_negative_and_capped() {
+        let mut s = one("a=1.5&b=-0&c=1e300&d=-1&e=250&f=10001&g=NaN");
+        assert_eq!(
+            s.take_seconds("a", 0.0..=60.0).unwrap(),
+            Some(Duration::from_millis(1500))
+        );
+        assert_eq!(
+            s.take_seconds("b", 0.0..=60.0).unwrap(),
+            Some(Duration::ZERO)
+        );
+        for key in ["c", "d", "g"] {
+            let e = s.take_seconds(key, 0.0..=60.0).unwrap_err();
+            assert!(err(e).ends_with("expected seconds, 0 to 60"), "{key}");
+        }
+        assert_eq!(
+            s.take_millis("e", 0..=10_000).unwrap(),
+            Some(Duration::from_millis(250))
+        );
+        assert_eq!(
+            err(s.take_millis("f", 0..=10_000).unwrap_err()),
+            "f=10001: expected milliseconds, 0 to 10000"
+        );
+    }
+
+    #[test]
+    fn choices_switches_and_custom_forms() {
+        let mut s = one("p=odd&q=mark&on=on&off=0&bad=maybe&addr=0x3c&bad_addr=zz");
+        let parity = [("none", 0), ("odd", 1), ("even", 2)];
+        assert_eq!(s.take_choice("p", &parity).unwrap(), Some(1));
+        assert_eq!(
+            err(s.take_choice("q", &parity).unwrap_err()),
+            "q=mark: expected none, odd or even"
+        );
+        assert_eq!(s.take_bool("on").unwrap(), Some(true));
+        assert_eq!(s.take_bool("off").unwrap(), Some(false));
+        assert_eq!(
+            err(s.take_bool("bad").unwrap_err()),
+            "bad=maybe: expected on or off"
+        );
+        let hex = |v: &str| u8::from_str_radix(v.strip_prefix("0x")?, 16).ok();
+        assert_eq!(s.take_with("addr", "an address", hex).unwrap(), Some(0x3c));
+        assert_eq!(
+            err(s.take_with("bad_addr", "an address", hex).unwrap_err()),
+            "bad_addr=zz: expected an address"
+        );
+        assert_eq!(one_of(["a"].into_iter()), "a");
+        assert_eq!(one_of(["1", "2"].into_iter()), "1 or 2");
     }
 }

@@ -17,133 +17,25 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use common::poses::{fixture, person, FixPerson, NAMES};
+
+use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use edgepose::frame::{Frame, FrameResult, Keypoint, Person, RecordMeta, StageTimes, TrackMeta};
-use edgepose::sink::display::{render, Canvas, RenderOptions, Scene, Skeleton};
-use edgepose::sink::framebuffer::{FbCanvas, FbGeometry, FbPanel, PixelLayout};
-use edgepose::sink::panel::{DisplaySink, Painter, Panel};
-use edgepose::sink::ssd1306::{rotation, Ssd1306Panel};
-use edgepose::sink::st7789::{TftBus, TftConfig, TftPanel};
+use edgepose::display::framebuffer::{FbCanvas, FbGeometry, FbPanel, PixelLayout};
+use edgepose::display::panel::{Painter, Panel};
+use edgepose::display::screen::DisplaySink;
+use edgepose::display::ssd1306::{rotation, Ssd1306Panel};
+use edgepose::display::st7789::{TftBus, TftConfig, TftPanel};
+use edgepose::display::{render, Canvas, RenderOptions, Scene, Skeleton};
+use edgepose::frame::{Frame, FrameResult, RecordMeta};
 use edgepose::sink::Sink;
 use embedded_graphics::pixelcolor::{BinaryColor, Rgb565, Rgb888, RgbColor};
 use embedded_graphics::prelude::*;
 use embedded_hal::i2c::{ErrorKind, I2c, NoAcknowledgeSource, Operation};
 use embedded_hal::spi::{Operation as SpiOp, SpiDevice};
 use image::RgbImage;
-use serde::Deserialize;
-
-// ---------------------------------------------------------------- fixtures
-
-#[derive(Deserialize)]
-struct Fixture {
-    model: String,
-    keypoint_names: Vec<String>,
-    skeleton: Vec<[usize; 2]>,
-    keypoint_threshold: f32,
-    frames: Vec<FixFrame>,
-}
-
-#[derive(Deserialize)]
-struct FixFrame {
-    name: String,
-    width: u32,
-    height: u32,
-    fps: f32,
-    infer_ms: f32,
-    persons: Vec<FixPerson>,
-    #[serde(default)]
-    track_ids: Vec<u32>,
-}
-
-#[derive(Deserialize)]
-struct FixPerson {
-    #[serde(rename = "box")]
-    bbox: [f32; 4],
-    score: f32,
-    keypoints: Vec<[f32; 3]>,
-}
-
-fn fixture() -> Fixture {
-    let p = common::repo().join("tests/fixtures/display/poses.json");
-    serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap()
-}
-
-impl Fixture {
-    fn meta(&self) -> RecordMeta {
-        RecordMeta {
-            model_id: self.model.clone(),
-            runtime: "litert".into(),
-            keypoint_names: self.keypoint_names.clone(),
-            skeleton: self.skeleton.clone(),
-            keypoint_threshold: self.keypoint_threshold,
-        }
-    }
-
-    fn skeleton(&self) -> Skeleton {
-        Skeleton::new(&self.meta())
-    }
-
-    fn frame(&self, name: &str) -> &FixFrame {
-        self.frames.iter().find(|f| f.name == name).unwrap()
-    }
-}
-
-fn person(p: &FixPerson) -> Person {
-    let mut q = Person {
-        bbox: p.bbox,
-        score: p.score,
-        ..Person::default()
-    };
-    for (k, &[x, y, score]) in q.keypoints.iter_mut().zip(&p.keypoints) {
-        *k = Keypoint { x, y, score };
-    }
-    q
-}
-
-impl FixFrame {
-    fn scene(&self) -> Scene {
-        Scene {
-            width: self.width,
-            height: self.height,
-            num_keypoints: 17,
-            persons: self.persons.iter().map(person).collect(),
-            track_ids: self.track_ids.clone(),
-            fps: Some(self.fps),
-            infer_ms: Some(self.infer_ms),
-        }
-    }
-
-    /// The frame as the pipeline hands it to sinks.
-    fn result(&self, seq: u64) -> FrameResult {
-        FrameResult {
-            persons: self.persons.iter().map(person).collect(),
-            tracks: self
-                .track_ids
-                .iter()
-                .map(|&id| TrackMeta {
-                    id,
-                    ..TrackMeta::default()
-                })
-                .collect(),
-            tracked: !self.track_ids.is_empty(),
-            num_keypoints: 17,
-            width: self.width,
-            height: self.height,
-            seq,
-            timestamp_ms: seq as f64 * 100.0,
-            times: StageTimes {
-                invoke: self.infer_ms as f64,
-                ..StageTimes::default()
-            },
-            ..FrameResult::default()
-        }
-    }
-}
-
-const NAMES: [&str; 3] = ["bus", "zidane", "crowd"];
 
 fn emit(sink: &mut dyn Sink, r: &FrameResult, meta: &RecordMeta) {
     let frame = Frame {
@@ -209,9 +101,6 @@ impl Picture {
     fn to_image(&self) -> RgbImage {
         RgbImage::from_raw(self.w, self.h, self.px.concat()).unwrap()
     }
-    fn from_image(img: &RgbImage) -> Self {
-        Self::new(img.width(), img.height(), |x, y| img.get_pixel(x, y).0)
-    }
 }
 
 /// A 16-bit pixel as the glass shows it (channels widened by bit
@@ -250,57 +139,9 @@ fn reference_565(scene: &Scene, sk: &Skeleton, w: u32, h: u32, opts: RenderOptio
     })
 }
 
-fn golden_dir() -> PathBuf {
-    common::repo().join("tests/fixtures/display")
-}
-
-/// Compares `actual` with the golden `name`.png (writes it with
-/// `EDGEPOSE_BLESS=1`).
+/// Compares `actual` with the golden `tests/fixtures/display/<name>.png`.
 fn check_golden(name: &str, actual: &Picture) {
-    let path = golden_dir().join(format!("{name}.png"));
-    if std::env::var("EDGEPOSE_BLESS").as_deref() == Ok("1") {
-        actual.to_image().save(&path).unwrap();
-        eprintln!("blessed {}", path.display());
-        return;
-    }
-    let expected = image::open(&path)
-        .unwrap_or_else(|e| {
-            panic!(
-                "golden {} unreadable ({e}); write it with EDGEPOSE_BLESS=1",
-                path.display()
-            )
-        })
-        .to_rgb8();
-    let expected = Picture::from_image(&expected);
-    if expected != *actual {
-        let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("display-golden");
-        std::fs::create_dir_all(&out).unwrap();
-        let a = out.join(format!("{name}.actual.png"));
-        actual.to_image().save(&a).unwrap();
-        expected
-            .to_image()
-            .save(out.join(format!("{name}.expected.png")))
-            .unwrap();
-        let differ = if (expected.w, expected.h) == (actual.w, actual.h) {
-            expected
-                .px
-                .iter()
-                .zip(&actual.px)
-                .filter(|(a, b)| a != b)
-                .count()
-                .to_string()
-        } else {
-            format!(
-                "size {}x{} vs {}x{}: all",
-                expected.w, expected.h, actual.w, actual.h
-            )
-        };
-        panic!(
-            "{name}: {differ} pixels differ from {}; actual written to {}",
-            path.display(),
-            a.display()
-        );
-    }
+    common::poses::check_golden("display", name, &actual.to_image());
 }
 
 // ------------------------------------------------------ SSD1306 emulator
@@ -853,7 +694,7 @@ impl SpiDevice for TftSpi {
         for op in ops {
             match op {
                 SpiOp::Write(buf) => {
-                    if buf.len() > edgepose::sink::st7789::SPI_CHUNK {
+                    if buf.len() > edgepose::display::st7789::SPI_CHUNK {
                         t.errors
                             .push(format!("{}-byte write exceeds spidev bufsiz", buf.len()));
                     }
@@ -1117,6 +958,8 @@ fn emit_never_waits_for_the_bus() {
     panel.connect().unwrap();
     gate.close();
     let sink = DisplaySink::start(Painter::new(panel, STATUS), 0.0).unwrap();
+    // The mailbox is its one queue: `run` puts none in front of it.
+    assert!(sink.own_queue());
     let sink = Arc::new(Mutex::new(sink));
     // Frame 0 goes to the bus, which hangs; frames 1..=9 must still be
     // accepted at once (emits run on a thread so a hang fails, not blocks).
@@ -1589,7 +1432,10 @@ fn bad_display_options_are_named() {
             "ssd1306:/dev/i2c-1?rotation=45",
             &["rotation=45", "0, 90, 180 or 270"],
         ),
-        ("ssd1306:/dev/i2c-1?max_fps=-1", &["max_fps=-1", ">= 0"]),
+        (
+            "ssd1306:/dev/i2c-1?max_fps=-1",
+            &["max_fps=-1", "0 to 1000"],
+        ),
         (
             "ssd1306:/dev/i2c-1?status=maybe",
             &["status=maybe", "on or off"],

@@ -33,9 +33,9 @@ use std::time::{Duration, Instant};
 use common::edgepose;
 use edgepose::frame::{Frame, FrameResult, Keypoint, Person, RecordMeta, TrackMeta, MAX_KEYPOINTS};
 use edgepose::sink::serial::{SerialSink, SerialStats};
-use edgepose::sink::wire;
 use edgepose::sink::Sink;
 use edgepose::spec::Spec;
+use edgepose_wire as wire;
 use serde_json::Value;
 
 // ---------------------------------------------------------------- helpers
@@ -846,6 +846,8 @@ fn sink_waits_for_a_port_that_appears_later() {
         "serial:{}?encoding=binary&queue=2",
         link.display()
     ));
+    // Its record ring is its one queue: `run` puts none in front of it.
+    assert!(s.own_queue());
     let (meta, frame) = (meta(), frame());
     for seq in 0..4 {
         s.emit(&frame, &result(seq, 1, false), &meta).unwrap();

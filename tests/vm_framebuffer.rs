@@ -59,7 +59,7 @@ S=/dev/ttyS1
 fb=/sys/class/graphics/fb0
 echo "fb-sysfs $(cat $fb/name) $(cat $fb/virtual_size) $(cat $fb/bits_per_pixel) $(cat $fb/stride)" >$S
 # Grey everywhere, in one write (a write that lies within one line and
-# ends at its end may never reach the screen: see src/sink/framebuffer.rs).
+# ends at its end may never reach the screen: see src/display/framebuffer/mod.rs).
 head -c {bytes} /dev/zero | tr '\000' '\177' >/tmp/grey
 dd if=/tmp/grey of=/dev/fb0 bs={bytes} count=1 2>/dev/null || exit 2
 # The fbdev emulation copies its shadow buffer to the device from a

@@ -24,7 +24,7 @@ use edgepose_fuzz::check;
 use edgepose_fuzz::wire::{self, decode_frame, Deframer, Event, FrameView, WireError};
 use libfuzzer_sys::fuzz_target;
 
-/// `edgepose listen`'s receive buffer (src/sink/listen.rs).
+/// `edgepose listen`'s receive buffer (src/cmd/listen.rs).
 const LISTEN_BUF: usize = wire::MAX_PAYLOAD_LEN + 256;
 
 fuzz_target!(|data: &[u8]| run(data));

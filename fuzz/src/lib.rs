@@ -1,14 +1,10 @@
-//! Support for the fuzz targets in `fuzz_targets/`: the serial sink's wire
-//! format module, compiled here straight from the main crate's source
-//! (`src/sink/wire.rs`) so the fuzz build needs only that file and its two
-//! `no_std` dependencies (`cobs`, `crc`), plus the checks both targets run
-//! on every decoded frame.
+//! Support for the fuzz targets in `fuzz_targets/`: the checks both targets
+//! run on every decoded frame of the serial wire format (the `edgepose-wire`
+//! crate, re-exported here as [`wire`]).
 //!
-//! The crate is `#![no_std]` like the receivers the module is written for,
-//! so building it is also a check that `wire.rs` needs nothing from `std`.
+//! The crate is `#![no_std]` like the receivers the format is written for.
 #![no_std]
 
-#[path = "../../src/sink/wire.rs"]
-pub mod wire;
+pub use edgepose_wire as wire;
 
 pub mod check;

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::Context;
 use crate::cli::BenchArgs;
+use crate::config::BenchSettings;
 use crate::frame::FrameResult;
 use crate::infer::DelegateStatus;
 use crate::pipeline::Pipeline;
@@ -18,15 +19,16 @@ use crate::stats::{stage_table, Samples, Summary};
 /// Runs `bench`.
 pub fn command(ctx: &Context, args: &BenchArgs) -> Result<ExitCode> {
     let settings = ctx.settings()?;
-    let mut source = ImageSource::new(std::slice::from_ref(&args.image), Duration::ZERO)?;
+    let bench_settings = BenchSettings::resolve(args)?;
+    let mut source = ImageSource::new(std::slice::from_ref(&bench_settings.image), Duration::ZERO)?;
     let mut pipeline = ctx.load(&settings)?;
     let r = bench(
         &mut pipeline,
         &mut source,
-        args.iterations.max(1),
-        args.warmup,
+        bench_settings.iterations,
+        bench_settings.warmup,
     )?;
-    if args.json {
+    if bench_settings.json {
         println!("{}", serde_json::to_string_pretty(&r)?);
     } else {
         println!("{}", r.human());

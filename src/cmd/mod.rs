@@ -1,12 +1,12 @@
 //! The commands, one file each: [`infer`], [`run`], [`eval`], [`bench`],
-//! [`models`], [`probe`] (and `listen`, for now in
-//! [`crate::sink::listen`]). Each turns its arguments into settings, opens
+//! [`models`], [`probe`], [`listen`]. Each turns its arguments into settings, opens
 //! what it needs and reports; the work itself lives in the stages below.
 //! Errors gain context here (with `anyhow`) and reach `main` as one line.
 
 pub mod bench;
 pub mod eval;
 pub mod infer;
+pub mod listen;
 pub mod models;
 pub mod probe;
 pub mod run;
@@ -17,6 +17,7 @@ use anyhow::Result;
 
 use crate::cli::{Cli, Command, Global};
 use crate::config::{FileConfig, Overrides, Settings};
+use crate::decode::DecodeParams;
 use crate::infer::EngineOptions;
 use crate::model::{self, Manifest};
 use crate::pipeline::Pipeline;
@@ -55,7 +56,7 @@ impl Context {
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
             file,
-            overrides: global.overrides(),
+            overrides: Overrides::from(global),
             manifests,
         })
     }
@@ -67,7 +68,7 @@ impl Context {
 
     /// Resolves the model of `settings` and loads it (see [`load`]).
     pub fn load(&self, settings: &Settings) -> Result<Pipeline> {
-        load(settings, &self.manifests)
+        load(settings, settings.decode, &self.manifests)
     }
 }
 
@@ -81,20 +82,21 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Bench(args) => bench::command(&ctx, &args),
         Command::Models => models::command(&ctx),
         Command::Probe(args) => probe::command(&ctx, &args),
-        Command::Listen(args) => crate::sink::listen::command(&args),
+        Command::Listen(args) => listen::command(&args),
     }
 }
 
 /// Resolves the model (built-in manifests plus `manifests`) and loads it
-/// on the configured runtime.
-pub fn load(settings: &Settings, manifests: &[Manifest]) -> Result<Pipeline> {
+/// on the configured runtime, decoding with `decode` (a command may keep
+/// more than the global thresholds do).
+pub fn load(settings: &Settings, decode: DecodeParams, manifests: &[Manifest]) -> Result<Pipeline> {
     let model = model::resolve(&settings.model, &settings.model_dir, manifests)?;
     let opts = EngineOptions {
         library: settings.tflite_lib.clone(),
         threads: settings.threads,
         delegate: settings.delegate.clone(),
     };
-    let p = Pipeline::new(model, &opts, settings.decode, settings.resize)?;
+    let p = Pipeline::new(model, &opts, decode, settings.resize)?;
     let info = p.engine().info();
     log::info!(
         "board {} ({})",

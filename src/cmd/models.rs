@@ -8,18 +8,11 @@ use std::process::ExitCode;
 use anyhow::Result;
 
 use super::Context;
-use crate::config::DEFAULT_MODEL_DIR;
 use crate::model;
 
 /// Runs `models`.
 pub fn command(ctx: &Context) -> Result<ExitCode> {
-    let dir = ctx
-        .overrides
-        .model_dir
-        .clone()
-        .or(ctx.file.model_dir.clone())
-        .unwrap_or_else(|| DEFAULT_MODEL_DIR.into());
-    list(&dir)
+    list(&crate::config::model_dir(&ctx.overrides, &ctx.file))
 }
 
 fn list(dir: &Path) -> Result<ExitCode> {

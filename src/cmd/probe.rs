@@ -5,11 +5,8 @@
 //! no delegate is created, so no accelerator is touched), and the video
 //! devices with what they offer.
 //!
-//! # Troubleshooting
-//! - "board: generic ... no device tree": containers often hide
-//!   `/proc/device-tree`; name the board with `--board`.
-//! - a delegate "does not load": `ldd` on the library shows a missing
-//!   dependency; vendor delegates only load on their own SDK's root.
+//! What it prints, and what to do when a board or delegate is not found:
+//! docs/boards-and-delegates.md.
 
 use std::path::Path;
 use std::process::ExitCode;

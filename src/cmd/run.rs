@@ -6,40 +6,22 @@
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 
 use super::Context;
-use crate::cli::{RunArgs, TrackingArgs};
-use crate::config::Settings;
-use crate::sink::queue::{Full, Queued};
+use crate::cli::RunArgs;
+use crate::config::RunSettings;
+use crate::sink::queue::{one_queue_each, Full};
 use crate::sink::{Annotator, JsonLines, Sink};
 use crate::stream::{Controls, FrameErrors, StreamError};
-use crate::track::{Tracker, TrackerParams};
+use crate::track::Tracker;
 
 /// Runs `run`.
 pub fn command(ctx: &Context, args: &RunArgs) -> Result<ExitCode> {
-    let mut settings = ctx.settings()?;
-    if !(args.interval_ms.is_finite() && args.interval_ms >= 0.0) {
-        anyhow::bail!(
-            "--interval-ms {}: expected a non-negative number",
-            args.interval_ms
-        );
-    }
-    if args.sink_queue == 0 {
-        anyhow::bail!("--sink-queue 0: expected at least 1");
-    }
-    let params = tracker_params(&settings, &args.tracking);
-    params
-        .validate()
-        .map_err(|why| anyhow::anyhow!("tracking parameters: {why}"))?;
-    let mut tracker = (!args.no_track).then(|| Box::new(Tracker::new(params)));
-    if let Some(t) = &tracker {
-        // Low-score detections reach the tracker, which only lets
-        // them extend tracks that exist.
-        settings.decode.conf_threshold = t.params().low_threshold;
-    }
+    let settings = ctx.settings()?;
+    let run = RunSettings::resolve(args, &settings)?;
+    let mut tracker = run.tracking.map(|p| Box::new(Tracker::new(p)));
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, Arc::clone(&stop))
@@ -48,25 +30,30 @@ pub fn command(ctx: &Context, args: &RunArgs) -> Result<ExitCode> {
     let report_now = Arc::new(AtomicBool::new(false));
     signal_hook::flag::register(signal_hook::consts::SIGUSR1, Arc::clone(&report_now))
         .context("cannot install signal handler")?;
-    let mut source = crate::source::open(
-        &args.sources,
-        Duration::from_secs_f64(args.interval_ms / 1e3),
-        Some(Arc::clone(&stop)),
-    )?;
-    if args.annotate.is_some() && source.live() {
+    // A source that is the board's default says so in its errors.
+    let from_board = |e: &dyn std::fmt::Display| match &run.source_default {
+        Some(why) => format!("{e} (--source: {why})"),
+        None => e.to_string(),
+    };
+    if let Some(why) = &run.source_default {
+        log::info!("source: {why}: {}", run.sources[0]);
+    }
+    let mut source = crate::source::open(&run.sources, run.interval, Some(Arc::clone(&stop)))
+        .map_err(|e| anyhow::anyhow!(from_board(&e)))?;
+    if run.annotate.is_some() && source.live() {
         anyhow::bail!("--annotate draws on image files; it is not available for a camera source");
     }
     let mut raw_sinks: Vec<Box<dyn Sink>> = Vec::new();
-    if !args.quiet {
+    if !run.quiet {
         raw_sinks.push(Box::new(JsonLines::stdout()));
     }
-    if let Some(dir) = &args.annotate {
+    if let Some(dir) = &run.annotate {
         raw_sinks.push(Box::new(Annotator::new(dir)?));
     }
-    for spec in &args.sinks {
+    for spec in &run.sinks {
         raw_sinks.push(crate::sink::open(spec).with_context(|| format!("--sink {spec}"))?);
     }
-    let mut pipeline = ctx.load(&settings)?;
+    let mut pipeline = super::load(&settings, run.decode, &ctx.manifests)?;
     crate::notify::ready();
     log::info!("source: {}", source.describe());
     let meta = pipeline.record_meta(settings.keypoint_threshold);
@@ -75,18 +62,8 @@ pub fn command(ctx: &Context, args: &RunArgs) -> Result<ExitCode> {
     } else {
         Full::Wait
     };
-    // Sinks that draw on the pixels run on the frame loop's thread; the
-    // others each get a bounded queue and a thread of their own.
-    let mut sinks: Vec<Box<dyn Sink>> = raw_sinks
-        .into_iter()
-        .map(|s| -> Box<dyn Sink> {
-            if s.wants_pixels() {
-                s
-            } else {
-                Box::new(Queued::new(s, args.sink_queue, full, meta.clone()))
-            }
-        })
-        .collect();
+    // One bounded queue per sink (serial, MQTT and displays bound their own).
+    let mut sinks = one_queue_each(raw_sinks, run.sink_queue, full, &meta);
     let controls = Controls {
         stop: &stop,
         report: Some(&report_now),
@@ -106,30 +83,9 @@ pub fn command(ctx: &Context, args: &RunArgs) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Err(StreamError::Source(e)) => {
-            eprintln!("edgepose: error: {e}");
+            eprintln!("edgepose: error: {}", from_board(&e));
             Ok(ExitCode::from(4))
         }
         Err(e) => Err(e.into()),
-    }
-}
-
-/// Tracker settings for a run: a person of at least the configured score
-/// may start a track; the tracker's own low threshold extends tracks;
-/// command-line values replace the defaults.
-pub fn tracker_params(settings: &Settings, args: &TrackingArgs) -> TrackerParams {
-    let d = TrackerParams::default();
-    TrackerParams {
-        high_threshold: settings.decode.conf_threshold,
-        low_threshold: d.low_threshold.min(settings.decode.conf_threshold),
-        keypoint_threshold: settings.keypoint_threshold,
-        confirm_frames: args.track_confirm_frames.unwrap_or(d.confirm_frames),
-        max_coast_frames: args.track_coast_frames.unwrap_or(d.max_coast_frames),
-        max_coast_ms: args.track_coast_ms.unwrap_or(d.max_coast_ms),
-        filter: crate::track::OneEuroParams {
-            min_cutoff: args.smooth_min_cutoff.unwrap_or(d.filter.min_cutoff),
-            beta: args.smooth_beta.unwrap_or(d.filter.beta),
-            d_cutoff: args.smooth_d_cutoff.unwrap_or(d.filter.d_cutoff),
-        },
-        ..d
     }
 }

@@ -26,19 +26,8 @@
 //! reported with a warning — or, with `--require-delegate`, is an error
 //! carrying the delegate's own message.
 //!
-//! # Troubleshooting
-//! - "cannot load delegate library": the path is wrong or one of *its*
-//!   dependencies is missing (`ldd LIB`); vendor delegates also need their
-//!   firmware/driver stack (TIDL: the C7x firmware and `/dev/remoteproc*`;
-//!   VX: `galcore` and `/dev/galcore`; Edge TPU: the USB/PCIe device and its
-//!   udev rule — run as a user in the `plugdev`/`apex` group).
-//! - "returned no delegate": the library loaded but refused to create a
-//!   delegate — usually no accelerator device, or an option it does not know
-//!   (its own message follows).
-//! - "took no node": the delegate supports none of the model's operators in
-//!   the form given (e.g. an Edge TPU delegate on a model that was not
-//!   compiled with `edgetpu_compiler`, or TIDL without the model's
-//!   `artifacts_folder`).
+//! Using delegates, and what their errors mean, is in
+//! docs/boards-and-delegates.md.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;

@@ -11,15 +11,8 @@
 //! Each backend lives in its own file; the runtime crate's types never leave
 //! it. The rest of edgepose sees only [`Engine`]: a byte buffer to fill with
 //! the model input, `invoke`, and byte views of the outputs, described by the
-//! [`TensorInfo`]s read from the model file.
-//!
-//! # Troubleshooting
-//! - "cannot load TFLite library": the path is wrong, or the library's own
-//!   dependencies are missing (`ldd LIB` shows which). Debian's classic
-//!   library needs glibc >= 2.38; on older systems start edgepose through
-//!   the loader of the root it was unpacked into (see the README).
-//! - "exports neither LiteRt* nor TfLite* symbols": the file is not a
-//!   TFLite runtime library.
+//! [`TensorInfo`]s read from the model file. Choosing a library, and what its
+//! load errors mean: docs/configuration.md.
 
 mod classic;
 pub mod delegate;

@@ -10,12 +10,8 @@
 //!
 //! A model is resolved by id or file name against the model directory, its
 //! sha256 is verified, and its interface is checked against the manifest.
-//!
-//! # Troubleshooting
-//! - "model file not found": run `scripts/models.sh` (or set
-//!   `EDGEPOSE_MODEL_DIR` to the folder holding the `.tflite` files).
-//! - "sha256 mismatch": the file is not the one the manifest describes —
-//!   re-download it; a truncated download is the usual cause.
+//! The manifest fields and the errors a user may meet are in
+//! docs/models-and-accuracy.md.
 
 pub mod heads;
 pub mod manifest;

@@ -1,19 +1,5 @@
-//! JSON lines: one object per frame, written through a reusable buffer.
-//!
-//! Schema (version 1):
-//! ```json
-//! {"schema":1,"source":"bus.jpg","seq":0,"timestamp_ms":0.0,"width":810,"height":1080,
-//!  "model":"yolov8n-320-st","runtime":"litert",
-//!  "persons":[{"box":[x1,y1,x2,y2],"score":0.83,
-//!              "keypoints":[{"name":"nose","x":..,"y":..,"score":..,"visible":true}, ...]}],
-//!  "timings_ms":{"source":..,"preprocess":..,"invoke":..,"decode":..,"pipeline":..}}
-//! ```
-//! Coordinates are source-image pixels; `visible` is `score >= keypoint threshold`.
-//!
-//! With tracking (`run`'s default) each person also carries `"track_id"`,
-//! `"track_age_frames"` and `"track_age_ms"`; its `box` and keypoint `x`,
-//! `y` are smoothed, and each keypoint adds the detection's own
-//! `"raw_x"`, `"raw_y"`. The record says `"tracked": true`.
+//! JSON lines: one object per frame (schema 1), written through a reusable
+//! buffer. The schema, with the fields tracking adds, is in docs/outputs.md.
 
 use std::io::Write;
 

@@ -1,28 +1,19 @@
 //! Sinks: where each frame's persons go. Every sink receives the same
 //! per-frame result through [`Sink`]; backends: JSON lines ([`json`]),
 //! annotated image files ([`annotate`]), an MQTT feed ([`mqtt`]) and a
-//! serial port ([`serial`], with its binary format in [`wire`] and its
-//! receiver in [`listen`]). [`queue`] puts a sink behind a bounded queue on
-//! its own thread. With the `display` feature: small displays ([`panel`]:
-//! [`ssd1306`], [`st7789`], [`framebuffer`]).
+//! serial port ([`serial`]; its binary format is the [`edgepose_wire`]
+//! crate, its receiving end `edgepose listen`). [`queue`] puts a sink that
+//! has no queue of its own behind a bounded one on its own thread. With the
+//! `display` feature: small displays ([`display`], drawing with
+//! [`crate::display`]).
 
 pub mod annotate;
 #[cfg(feature = "display")]
 pub mod display;
-#[cfg(feature = "display")]
-pub mod framebuffer;
 pub mod json;
-pub mod listen;
 pub mod mqtt;
-#[cfg(feature = "display")]
-pub mod panel;
 pub mod queue;
 pub mod serial;
-#[cfg(feature = "display")]
-pub mod ssd1306;
-#[cfg(feature = "display")]
-pub mod st7789;
-pub mod wire;
 
 use crate::frame::{Frame, FrameResult, RecordMeta};
 
@@ -53,7 +44,7 @@ pub enum SinkError {
     Serial { path: String, why: String },
     #[cfg(feature = "display")]
     #[error(transparent)]
-    Panel(#[from] panel::PanelError),
+    Panel(#[from] crate::display::panel::PanelError),
     #[error("{spec}: this edgepose was built without the `display` feature; rebuild with it for display sinks")]
     NoDisplay { spec: String },
     #[error("{spec}: unknown sink kind; expected one of: {expected}")]
@@ -86,6 +77,12 @@ pub trait Sink: Send {
     fn wants_pixels(&self) -> bool {
         false
     }
+    /// True for sinks that bound their own backlog and never block the
+    /// frame loop (serial, MQTT, displays): `run` puts no [`queue::Queued`]
+    /// in front of them, so each sink has exactly one queue.
+    fn own_queue(&self) -> bool {
+        false
+    }
 }
 
 /// Sink kinds [`open`] knows.
@@ -105,13 +102,7 @@ pub fn open(spec: &str) -> Result<Box<dyn Sink>, SinkError> {
         Some("mqtt") => Box::new(mqtt::MqttSink::open(&mut spec)?),
         Some("serial") => Box::new(SerialSink::open(&mut spec)?),
         #[cfg(feature = "display")]
-        Some("ssd1306") => Box::new(ssd1306::open(&mut spec)?),
-        #[cfg(feature = "display")]
-        Some("st7789") => Box::new(st7789::open(&mut spec, st7789::Controller::St7789)?),
-        #[cfg(feature = "display")]
-        Some("ili9341") => Box::new(st7789::open(&mut spec, st7789::Controller::Ili9341)?),
-        #[cfg(feature = "display")]
-        Some("fb") => Box::new(framebuffer::open(&mut spec)?),
+        Some("ssd1306" | "st7789" | "ili9341" | "fb") => Box::new(display::open(&mut spec)?),
         #[cfg(not(feature = "display"))]
         Some("ssd1306" | "st7789" | "ili9341" | "fb") => {
             return Err(SinkError::NoDisplay {

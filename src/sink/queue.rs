@@ -1,12 +1,15 @@
 //! A bounded queue in front of a sink, with the sink on its own thread, so
-//! a slow sink (a serial link, a display, a broker) cannot stall the frame
-//! loop.
+//! a slow sink (a file on a busy disk, a stdout pipe nobody reads) cannot
+//! stall the frame loop. `run` puts it in front of every sink that has no
+//! queue of its own ([`Sink::own_queue`]: serial, MQTT and the displays
+//! bound their own backlog), so each sink has exactly one queue and one
+//! count of what it dropped.
 //!
 //! `emit` copies the result into one of `capacity` pre-allocated slots
 //! (vectors keep their capacity, so no allocation per frame once warm).
 //! When every slot is waiting, a live source's oldest waiting result is
-//! dropped and counted; a file or recording source waits instead, so that
-//! no record of a finite input is lost.
+//! dropped and counted (the newest wins); a file or recording source waits
+//! instead, so that no record of a finite input is lost.
 
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -118,10 +121,10 @@ impl Queued {
                     let st = lock(&self.shared);
                     let dropped = st.dropped;
                     self.summary = Some(match sink.summary() {
-                        Some(s) if dropped > 0 => format!("{s}; {dropped} dropped in the queue"),
+                        Some(s) if dropped > 0 => format!("{s}; {dropped} dropped"),
                         Some(s) => s,
                         None if dropped > 0 => {
-                            format!("{}: {dropped} results dropped in the queue", self.name)
+                            format!("{}: {dropped} results dropped", self.name)
                         }
                         None => return Ok(()),
                     });
@@ -144,6 +147,28 @@ impl Queued {
     pub fn dropped(&self) -> u64 {
         lock(&self.shared).dropped
     }
+}
+
+/// Gives every sink one bounded queue: those that draw on the pixels stay
+/// on the frame loop's thread, those with a queue of their own
+/// ([`Sink::own_queue`]) are left as they are, and the rest each go behind a
+/// [`Queued`] of `capacity` results.
+pub fn one_queue_each(
+    sinks: Vec<Box<dyn Sink>>,
+    capacity: usize,
+    full: Full,
+    meta: &RecordMeta,
+) -> Vec<Box<dyn Sink>> {
+    sinks
+        .into_iter()
+        .map(|s| -> Box<dyn Sink> {
+            if s.wants_pixels() || s.own_queue() {
+                s
+            } else {
+                Box::new(Queued::new(s, capacity, full, meta.clone()))
+            }
+        })
+        .collect()
 }
 
 fn run(mut sink: Box<dyn Sink>, shared: &Shared, meta: &RecordMeta) -> Box<dyn Sink> {
@@ -325,6 +350,69 @@ mod tests {
         q.flush().unwrap();
         let seen = seen.lock().unwrap().clone();
         (seen, dropped, flushed.load(Ordering::SeqCst))
+    }
+
+    /// Records the thread each emit ran on.
+    struct Where {
+        own_queue: bool,
+        pixels: bool,
+        threads: Arc<Mutex<Vec<std::thread::ThreadId>>>,
+    }
+
+    impl Sink for Where {
+        fn emit(
+            &mut self,
+            _: &Frame<'_>,
+            _: &FrameResult,
+            _: &RecordMeta,
+        ) -> Result<(), SinkError> {
+            self.threads
+                .lock()
+                .unwrap()
+                .push(std::thread::current().id());
+            Ok(())
+        }
+        fn flush(&mut self) -> Result<(), SinkError> {
+            Ok(())
+        }
+        fn own_queue(&self) -> bool {
+            self.own_queue
+        }
+        fn wants_pixels(&self) -> bool {
+            self.pixels
+        }
+    }
+
+    #[test]
+    fn only_sinks_without_a_queue_get_one() {
+        let logs: Vec<Arc<Mutex<Vec<std::thread::ThreadId>>>> =
+            (0..3).map(|_| Arc::default()).collect();
+        let sinks: Vec<Box<dyn Sink>> = [(false, false), (true, false), (false, true)]
+            .into_iter()
+            .zip(&logs)
+            .map(|((own_queue, pixels), log)| -> Box<dyn Sink> {
+                Box::new(Where {
+                    own_queue,
+                    pixels,
+                    threads: Arc::clone(log),
+                })
+            })
+            .collect();
+        let mut sinks = one_queue_each(sinks, 2, Full::Wait, &meta());
+        for s in &mut sinks {
+            s.emit(
+                &Frame::rgb(&[], 1, 1, "x"),
+                &FrameResult::default(),
+                &meta(),
+            )
+            .unwrap();
+            s.flush().unwrap();
+        }
+        let here = std::thread::current().id();
+        let ran: Vec<bool> = logs.iter().map(|l| l.lock().unwrap()[0] == here).collect();
+        // A plain sink runs on its queue's thread; one with its own queue
+        // and one drawing on the pixels run on the caller's.
+        assert_eq!(ran, [false, true, true]);
     }
 
     #[test]

@@ -23,6 +23,9 @@ use crate::frame::Frame;
 
 pub use images::{expand, ImageSource};
 
+/// What a `format=` option of a camera or recording accepts.
+const FOURCCS: &str = "one of YUYV, NV12, MJPG, RGB3, GREY";
+
 /// Errors from a source.
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {

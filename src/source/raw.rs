@@ -9,7 +9,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::{Source, SourceError};
+use super::{Source, SourceError, FOURCCS};
 use crate::frame::{Frame, PixelFormat, YuvEncoding};
 use crate::spec::Spec;
 
@@ -60,45 +60,33 @@ impl RawSource {
     /// Opens a recording named by a `raw:` spec.
     pub fn from_spec(spec: &mut Spec) -> Result<Self, SourceError> {
         let bad = |e: crate::spec::SpecError| SourceError::Spec(e.to_string());
-        let fmt = spec
-            .take("format")
+        let format = spec
+            .take_with("format", FOURCCS, PixelFormat::from_fourcc)
+            .map_err(bad)?
             .ok_or_else(|| bad(spec.error("give format=YUYV|NV12|MJPG|RGB3|GREY")))?;
-        let format = PixelFormat::from_fourcc(&fmt).ok_or_else(|| {
-            bad(spec.invalid("format", &fmt, "one of YUYV, NV12, MJPG, RGB3, GREY"))
-        })?;
-        let width = spec
-            .take_parse::<u32>("width", "a width in pixels")
-            .map_err(bad)?;
-        let height = spec
-            .take_parse::<u32>("height", "a height in pixels")
-            .map_err(bad)?;
+        let mut pixels =
+            |key: &'static str, what: &str| spec.take_in_range(key, 1..=16384, what).map_err(bad);
+        let width = pixels("width", "a width in pixels")?;
+        let height = pixels("height", "a height in pixels")?;
         let stride = spec
-            .take_parse::<usize>("stride", "bytes per line")
+            .take_in_range("stride", 1..=1 << 20, "bytes per line")
             .map_err(bad)?;
         let fps = spec
-            .take_parse::<f64>("fps", "frames per second")
+            .take_in_range("fps", 0.01..=1000.0, "frames per second")
             .map_err(bad)?
             .unwrap_or(30.0);
-        if !(fps.is_finite() && fps > 0.0) {
-            return Err(bad(spec.invalid(
-                "fps",
-                &fps.to_string(),
-                "a positive number",
-            )));
-        }
-        let yuv = match spec.take("yuv").as_deref() {
-            None | Some("bt601") => YuvEncoding::Bt601Limited,
-            Some("bt601-full") => YuvEncoding::Bt601Full,
-            Some("bt709") => YuvEncoding::Bt709Limited,
-            Some("bt709-full") => YuvEncoding::Bt709Full,
-            Some(v) => {
-                return Err(bad(spec.invalid(
-                    "yuv",
-                    v,
-                    "bt601, bt601-full, bt709 or bt709-full",
-                )))
-            }
-        };
+        let yuv = spec
+            .take_choice(
+                "yuv",
+                &[
+                    ("bt601", YuvEncoding::Bt601Limited),
+                    ("bt601-full", YuvEncoding::Bt601Full),
+                    ("bt709", YuvEncoding::Bt709Limited),
+                    ("bt709-full", YuvEncoding::Bt709Full),
+                ],
+            )
+            .map_err(bad)?
+            .unwrap_or(YuvEncoding::Bt601Limited);
         let path = PathBuf::from(&spec.target);
         let data = std::fs::read(&path).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => SourceError::NotFound {
@@ -122,15 +110,16 @@ impl RawSource {
             let (Some(w), Some(h)) = (width, height) else {
                 return Err(bad(spec.error("raw frames need width= and height=")));
             };
-            if w == 0 || h == 0 {
-                return Err(bad(spec.error("width and height must be at least 1")));
-            }
             let stride = stride.unwrap_or_else(|| format.min_stride(w));
             if stride < format.min_stride(w) {
                 return Err(bad(spec.invalid(
                     "stride",
                     &stride.to_string(),
-                    &format!("at least {} for {} {w} wide", format.min_stride(w), fmt),
+                    &format!(
+                        "at least {} for {} {w} wide",
+                        format.min_stride(w),
+                        format.fourcc()
+                    ),
                 )));
             }
             let len = format.frame_len(stride, h);

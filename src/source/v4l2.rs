@@ -20,19 +20,12 @@
 //! A frame that fails to arrive within the timeout is counted; after
 //! `max_timeouts` in a row, or on any device error (ENODEV when unplugged,
 //! EIO), the device is closed and reopened with backoff (0.1 s doubling to
-//! 5 s). Frames resume when the device returns. When it has been gone for
+//! 5 s, [`crate::backoff`]). Frames resume when the device returns. When it has been gone for
 //! `give_up_s` seconds the source fails, so the program exits non-zero and
 //! a service manager can restart it.
 //!
-//! # Troubleshooting
-//! - `Permission denied` on `/dev/videoN`: add the user to the `video`
-//!   group (`sudo usermod -aG video $USER`, then log in again).
-//! - `not a video capture device`: many drivers create several nodes
-//!   (metadata, codecs); `edgepose probe` lists which ones capture.
-//! - Raspberry Pi camera modules on Pi 4/5 go through libcamera; use a USB
-//!   UVC camera or libcamera's V4L2 compatibility layer.
-//! - Frames arrive slowly in MJPEG at high resolution over USB 2: ask for
-//!   a smaller size; the model input is small anyway.
+//! Choosing a camera, the source options and troubleshooting are in
+//! docs/cameras.md.
 
 use std::io;
 use std::path::PathBuf;
@@ -45,7 +38,8 @@ use v4l::io::traits::CaptureStream;
 use v4l::video::Capture;
 use v4l::{Device, FourCC};
 
-use super::{Source, SourceError};
+use super::{Source, SourceError, FOURCCS};
+use crate::backoff::Backoff;
 use crate::frame::{Frame, PixelFormat, YuvEncoding};
 use crate::spec::Spec;
 
@@ -81,54 +75,29 @@ impl CameraConfig {
     /// `v4l2:/dev/video0?format=MJPG&width=640&height=480&fps=30&buffers=4&timeout_ms=2000&max_timeouts=3&give_up_s=60`.
     pub fn from_spec(spec: &mut Spec) -> Result<Self, SourceError> {
         let bad = |e: crate::spec::SpecError| SourceError::Spec(e.to_string());
-        let format = match spec.take("format") {
-            None => None,
-            Some(f) => Some(PixelFormat::from_fourcc(&f).ok_or_else(|| {
-                bad(spec.invalid("format", &f, "one of YUYV, NV12, MJPG, RGB3, GREY"))
-            })?),
+        let format = spec
+            .take_with("format", FOURCCS, PixelFormat::from_fourcc)
+            .map_err(bad)?;
+        let mut count = |key: &'static str, range, default: u32, what: &str| {
+            spec.take_in_range(key, range, what)
+                .map(|v| v.unwrap_or(default))
+                .map_err(bad)
         };
-        let positive = |spec: &mut Spec, key: &'static str, default: u32, what: &str| match spec
-            .take_parse::<u32>(key, what)
+        let width = count("width", 1..=16384, 640, "a width in pixels")?;
+        let height = count("height", 1..=16384, 480, "a height in pixels")?;
+        let buffers = count("buffers", 2..=32, 4, "a buffer count")?;
+        let max_timeouts = count("max_timeouts", 1..=1000, 3, "a count")?;
+        let fps = spec
+            .take_in_range("fps", 1..=1000, "frames per second")
+            .map_err(bad)?;
+        let timeout = spec
+            .take_millis("timeout_ms", 1..=600_000)
             .map_err(bad)?
-        {
-            Some(0) => Err(bad(spec.invalid(key, "0", what))),
-            Some(v) => Ok(v),
-            None => Ok(default),
-        };
-        let width = positive(spec, "width", 640, "a width in pixels, at least 1")?;
-        let height = positive(spec, "height", 480, "a height in pixels, at least 1")?;
-        let fps = match spec.take_parse::<u32>("fps", "frames per second, at least 1") {
-            Ok(Some(0)) => {
-                return Err(bad(spec.invalid(
-                    "fps",
-                    "0",
-                    "frames per second, at least 1",
-                )))
-            }
-            r => r.map_err(bad)?,
-        };
-        let buffers = positive(spec, "buffers", 4, "a buffer count from 2 to 32")?;
-        if !(2..=32).contains(&buffers) {
-            return Err(bad(spec.invalid(
-                "buffers",
-                &buffers.to_string(),
-                "a buffer count from 2 to 32",
-            )));
-        }
-        let timeout_ms = positive(spec, "timeout_ms", 2000, "milliseconds, at least 1")?;
-        let max_timeouts = positive(spec, "max_timeouts", 3, "a count, at least 1")?;
-        let give_up_s = match spec.take_parse::<f64>("give_up_s", "seconds, at least 0") {
-            Ok(Some(v)) if v.is_finite() && v >= 0.0 => v,
-            Ok(Some(v)) => {
-                return Err(bad(spec.invalid(
-                    "give_up_s",
-                    &v.to_string(),
-                    "seconds, at least 0",
-                )))
-            }
-            Ok(None) => 60.0,
-            Err(e) => return Err(bad(e)),
-        };
+            .unwrap_or(Duration::from_secs(2));
+        let give_up = spec
+            .take_seconds("give_up_s", 0.0..=86_400.0 * 365.0)
+            .map_err(bad)?
+            .unwrap_or(Duration::from_secs(60));
         if spec.target.is_empty() {
             return Err(bad(spec.error("expected a device path such as /dev/video0")));
         }
@@ -139,9 +108,9 @@ impl CameraConfig {
             height,
             fps,
             buffers,
-            timeout: Duration::from_millis(u64::from(timeout_ms)),
+            timeout,
             max_timeouts,
-            give_up: Duration::from_secs_f64(give_up_s),
+            give_up,
         })
     }
 }
@@ -186,7 +155,8 @@ pub struct Camera {
     origin: String,
     stop: Option<Arc<AtomicBool>>,
     lost_since: Option<Instant>,
-    backoff: Duration,
+    /// Reopening a lost camera: 0.1 s doubling to 5 s.
+    backoff: Backoff,
     timeouts_in_row: u32,
     first_ts: Option<Duration>,
     last_driver_seq: Option<u32>,
@@ -249,7 +219,7 @@ impl Camera {
             origin,
             stop,
             lost_since: None,
-            backoff: Duration::from_millis(100),
+            backoff: Backoff::new(Duration::from_millis(100), Duration::from_secs(5)),
             timeouts_in_row: 0,
             first_ts: None,
             last_driver_seq: None,
@@ -440,18 +410,6 @@ impl Camera {
             .is_some_and(|s| s.load(Ordering::Relaxed))
     }
 
-    /// Sleeps `d` in small steps, returning early when asked to stop.
-    fn sleep(&self, d: Duration) {
-        let end = Instant::now() + d;
-        while !self.stopping() {
-            let now = Instant::now();
-            if now >= end {
-                break;
-            }
-            std::thread::sleep((end - now).min(Duration::from_millis(50)));
-        }
-    }
-
     fn mark_lost(&mut self, why: &str) {
         self.counters.lost += 1;
         if self.lost_since.is_none() {
@@ -483,15 +441,15 @@ impl Camera {
                             self.counters.reconnects += 1;
                             log::warn!("{}: camera back", self.origin);
                         }
-                        self.backoff = Duration::from_millis(100);
+                        self.backoff.reset();
                     }
                     Err(SourceError::CameraLost { why, .. }) => {
                         if self.lost_since.is_none() {
                             self.lost_since = Some(Instant::now());
                             log::warn!("{}: cannot open ({why}); retrying", self.origin);
                         }
-                        self.sleep(self.backoff);
-                        self.backoff = (self.backoff * 2).min(Duration::from_secs(5));
+                        self.backoff.failed(Instant::now());
+                        self.backoff.sleep(self.stop.as_deref());
                         continue;
                     }
                     Err(e) => return Err(e),

@@ -319,4 +319,5 @@ pub fn sample(name: &str) -> PathBuf {
 pub fn file_name(p: &Path) -> String {
     p.file_name().unwrap().to_string_lossy().into_owned()
 }
+pub mod poses;
 pub mod vm;

@@ -1,52 +1,26 @@
 //! ST7789 and ILI9341 colour TFTs over SPI, with the `mipidsi` crate on
 //! `linux-embedded-hal`'s `SpidevDevice` and GPIO character-device pins.
-//!
-//! ```text
-//! st7789:/dev/spidev0.0?dc=gpiochip0:25&reset=gpiochip0:27&width=240&height=240&rotation=0
-//! ili9341:/dev/spidev0.0?dc=gpiochip0:24&reset=gpiochip0:25&rotation=90&color_order=bgr
-//! ```
-//!
-//! | option | meaning | default |
-//! |---|---|---|
-//! | `dc` | data/command line, `CHIP:LINE` (`gpiochip0:25`) or a line of `gpiochip0` | required |
-//! | `reset` | reset line; without it a software reset is sent | none |
-//! | `backlight` | a line driven high at start | none |
-//! | `width`, `height` | the glass in pixels, unrotated (portrait) | 240×240 (ST7789), 240×320 (ILI9341) |
-//! | `offset_x`, `offset_y` | where the glass starts in the controller's 240×320 memory | 0, 0 |
-//! | `rotation` | 0, 90, 180, 270 degrees | 0 |
-//! | `color_order` | `rgb` or `bgr` (red and blue swapped on the glass: use `bgr`) | `rgb` |
-//! | `invert` | `on`/`off` colour inversion (most ST7789 IPS glass needs `on`) | ST7789 `on`, ILI9341 `off` |
-//! | `spi_hz` | SPI clock | 32000000 |
-//! | `spi_mode` | SPI mode 0–3 (modules without a CS pin often need 3) | 0 |
-//! | `max_fps`, `status` | see [`super::panel`] | 30, on |
+//! Wiring, options (`st7789:/dev/spidev0.0?dc=gpiochip0:25&...`) and
+//! troubleshooting are in docs/displays.md.
 //!
 //! Frames are drawn into a RAM canvas; only the rows that changed since the
 //! last frame (drawn now or then) are sent, in runs of whole rows, each
-//! SPI write at most 4096 bytes (the spidev default `bufsiz`).
-//!
-//! # Troubleshooting
-//! * `Permission denied`: add the user to the `spi` and `gpio` groups.
-//! * Nothing on the glass: check `dc` and `reset` line numbers (BCM
-//!   numbering on a Pi: `gpiochip0:25` is GPIO25, header pin 22), the
-//!   backlight, and try `spi_mode=3` for modules without CS.
-//! * Picture shifted or garbage at an edge: set `offset_x`/`offset_y`
-//!   (1.14" 135×240 modules: 52 and 40; 240×240 modules: 0 and 0 — the
-//!   driver mirrors the offsets for rotations).
-//! * Red and blue swapped: `color_order=bgr`. Colours negative: toggle
-//!   `invert`.
+//! SPI write at most 4096 bytes (the spidev default `bufsiz`). The offsets
+//! are mirrored by the driver for rotations.
 
 use embedded_graphics::pixelcolor::Rgb565;
 use embedded_hal::delay::DelayNs;
 use embedded_hal::digital::OutputPin;
 use embedded_hal::spi::{Operation, SpiDevice};
+use linux_embedded_hal::spidev::SpiModeFlags;
 use mipidsi::interface::{Interface, InterfaceKind};
 use mipidsi::models::{ILI9341Rgb565, Model, ST7789};
 use mipidsi::options::{ColorInversion, ColorOrder, Orientation, Rotation};
 use mipidsi::{Builder, Display};
 
-use super::display::Canvas;
-use super::panel::{open_hint, CommonOptions, DisplaySink, Painter, Panel, PanelError};
-use super::SinkError;
+use super::canvas::Canvas;
+use super::panel::{open_hint, CommonOptions, Painter, Panel, PanelError};
+use super::screen::DisplaySink;
 use crate::spec::Spec;
 
 /// Bytes per SPI write (the spidev default `bufsiz`).
@@ -391,27 +365,23 @@ impl SpiDevice for LinuxSpi {
     }
 }
 
-/// A GPIO line spec: `gpiochip0:25` or `25` (on `gpiochip0`).
-fn parse_line(spec: &Spec, key: &'static str, v: &str) -> Result<(String, u32), SinkError> {
-    let (chip, line) = match v.rsplit_once(':') {
-        Some((c, l)) => (c, l),
-        None => ("gpiochip0", v),
-    };
-    let line = line.parse::<u32>().ok().filter(|_| !chip.is_empty());
-    let line = line.ok_or_else(|| {
-        spec.invalid(
-            key,
-            v,
-            "a GPIO line as CHIP:LINE (gpiochip0:25) or a line number",
-        )
-    })?;
+/// What a GPIO line option accepts.
+const GPIO_LINE: &str = "a GPIO line as CHIP:LINE (gpiochip0:25) or a line number";
+
+/// A GPIO line: `gpiochip0:25` or `25` (on `gpiochip0`) → chip device, line.
+fn gpio_line(v: &str) -> Option<(String, u32)> {
+    let (chip, line) = v.rsplit_once(':').unwrap_or(("gpiochip0", v));
+    let line = line.parse::<u32>().ok().filter(|_| !chip.is_empty())?;
     let chip = if chip.starts_with('/') {
         chip.to_string()
     } else {
         format!("/dev/{chip}")
     };
-    Ok((chip, line))
+    Some((chip, line))
 }
+
+/// Rotations in degrees, as the `rotation` option names them.
+const ROTATIONS: [(&str, u16); 4] = [("0", 0), ("90", 90), ("180", 180), ("270", 270)];
 
 fn open_line(
     panel: &str,
@@ -447,7 +417,7 @@ fn open_line(
 }
 
 /// Opens `st7789:/dev/spidevB.C?...` or `ili9341:...` (see the module docs).
-pub fn open(spec: &mut Spec, controller: Controller) -> Result<DisplaySink, SinkError> {
+pub fn open(spec: &mut Spec, controller: Controller) -> Result<DisplaySink, PanelError> {
     let (max_w, max_h) = match controller {
         Controller::St7789 => ST7789::FRAMEBUFFER_SIZE,
         Controller::Ili9341 => ILI9341Rgb565::FRAMEBUFFER_SIZE,
@@ -456,33 +426,19 @@ pub fn open(spec: &mut Spec, controller: Controller) -> Result<DisplaySink, Sink
         Controller::St7789 => (240, 240),
         Controller::Ili9341 => (240, 320),
     };
-    let dc = spec.take("dc").ok_or_else(|| {
+    let dc = spec.take_with("dc", GPIO_LINE, gpio_line)?.ok_or_else(|| {
         spec.error("option dc is required: the data/command GPIO line, e.g. dc=gpiochip0:25")
     })?;
-    let dc = parse_line(spec, "dc", &dc)?;
-    let reset = match spec.take("reset") {
-        Some(v) => Some(parse_line(spec, "reset", &v)?),
-        None => None,
+    let reset = spec.take_with("reset", GPIO_LINE, gpio_line)?;
+    let backlight = spec.take_with("backlight", GPIO_LINE, gpio_line)?;
+    let mut pixels = |key: &'static str, range: std::ops::RangeInclusive<u16>, default: u16| {
+        spec.take_in_range(key, range, "a number of pixels")
+            .map(|v| v.unwrap_or(default))
     };
-    let backlight = match spec.take("backlight") {
-        Some(v) => Some(parse_line(spec, "backlight", &v)?),
-        None => None,
-    };
-    let mut dim = |key: &'static str, default: u16, max: u16| -> Result<u16, SinkError> {
-        let v = spec
-            .take_parse::<u16>(key, &format!("a number of pixels up to {max}"))?
-            .unwrap_or(default);
-        if v > max || (v == 0 && !key.starts_with("offset")) {
-            return Err(spec
-                .invalid(key, &v.to_string(), &format!("1 to {max} pixels"))
-                .into());
-        }
-        Ok(v)
-    };
-    let width = dim("width", dw, max_w)?;
-    let height = dim("height", dh, max_h)?;
-    let offset_x = dim("offset_x", 0, max_w - 1)?;
-    let offset_y = dim("offset_y", 0, max_h - 1)?;
+    let width = pixels("width", 1..=max_w, dw)?;
+    let height = pixels("height", 1..=max_h, dh)?;
+    let offset_x = pixels("offset_x", 0..=max_w - 1, 0)?;
+    let offset_y = pixels("offset_y", 0..=max_h - 1, 0)?;
     if width + offset_x > max_w {
         return Err(spec
             .invalid(
@@ -501,41 +457,27 @@ pub fn open(spec: &mut Spec, controller: Controller) -> Result<DisplaySink, Sink
             )
             .into());
     }
-    let rotation = spec
-        .take_parse::<u16>("rotation", "0, 90, 180 or 270")?
-        .unwrap_or(0);
-    if rotation % 90 != 0 || rotation > 270 {
-        return Err(spec
-            .invalid("rotation", &rotation.to_string(), "0, 90, 180 or 270")
-            .into());
-    }
-    let bgr = match spec.take("color_order").as_deref() {
-        None | Some("rgb") => false,
-        Some("bgr") => true,
-        Some(v) => return Err(spec.invalid("color_order", v, "rgb or bgr").into()),
-    };
-    let invert = match spec.take("invert").as_deref() {
-        None => controller == Controller::St7789,
-        Some("on") | Some("true") | Some("1") => true,
-        Some("off") | Some("false") | Some("0") => false,
-        Some(v) => return Err(spec.invalid("invert", v, "on or off").into()),
-    };
+    let rotation = spec.take_choice("rotation", &ROTATIONS)?.unwrap_or(0);
+    let bgr = spec
+        .take_choice("color_order", &[("rgb", false), ("bgr", true)])?
+        .unwrap_or(false);
+    let invert = spec
+        .take_bool("invert")?
+        .unwrap_or(controller == Controller::St7789);
     let spi_hz = spec
-        .take_parse::<u32>("spi_hz", "an SPI clock in Hz, e.g. 32000000")?
+        .take_in_range("spi_hz", 1..=125_000_000, "an SPI clock in Hz")?
         .unwrap_or(32_000_000);
-    if spi_hz == 0 {
-        return Err(spec
-            .invalid("spi_hz", "0", "an SPI clock in Hz, e.g. 32000000")
-            .into());
-    }
     let spi_mode = spec
-        .take_parse::<u8>("spi_mode", "0, 1, 2 or 3")?
-        .unwrap_or(0);
-    if spi_mode > 3 {
-        return Err(spec
-            .invalid("spi_mode", &spi_mode.to_string(), "0, 1, 2 or 3")
-            .into());
-    }
+        .take_choice(
+            "spi_mode",
+            &[
+                ("0", SpiModeFlags::SPI_MODE_0),
+                ("1", SpiModeFlags::SPI_MODE_1),
+                ("2", SpiModeFlags::SPI_MODE_2),
+                ("3", SpiModeFlags::SPI_MODE_3),
+            ],
+        )?
+        .unwrap_or(SpiModeFlags::SPI_MODE_0);
     let common = CommonOptions::take(spec, 30.0)?;
     spec.finish()?;
     if spec.target.is_empty() {
@@ -571,17 +513,11 @@ pub fn open(spec: &mut Spec, controller: Controller) -> Result<DisplaySink, Sink
             };
             let mut dev = linux_embedded_hal::SpidevDevice::open(&path)
                 .map_err(|e| fail(std::io::Error::new(e.inner().kind(), e.to_string())))?;
-            let mode = match spi_mode {
-                1 => linux_embedded_hal::spidev::SpiModeFlags::SPI_MODE_1,
-                2 => linux_embedded_hal::spidev::SpiModeFlags::SPI_MODE_2,
-                3 => linux_embedded_hal::spidev::SpiModeFlags::SPI_MODE_3,
-                _ => linux_embedded_hal::spidev::SpiModeFlags::SPI_MODE_0,
-            };
             dev.configure(
                 &linux_embedded_hal::spidev::SpidevOptions::new()
                     .bits_per_word(8)
                     .max_speed_hz(spi_hz)
-                    .mode(mode)
+                    .mode(spi_mode)
                     .build(),
             )
             .map_err(fail)?;

@@ -1,29 +1,14 @@
 //! `edgepose listen`: the receiving end of the serial sink. Reads a serial
 //! device, a file, a FIFO or standard input; decodes binary frames
-//! ([`super::wire`]) or JSON lines (told, or detected from the first bytes);
+//! ([`edgepose_wire`]) or JSON lines (told, or detected from the first bytes);
 //! prints one JSON line per frame on standard output; and reports damaged
 //! frames (CRC errors, undecodable pieces) and gaps in the sequence numbers
 //! on standard error, with exact counts in a summary at the end.
 //!
-//! Binary frames are printed as
-//! ```json
-//! {"seq":12,"timestamp_ms":400.0,"width":810,"height":1080,"tracked":true,"truncated":false,
-//!  "persons":[{"track_id":3,"box":[x1,y1,x2,y2],"score":0.83,
-//!              "keypoints":[{"name":"nose","x":..,"y":..,"score":..}, ...]}]}
-//! ```
-//! (`track_id` only for tracked persons, `name` only for 17 keypoints);
-//! JSON lines are checked and printed as they came.
-//!
 //! Files and standard input end at end of file. A serial device that goes
 //! away (unplugged) is waited for and reopened with backoff, counted as a
-//! disconnect; SIGINT or SIGTERM stops at any time, after the summary.
-//!
-//! # Troubleshooting
-//!
-//! Only CRC errors and gaps, no frames: baud rate or framing (data bits,
-//! parity, stop bits) differ between the ends. Nothing at all: check the
-//! wiring (TX to RX) and that no other program (a serial console,
-//! ModemManager) holds the port; see also [`super::serial`].
+//! disconnect; SIGINT or SIGTERM stops at any time, after the summary. The
+//! output format and troubleshooting are in docs/outputs.md.
 
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, AsRawFd};
@@ -32,30 +17,10 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::serial::{explain_open_error, is_absent, PortOptions};
-use super::wire::{self, Deframer, Event, FrameView};
+use crate::cli::{ListenArgs, ListenEncoding};
 use crate::model::manifest::COCO17_NAMES;
-
-/// Which decoder `listen` uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ListenEncoding {
-    /// Decide from the first bytes.
-    Auto,
-    Binary,
-    Json,
-}
-
-impl std::str::FromStr for ListenEncoding {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "auto" => Ok(Self::Auto),
-            "binary" => Ok(Self::Binary),
-            "json" => Ok(Self::Json),
-            _ => Err(format!("{s:?}: expected auto, binary or json")),
-        }
-    }
-}
+use crate::sink::serial::port::{explain_open_error, is_absent, is_not_a_tty, Link, PortOptions};
+use edgepose_wire::{self as wire, Deframer, Event, FrameView};
 
 /// What `listen` reads and how.
 #[derive(Debug, Clone)]
@@ -132,7 +97,7 @@ impl ListenSummary {
 
 /// Where bytes come from.
 enum Input {
-    Port(serialport::TTYPort),
+    Port(Link),
     File(std::fs::File),
 }
 
@@ -161,9 +126,10 @@ impl Input {
         let meta = std::fs::metadata(path).map_err(|e| err(e.to_string()))?;
         use std::os::unix::fs::FileTypeExt;
         if meta.file_type().is_char_device() {
-            match opts.open(path, POLL, false) {
-                Ok(p) => return Ok(Input::Port(p)),
-                Err(e) if e.description.starts_with("Not a typewriter") => {}
+            let mut link = Link::new(path, *opts, POLL, false);
+            match link.connect() {
+                Ok(()) => return Ok(Input::Port(link)),
+                Err(e) if is_not_a_tty(&e) => {}
                 Err(e) => return Err(err(explain_open_error(&e))),
             }
         }
@@ -174,10 +140,11 @@ impl Input {
 
     fn read(&mut self, buf: &mut [u8]) -> Got {
         match self {
-            Input::Port(p) => match p.read(buf) {
-                Ok(0) => Got::Nothing,
-                Ok(n) => Got::Data(n),
-                Err(e)
+            Input::Port(link) => match link.port().map(|p| p.read(buf)) {
+                None => Got::Lost(std::io::ErrorKind::NotConnected.into()),
+                Some(Ok(0)) => Got::Nothing,
+                Some(Ok(n)) => Got::Data(n),
+                Some(Err(e))
                     if matches!(
                         e.kind(),
                         std::io::ErrorKind::TimedOut
@@ -187,7 +154,7 @@ impl Input {
                 {
                     Got::Nothing
                 }
-                Err(e) => Got::Lost(e),
+                Some(Err(e)) => Got::Lost(e),
             },
             Input::File(f) => {
                 let mut pfd = libc::pollfd {
@@ -442,7 +409,7 @@ fn detect(bytes: &[u8]) -> Option<ListenEncoding> {
 
 /// The `listen` command: decodes to standard output until the input ends
 /// or SIGINT/SIGTERM, then prints the summary on standard error.
-pub fn command(a: &crate::cli::ListenArgs) -> anyhow::Result<std::process::ExitCode> {
+pub fn command(a: &ListenArgs) -> anyhow::Result<std::process::ExitCode> {
     let stop = std::sync::Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, std::sync::Arc::clone(&stop))?;
@@ -498,7 +465,6 @@ pub fn run(
     err: &mut dyn Write,
 ) -> Result<ListenSummary, ListenError> {
     let mut input = Input::open(&o.port, &o.opts)?;
-    let is_port = matches!(input, Input::Port(_));
     let mut frame_buf = vec![0u8; FRAME_BUF];
     let mut deframer = Deframer::new(&mut frame_buf);
     let mut sess = Session {
@@ -534,7 +500,7 @@ pub fn run(
             Got::Data(n) => n,
             Got::Nothing => continue,
             Got::Eof => break,
-            Got::Lost(e) if is_port => {
+            Got::Lost(e) if matches!(input, Input::Port(_)) => {
                 sess.s.disconnects += 1;
                 sess.report(format_args!(
                     "{}: port lost ({e}); waiting for it to come back",
@@ -553,14 +519,14 @@ pub fn run(
                     }
                     Mode::Undecided(_) => {}
                 }
-                match reopen(o, stop)? {
-                    Some(p) => {
-                        input = Input::Port(p);
-                        sess.report(format_args!("{}: reconnected", o.port));
-                        continue;
-                    }
-                    None => break,
+                let Input::Port(link) = &mut input else {
+                    break;
+                };
+                if !reopen(link, stop)? {
+                    break;
                 }
+                sess.report(format_args!("{}: reconnected", o.port));
+                continue;
             }
             Got::Lost(e) => {
                 return Err(ListenError::Read {
@@ -608,26 +574,23 @@ pub fn run(
     Ok(sess.s)
 }
 
-/// Waits for a lost serial device to come back; `None` when stopped.
-fn reopen(
-    o: &ListenOptions,
-    stop: &AtomicBool,
-) -> Result<Option<serialport::TTYPort>, ListenError> {
-    let mut backoff = Duration::from_millis(50);
-    while !stop.load(Ordering::Relaxed) {
-        std::thread::sleep(backoff);
-        match o.opts.open(&o.port, POLL, false) {
-            Ok(p) => return Ok(Some(p)),
-            Err(e) if is_absent(&e) => backoff = (backoff * 2).min(Duration::from_secs(2)),
+/// Waits for a lost serial device to come back (reopening with the
+/// link's backoff); false when stopped first.
+fn reopen(link: &mut Link, stop: &AtomicBool) -> Result<bool, ListenError> {
+    link.lost();
+    while link.wait_due(stop) {
+        match link.connect() {
+            Ok(()) => return Ok(true),
+            Err(e) if is_absent(&e) => {}
             Err(e) => {
                 return Err(ListenError::Open {
-                    path: o.port.clone(),
+                    path: link.path().to_string(),
                     why: explain_open_error(&e),
                 })
             }
         }
     }
-    Ok(None)
+    Ok(false)
 }
 
 fn feed(

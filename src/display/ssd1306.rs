@@ -1,35 +1,19 @@
 //! SSD1306 128×64 monochrome OLED over I2C, with the `ssd1306` crate's
-//! buffered graphics mode on `linux-embedded-hal`'s `I2cdev`.
+//! buffered graphics mode on `linux-embedded-hal`'s `I2cdev`. Wiring, options
+//! (`ssd1306:/dev/i2c-1?address=0x3c&rotation=0&max_fps=10&status=on`) and
+//! troubleshooting are in docs/displays.md.
 //!
-//! ```text
-//! ssd1306:/dev/i2c-1?address=0x3c&rotation=0&max_fps=10&status=on
-//! ```
-//!
-//! * `address`: the panel's 7-bit I2C address, `0x3c` (default) or `0x3d`
-//!   (modules with the address jumper moved); `i2cdetect -y 1` shows it.
-//! * `rotation`: `0`, `90`, `180` or `270` degrees (90/270 make the
-//!   picture 64 wide and 128 tall).
-//! * `max_fps` (default 10; a full frame is ~25 ms of 400 kHz I2C) and
-//!   `status`: see [`super::panel`].
-//!
-//! The whole 1 KiB frame goes out every refresh, so a display that lost
-//! power (unplugged and plugged back) shows the picture again after its
-//! re-initialisation.
-//!
-//! # Troubleshooting
-//! * `Permission denied` on `/dev/i2c-1`: add the user to the `i2c` group.
-//! * `No such file`: enable I2C (`dtparam=i2c_arm=on` in the Pi's
-//!   `config.txt`, then reboot) and check the bus number.
-//! * `no acknowledge` at start: nothing answers at that address; check the
-//!   wiring (SDA/SCL swapped?), power, and try `address=0x3d`.
+//! The whole 1 KiB frame goes out every refresh (about 25 ms of 400 kHz
+//! I2C), so a display that lost power (unplugged and plugged back) shows the
+//! picture again after its re-initialisation.
 
 use embedded_hal::i2c::{Error as _, I2c, Operation};
 use ssd1306::mode::BufferedGraphicsMode;
 use ssd1306::prelude::*;
 use ssd1306::{I2CDisplayInterface, Ssd1306};
 
-use super::panel::{open_hint, CommonOptions, DisplaySink, Painter, Panel, PanelError};
-use super::SinkError;
+use super::panel::{open_hint, CommonOptions, Painter, Panel, PanelError};
+use super::screen::DisplaySink;
 use crate::spec::Spec;
 
 /// Bus errors since the last look (the display-interface layer reports
@@ -90,15 +74,27 @@ pub struct Ssd1306Panel<I: I2c + Send + 'static> {
     last: LastError,
 }
 
+/// Rotations by their degrees, as the `rotation` option names them.
+const ROTATIONS: [(&str, DisplayRotation); 4] = [
+    ("0", DisplayRotation::Rotate0),
+    ("90", DisplayRotation::Rotate90),
+    ("180", DisplayRotation::Rotate180),
+    ("270", DisplayRotation::Rotate270),
+];
+
 /// Rotation from degrees.
 pub fn rotation(degrees: u32) -> Option<DisplayRotation> {
-    Some(match degrees {
-        0 => DisplayRotation::Rotate0,
-        90 => DisplayRotation::Rotate90,
-        180 => DisplayRotation::Rotate180,
-        270 => DisplayRotation::Rotate270,
-        _ => return None,
-    })
+    let name = degrees.to_string();
+    ROTATIONS.iter().find(|(n, _)| *n == name).map(|&(_, r)| r)
+}
+
+/// A 7-bit I2C address (`0x3c`, or decimal) outside the reserved ones.
+fn i2c_address(v: &str) -> Option<u8> {
+    let n = match v.strip_prefix("0x").or_else(|| v.strip_prefix("0X")) {
+        Some(hex) => u8::from_str_radix(hex, 16).ok(),
+        None => v.parse().ok(),
+    };
+    n.filter(|a| (0x08..=0x77).contains(a))
 }
 
 impl<I: I2c + Send + 'static> Ssd1306Panel<I> {
@@ -202,24 +198,17 @@ impl I2c for LinuxI2c {
 }
 
 /// Opens `ssd1306:/dev/i2c-N?...` (see the module docs).
-pub fn open(spec: &mut Spec) -> Result<DisplaySink, SinkError> {
-    let address = match spec.take("address") {
-        None => 0x3c,
-        Some(v) => {
-            let n = match v.strip_prefix("0x").or_else(|| v.strip_prefix("0X")) {
-                Some(hex) => u8::from_str_radix(hex, 16).ok(),
-                None => v.parse().ok(),
-            };
-            n.filter(|a| (0x08..=0x77).contains(a)).ok_or_else(|| {
-                spec.invalid("address", &v, "a 7-bit I2C address such as 0x3c or 0x3d")
-            })?
-        }
-    };
-    let degrees = spec
-        .take_parse::<u32>("rotation", "0, 90, 180 or 270")?
-        .unwrap_or(0);
-    let rot = rotation(degrees)
-        .ok_or_else(|| spec.invalid("rotation", &degrees.to_string(), "0, 90, 180 or 270"))?;
+pub fn open(spec: &mut Spec) -> Result<DisplaySink, PanelError> {
+    let address = spec
+        .take_with(
+            "address",
+            "a 7-bit I2C address such as 0x3c or 0x3d",
+            i2c_address,
+        )?
+        .unwrap_or(0x3c);
+    let rot = spec
+        .take_choice("rotation", &ROTATIONS)?
+        .unwrap_or(DisplayRotation::Rotate0);
     let common = CommonOptions::take(spec, 10.0)?;
     spec.finish()?;
     if spec.target.is_empty() {
@@ -245,8 +234,5 @@ pub fn open(spec: &mut Spec) -> Result<DisplaySink, SinkError> {
     });
     let mut panel = Ssd1306Panel::new(&name, open_bus, address, rot);
     panel.connect()?;
-    Ok(DisplaySink::start(
-        Painter::new(panel, common.render),
-        common.max_fps,
-    )?)
+    DisplaySink::start(Painter::new(panel, common.render), common.max_fps)
 }

@@ -1,164 +1,25 @@
-//! Display sinks: a [`Panel`] (an SSD1306 OLED, an ST7789/ILI9341 TFT, a
-//! Linux framebuffer) driven from its own thread so that a slow bus never
-//! holds up the pipeline.
+//! The display thread: a [`Panel`] driven from its own thread so that a
+//! slow bus never holds up the pipeline. This one-frame mailbox is the
+//! display sink's only queue (`run` puts no other in front of it).
 //!
-//! [`DisplaySink::emit`] copies the frame's persons into a one-frame
-//! mailbox and returns; the display thread draws whatever is newest. A
-//! frame replaced in the mailbox before the thread got to it is counted as
-//! skipped. `max_fps` caps the refresh rate (a frame that arrives sooner
-//! waits in the mailbox and may be replaced). Bus errors (a display
-//! unplugged, a NACK) are counted, the panel is re-initialised after a
-//! back-off (0.2 s doubling to 5 s), and frames in between are skipped:
+//! [`DisplaySink::show`] copies the frame's persons into the mailbox and
+//! returns; the display thread draws whatever is newest. A frame replaced
+//! in the mailbox before the thread got to it is counted as skipped.
+//! `max_fps` caps the refresh rate (a frame that arrives sooner waits in the
+//! mailbox and may be replaced). Bus errors (a display unplugged, a NACK)
+//! are counted, the panel is re-initialised after a back-off (0.2 s
+//! doubling to 5 s, [`crate::backoff`]), and frames in between are skipped:
 //! never fatal. The summary says frames drawn / skipped / errors.
-//!
-//! Options common to every display (`?key=value`): `max_fps` (refresh cap,
-//! 0 = none) and `status` (`on`/`off`: the status line of fps, persons and
-//! inference time; `off` makes the picture depend on the poses only, for
-//! comparisons with golden images).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use embedded_graphics::draw_target::DrawTarget;
-use embedded_graphics::geometry::OriginDimensions;
-
-use super::display::{render, PanelColour, RenderOptions, Scene, Skeleton};
-use super::{Sink, SinkError};
-use crate::frame::{Frame, FrameResult, RecordMeta};
-use crate::spec::Spec;
-
-/// Errors of display panels.
-#[derive(Debug, thiserror::Error)]
-pub enum PanelError {
-    #[error("{panel}: cannot open {path}: {why}{hint}")]
-    Open {
-        panel: String,
-        path: String,
-        why: String,
-        /// What to check (permissions, wiring), with a leading separator.
-        hint: &'static str,
-    },
-    #[error("{panel}: {what} failed: {why}{hint}")]
-    Bus {
-        panel: String,
-        what: &'static str,
-        why: String,
-        hint: &'static str,
-    },
-    #[error("{panel}: {why}")]
-    Config { panel: String, why: String },
-    #[error("cannot start the display thread: {0}")]
-    Thread(std::io::Error),
-}
-
-/// A hint for `Open` errors of device files.
-pub fn open_hint(e: &std::io::Error, group: &'static str) -> &'static str {
-    match (e.kind(), group) {
-        (std::io::ErrorKind::PermissionDenied, "i2c") => {
-            "; add the user to the i2c group (see the README's Troubleshooting)"
-        }
-        (std::io::ErrorKind::PermissionDenied, "spi") => {
-            "; add the user to the spi and gpio groups (see the README's Troubleshooting)"
-        }
-        (std::io::ErrorKind::PermissionDenied, "gpio") => {
-            "; add the user to the gpio group (see the README's Troubleshooting)"
-        }
-        (std::io::ErrorKind::PermissionDenied, _) => {
-            "; add the user to the video group (see the README's Troubleshooting)"
-        }
-        (std::io::ErrorKind::NotFound, "i2c") => {
-            "; is I2C enabled (dtparam=i2c_arm=on) and the bus number right?"
-        }
-        (std::io::ErrorKind::NotFound, "spi") => {
-            "; is SPI enabled (dtparam=spi=on) and the device name right?"
-        }
-        (std::io::ErrorKind::NotFound, "gpio") => "; check the chip name (ls /dev/gpiochip*)",
-        _ => "",
-    }
-}
-
-/// A display the sink draws on. It owns its bus; [`Panel::connect`]
-/// (re)opens and initialises it.
-pub trait Panel: Send + 'static {
-    type Colour: PanelColour;
-    type Canvas: DrawTarget<Color = Self::Colour> + OriginDimensions;
-    /// How the panel is named in messages (its spec).
-    fn name(&self) -> &str;
-    /// Initialises the controller (reopening the bus if it was lost).
-    fn connect(&mut self) -> Result<(), PanelError>;
-    /// Whether the panel is connected (the last bus operation worked).
-    fn connected(&self) -> bool;
-    /// Prepares the drawing surface for a new frame (cleared to the
-    /// background); `None` while not connected.
-    fn begin(&mut self) -> Option<&mut Self::Canvas>;
-    /// Sends what was drawn since [`Panel::begin`] to the glass. On error
-    /// the panel counts as disconnected until the next `connect`.
-    fn show(&mut self) -> Result<(), PanelError>;
-}
-
-/// Renders scenes onto a panel (the synchronous part of [`DisplaySink`];
-/// tests drive it directly).
-pub struct Painter<P: Panel> {
-    pub panel: P,
-    pub opts: RenderOptions,
-}
-
-impl<P: Panel> Painter<P> {
-    pub fn new(panel: P, opts: RenderOptions) -> Self {
-        Self { panel, opts }
-    }
-
-    /// Draws `scene` and sends it to the glass (the panel must be
-    /// connected).
-    pub fn draw(&mut self, scene: &Scene, skeleton: &Skeleton) -> Result<(), PanelError> {
-        let opts = self.opts;
-        let Some(canvas) = self.panel.begin() else {
-            return Err(PanelError::Bus {
-                panel: self.panel.name().to_string(),
-                what: "drawing",
-                why: "not connected".into(),
-                hint: "",
-            });
-        };
-        // Drawing into RAM buffers cannot fail; a panel whose canvas
-        // could would report it from `show`.
-        let _ = render(canvas, scene, skeleton, &opts);
-        self.panel.show()
-    }
-}
-
-/// Options every display sink takes.
-#[derive(Debug, Clone, Copy)]
-pub struct CommonOptions {
-    /// Refresh cap in frames per second (0 = none).
-    pub max_fps: f32,
-    pub render: RenderOptions,
-}
-
-impl CommonOptions {
-    /// Takes `max_fps` and `status` from `spec`.
-    pub fn take(spec: &mut Spec, default_fps: f32) -> Result<Self, SinkError> {
-        let max_fps = spec
-            .take_parse::<f32>("max_fps", "a refresh cap in frames per second (0 = none)")?
-            .unwrap_or(default_fps);
-        if !(max_fps.is_finite() && max_fps >= 0.0) {
-            return Err(spec
-                .invalid("max_fps", &max_fps.to_string(), "a number >= 0")
-                .into());
-        }
-        let status = match spec.take("status").as_deref() {
-            None | Some("on") | Some("true") | Some("1") => true,
-            Some("off") | Some("false") | Some("0") => false,
-            Some(v) => return Err(spec.invalid("status", v, "on or off").into()),
-        };
-        Ok(Self {
-            max_fps,
-            render: RenderOptions { status },
-        })
-    }
-}
+use super::panel::{Painter, Panel, PanelError};
+use super::render::{Scene, Skeleton};
+use crate::backoff::Backoff;
+use crate::frame::{FrameResult, RecordMeta};
 
 /// Counters the summary reports.
 #[derive(Debug, Default)]
@@ -204,7 +65,7 @@ pub struct DisplayStats {
     pub reconnects: u64,
 }
 
-/// A panel as a [`Sink`], drawn from its own thread.
+/// A panel drawn from its own thread (a sink: see `crate::sink::display`).
 pub struct DisplaySink {
     name: String,
     shared: Arc<Shared>,
@@ -215,8 +76,11 @@ pub struct DisplaySink {
 }
 
 const MAX_PERSONS: usize = 32;
-const BACKOFF_MIN: Duration = Duration::from_millis(200);
-const BACKOFF_MAX: Duration = Duration::from_secs(5);
+/// Re-initialisation after a bus error: 0.2 s doubling to 5 s.
+const BACKOFF: Backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(5));
+/// The slowest refresh cap: one frame an hour (`max_fps` above 0 and below
+/// this is taken as this).
+const MIN_FPS: f64 = 1.0 / 3600.0;
 
 impl DisplaySink {
     /// Starts the display thread for `painter`, whose panel is connected.
@@ -235,7 +99,8 @@ impl DisplaySink {
             wake: Condvar::new(),
             counters: Counters::default(),
         });
-        let interval = (max_fps > 0.0).then(|| Duration::from_secs_f32(1.0 / max_fps));
+        let interval =
+            (max_fps > 0.0).then(|| Duration::from_secs_f64(1.0 / f64::from(max_fps).max(MIN_FPS)));
         let s = Arc::clone(&shared);
         let worker = std::thread::Builder::new()
             .name("edgepose-display".into())
@@ -280,8 +145,7 @@ impl DisplaySink {
 fn worker<P: Panel>(mut painter: Painter<P>, shared: Arc<Shared>, interval: Option<Duration>) {
     let mut scene = Scene::with_capacity(MAX_PERSONS);
     let mut last_draw: Option<Instant> = None;
-    let mut backoff = BACKOFF_MIN;
-    let mut retry_at: Option<Instant> = None;
+    let mut backoff = BACKOFF;
     let counters = &shared.counters;
     loop {
         let mut mb = shared.lock();
@@ -318,11 +182,7 @@ fn worker<P: Panel>(mut painter: Painter<P>, shared: Arc<Shared>, interval: Opti
 
         let outcome = match skeleton {
             None => Ok(false),
-            Some(_)
-                if !painter.panel.connected() && retry_at.is_some_and(|t| Instant::now() < t) =>
-            {
-                Ok(false)
-            }
+            Some(_) if !painter.panel.connected() && !backoff.due(Instant::now()) => Ok(false),
             Some(sk) => (|| {
                 if !painter.panel.connected() {
                     painter.panel.connect()?;
@@ -337,8 +197,7 @@ fn worker<P: Panel>(mut painter: Painter<P>, shared: Arc<Shared>, interval: Opti
         match outcome {
             Ok(true) => {
                 counters.drawn.fetch_add(1, Ordering::Relaxed);
-                backoff = BACKOFF_MIN;
-                retry_at = None;
+                backoff.reset();
             }
             Ok(false) => {
                 counters.skipped.fetch_add(1, Ordering::Relaxed);
@@ -351,8 +210,7 @@ fn worker<P: Panel>(mut painter: Painter<P>, shared: Arc<Shared>, interval: Opti
                 } else {
                     log::debug!("{e}");
                 }
-                retry_at = Some(Instant::now() + backoff);
-                backoff = (backoff * 2).min(BACKOFF_MAX);
+                backoff.failed(Instant::now());
                 mb.last_error = Some(e.to_string());
             }
         }
@@ -362,13 +220,10 @@ fn worker<P: Panel>(mut painter: Painter<P>, shared: Arc<Shared>, interval: Opti
     }
 }
 
-impl Sink for DisplaySink {
-    fn emit(
-        &mut self,
-        _frame: &Frame<'_>,
-        result: &FrameResult,
-        meta: &RecordMeta,
-    ) -> Result<(), SinkError> {
+impl DisplaySink {
+    /// Puts a frame's persons in the mailbox (replacing one the thread has
+    /// not drawn yet) and returns at once.
+    pub fn show(&mut self, result: &FrameResult, meta: &RecordMeta) {
         self.update_fps(result.timestamp_ms);
         let skeleton = (!self.skeleton_sent).then(|| Arc::new(Skeleton::new(meta)));
         let mut mb = self.shared.lock();
@@ -383,11 +238,10 @@ impl Sink for DisplaySink {
         mb.pending = true;
         drop(mb);
         self.shared.wake.notify_all();
-        Ok(())
     }
 
     /// Waits until the newest frame is on the panel (or given up on).
-    fn flush(&mut self) -> Result<(), SinkError> {
+    pub fn settle(&mut self) {
         let mut mb = self.shared.lock();
         mb.urgent = true;
         self.shared.wake.notify_all();
@@ -404,10 +258,11 @@ impl Sink for DisplaySink {
                 .unwrap_or_else(|p| p.into_inner().0);
         }
         mb.urgent = false;
-        Ok(())
     }
 
-    fn summary(&self) -> Option<String> {
+    /// The summary line: frames drawn, skipped, bus errors, reconnects and
+    /// the last error.
+    pub fn report(&self) -> String {
         let s = self.stats();
         let mut line = format!(
             "{}: {} frames drawn, {} skipped, {} bus errors",
@@ -419,7 +274,7 @@ impl Sink for DisplaySink {
         if let Some(e) = &self.shared.lock().last_error {
             line += &format!(" (last: {e})");
         }
-        Some(line)
+        line
     }
 }
 
