@@ -17,15 +17,17 @@
 
 pub mod heads;
 pub mod manifest;
-pub mod tflite_file;
 
 use std::path::{Path, PathBuf};
 
+use edgepose_model_file::FileError;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+pub use edgepose_model_file::{
+    read_interface, ElementType, ModelInterface, Quant, TensorInfo, MAX_MODEL_BYTES,
+};
 pub use manifest::{Coords, Layout, Manifest};
-pub use tflite_file::{read_interface, ModelInterface};
 
 /// Errors about model files and manifests.
 #[derive(Debug, thiserror::Error)]
@@ -58,72 +60,6 @@ pub enum ModelError {
     Unknown(String),
 }
 
-/// Tensor element types edgepose can feed or read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ElementType {
-    F32,
-    U8,
-    I8,
-    I16,
-    I32,
-}
-
-impl ElementType {
-    /// Bytes per element.
-    pub fn size(self) -> usize {
-        match self {
-            ElementType::U8 | ElementType::I8 => 1,
-            ElementType::I16 => 2,
-            ElementType::F32 | ElementType::I32 => 4,
-        }
-    }
-
-    /// Name as written in manifests and reports.
-    pub fn name(self) -> &'static str {
-        match self {
-            ElementType::F32 => "float32",
-            ElementType::U8 => "uint8",
-            ElementType::I8 => "int8",
-            ElementType::I16 => "int16",
-            ElementType::I32 => "int32",
-        }
-    }
-}
-
-/// Affine per-tensor quantization: `real = (q - zero_point) * scale`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Quant {
-    pub scale: f32,
-    pub zero_point: i32,
-}
-
-/// One input or output tensor of a model.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct TensorInfo {
-    pub name: String,
-    pub shape: Vec<usize>,
-    pub dtype: ElementType,
-    pub quant: Option<Quant>,
-}
-
-impl TensorInfo {
-    /// Number of elements.
-    pub fn len(&self) -> usize {
-        self.shape.iter().product()
-    }
-
-    /// True when the tensor has no elements.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Size in bytes.
-    pub fn byte_len(&self) -> usize {
-        self.len() * self.dtype.size()
-    }
-}
-
 /// A model file resolved on disk, verified, with its manifest and interface.
 #[derive(Debug, Clone)]
 pub struct ResolvedModel {
@@ -139,20 +75,23 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Reads a whole model file, mapping I/O errors to [`ModelError`].
-pub fn read_model_file(path: &Path) -> Result<Vec<u8>, ModelError> {
-    std::fs::read(path).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::NotFound {
-            ModelError::NotFound {
-                path: path.display().to_string(),
+impl From<FileError> for ModelError {
+    fn from(e: FileError) -> Self {
+        match e {
+            FileError::Io { path, source } if source.kind() == std::io::ErrorKind::NotFound => {
+                ModelError::NotFound { path }
             }
-        } else {
-            ModelError::Read {
-                path: path.display().to_string(),
-                source: e,
-            }
+            FileError::Io { path, source } => ModelError::Read { path, source },
+            FileError::NotTflite { path, why } => ModelError::NotTflite { path, why },
         }
-    })
+    }
+}
+
+/// Reads a whole model file with a bounded reader (at most
+/// [`MAX_MODEL_BYTES`], and nothing past the first 8 bytes of a file that
+/// is not a TFLite model).
+pub fn read_model_file(path: &Path) -> Result<Vec<u8>, ModelError> {
+    Ok(edgepose_model_file::read_model_file(path)?)
 }
 
 /// The manifest beside a model file (`NAME.toml` next to `NAME.tflite`),
@@ -300,8 +239,9 @@ pub fn status_all(model_dir: &Path) -> Result<Vec<ModelStatus>, ModelError> {
         .into_iter()
         .map(|m| {
             let path = model_dir.join(&m.file);
-            let (present, verified, detail) = match std::fs::read(&path) {
-                Err(e) => (false, false, e.to_string()),
+            let (present, verified, detail) = match read_model_file(&path) {
+                Err(ModelError::NotFound { .. }) => (false, false, "not found".to_string()),
+                Err(e) => (path.exists(), false, e.to_string()),
                 Ok(bytes) => {
                     let actual = sha256_hex(&bytes);
                     match &m.sha256 {
