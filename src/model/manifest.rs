@@ -235,6 +235,9 @@ const BUILTIN: &[(&str, &str)] = &[
     ),
 ];
 
+/// Largest manifest file read (a manifest is a few hundred bytes).
+pub const MAX_MANIFEST_BYTES: u64 = 64 * 1024;
+
 /// Id of the default model.
 pub const DEFAULT_MODEL: &str = "yolov8n_320_quant_pc_uf_pose_coco-st.tflite";
 
@@ -259,10 +262,21 @@ impl Manifest {
 
     /// Reads and parses a manifest file.
     pub fn load(path: &std::path::Path) -> Result<Self, ModelError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ModelError::Manifest {
+        use std::io::Read;
+        let bad = |why: String| ModelError::Manifest {
             path: path.display().to_string(),
-            why: e.to_string(),
-        })?;
+            why,
+        };
+        let mut text = String::new();
+        std::fs::File::open(path)
+            .and_then(|f| f.take(MAX_MANIFEST_BYTES + 1).read_to_string(&mut text))
+            .map_err(|e| bad(e.to_string()))?;
+        if text.len() as u64 > MAX_MANIFEST_BYTES {
+            return Err(bad(format!(
+                "larger than {} KiB; a manifest is a few hundred bytes of TOML",
+                MAX_MANIFEST_BYTES / 1024
+            )));
+        }
         Self::parse(&path.display().to_string(), &text)
     }
 
@@ -497,6 +511,15 @@ mod tests {
         for m in &all {
             assert_eq!(m.keypoints.names.len(), 17, "{}", m.id);
         }
+    }
+
+    #[test]
+    fn an_oversized_manifest_file_is_refused_before_it_is_parsed() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("big.toml");
+        std::fs::write(&p, vec![b'#'; MAX_MANIFEST_BYTES as usize + 1]).unwrap();
+        let err = Manifest::load(&p).unwrap_err().to_string();
+        assert!(err.contains("larger than 64 KiB"), "{err}");
     }
 
     #[test]

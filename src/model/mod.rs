@@ -126,7 +126,7 @@ pub fn sidecars(dir: &Path) -> Vec<Manifest> {
     };
     let mut v: Vec<Manifest> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .filter(|p| p.extension().is_some_and(|e| e == "toml") && p.is_file())
         .filter_map(|p| Manifest::load(&p).ok().map(|m| (p, m)))
         .filter(|(p, m)| p.with_extension("tflite").file_name() == Some(m.file.as_ref()))
         .map(|(_, m)| m)
