@@ -84,7 +84,7 @@ fn main() {
                 320,
                 114,
                 InputMap::new(&input, [0.0, 1.0]),
-                ResizeMode::Fast,
+                ResizeMode::Opencv,
             );
             let frame = Frame {
                 pixels: &bytes,

@@ -1,11 +1,20 @@
 #!/usr/bin/env python3
 """Independent reference results for edgepose's tests.
 
-Runs each pose model on each test image with the LiteRT Python interpreter and numpy
-(Pillow for decoding and resizing), following Ultralytics' documented letterbox and
-NMS conventions, and writes one JSON fixture per model. The Rust tests compare
-edgepose's output against these files. This is our own short implementation, kept
-independent of edgepose's code on purpose.
+Runs each pose model on each test image with the LiteRT Python interpreter and numpy,
+following Ultralytics' letterbox and NMS conventions, and writes one JSON fixture per
+model. The Rust tests compare edgepose's output against these files. This is our own
+short implementation, kept independent of edgepose's code on purpose.
+
+Two pre-processings (--resize):
+- pillow (the default, for the sets under tests/fixtures/reference*/): Pillow decodes and
+  resizes (antialiased BILINEAR), what edgepose's --resize pillow matches;
+- opencv (tests/fixtures/reference-opencv*/): what Ultralytics does, cv2.imdecode, BGR->RGB,
+  cv2.resize(..., INTER_LINEAR) and cv2.copyMakeBorder with the pad value; edgepose's
+  default. With --camera it also makes YUYV and NV12 frames out of every image (an integer
+  BT.601 RGB->YUV formula, below) and records the input tensor that cv2.cvtColor
+  (COLOR_YUV2RGB_YUYV / COLOR_YUV2RGB_NV12) + the same letterbox gives, and with
+  --images all it adds the 80 images of coco-train-mini.
 
 Regenerate (from the repository root, only when you mean to change the fixtures):
 
@@ -13,6 +22,11 @@ Regenerate (from the repository root, only when you mean to change the fixtures)
         --models-dir ../shared/models --data-dir ../shared/data --out tests/fixtures/reference
     .cache/venv-tflite214/bin/python scripts/reference.py --kernels builtin \
         --models-dir ../shared/models --data-dir ../shared/data --out tests/fixtures/reference-classic
+    .cache/venv/bin/python scripts/reference.py --resize opencv --images all --camera \
+        --models-dir ../shared/models --data-dir ../shared/data --out tests/fixtures/reference-opencv
+    .cache/venv-tflite214/bin/python scripts/reference.py --kernels builtin --resize opencv \
+        --images all --models-dir ../shared/models --data-dir ../shared/data \
+        --out tests/fixtures/reference-opencv-classic
 
 The interpreter comes from `ai_edge_litert` (LiteRT 2.3, what the LiteRT flavour runs) or,
 when that is not installed, from `tflite_runtime` (2.14.0, the same TFLite version as
@@ -33,6 +47,10 @@ import sys
 
 import numpy as np
 from PIL import Image
+try:
+    import cv2
+except ImportError:           # --resize opencv needs it (scripts/setup.sh pins it)
+    cv2 = None
 try:
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
     RUNTIME = "ai-edge-litert"
@@ -91,6 +109,56 @@ def letterbox(img, size, pad_value):
     canvas[top:top + new_h, left:left + new_w] = np.asarray(img, dtype=np.uint8)
     lb = {"scale": r, "left": left, "top": top, "new_w": new_w, "new_h": new_h}
     return canvas, lb
+
+
+def letterbox_cv2(img, size, pad_value):
+    """Ultralytics' LetterBox (ultralytics/data/augment.py) on an RGB uint8 array."""
+    h, w = img.shape[:2]
+    r = min(size / h, size / w)
+    new_w, new_h = int(round(w * r)), int(round(h * r))
+    if (new_w, new_h) != (w, h):
+        img = cv2.resize(img, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
+    dw, dh = (size - new_w) / 2, (size - new_h) / 2
+    top, bottom = int(round(dh - 0.1)), int(round(dh + 0.1))
+    left, right = int(round(dw - 0.1)), int(round(dw + 0.1))
+    canvas = cv2.copyMakeBorder(img, top, bottom, left, right, cv2.BORDER_CONSTANT,
+                                value=(pad_value,) * 3)
+    assert canvas.shape == (size, size, 3), canvas.shape
+    lb = {"scale": r, "left": left, "top": top, "new_w": new_w, "new_h": new_h}
+    return canvas, lb
+
+
+def decode_cv2(path):
+    """cv2.imread as Ultralytics reads images (BGR), then to RGB."""
+    bgr = cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_COLOR)
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def camera_frames(rgb):
+    """YUYV and NV12 frames made from an RGB image cropped to even sizes, with the
+    integer BT.601 limited-range formula Y = ((66R + 129G + 25B + 128) >> 8) + 16,
+    U = ((-38R - 74G + 112B + 128) >> 8) + 128, V = ((112R - 94G - 18B + 128) >> 8) + 128;
+    chroma from the even pixel of each pair (YUYV) or the top-left pixel of each 2x2
+    block (NV12). tests/reference.rs makes the same frames. Returns (name, RGB as
+    cv2.cvtColor converts the frame back)."""
+    h, w = rgb.shape[0] // 2 * 2, rgb.shape[1] // 2 * 2
+    p = rgb[:h, :w].astype(np.int32)
+    R, G, B = p[..., 0], p[..., 1], p[..., 2]
+    Y = (((66 * R + 129 * G + 25 * B + 128) >> 8) + 16).astype(np.uint8)
+    U = (((-38 * R - 74 * G + 112 * B + 128) >> 8) + 128).astype(np.uint8)
+    V = (((112 * R - 94 * G - 18 * B + 128) >> 8) + 128).astype(np.uint8)
+    yuyv = np.empty((h, w * 2), np.uint8)
+    yuyv[:, 0::2] = Y
+    yuyv[:, 1::4] = U[:, 0::2]
+    yuyv[:, 3::4] = V[:, 0::2]
+    nv12 = np.empty((h * 3 // 2, w), np.uint8)
+    nv12[:h] = Y
+    nv12[h:, 0::2] = U[0::2, 0::2]
+    nv12[h:, 1::2] = V[0::2, 0::2]
+    return [
+        ("yuyv", cv2.cvtColor(yuyv.reshape(h, w, 2), cv2.COLOR_YUV2RGB_YUYV)),
+        ("nv12", cv2.cvtColor(nv12, cv2.COLOR_YUV2RGB_NV12)),
+    ]
 
 
 def make_input(pixels, detail, raw_pixels):
@@ -269,7 +337,16 @@ class CApiInterpreter:
         return out
 
 
-def run_model(model_path, data_dir, command, kernels, capi=None):
+def image_list(data_dir, which):
+    if which == "small":
+        return IMAGES
+    train = sorted(f for f in os.listdir(os.path.join(data_dir, "coco-train-mini"))
+                   if f.endswith(".jpg"))
+    return IMAGES + ["coco-train-mini/" + f for f in train]
+
+
+def run_model(model_path, data_dir, command, kernels, capi=None, resize="pillow",
+              images_list=IMAGES, camera=False):
     name = os.path.basename(model_path)
     movenet = name.startswith("movenet")
     pad = 0 if movenet else 114
@@ -282,12 +359,8 @@ def run_model(model_path, data_dir, command, kernels, capi=None):
     it.allocate_tensors()
     ind, outd = it.get_input_details()[0], it.get_output_details()[0]
     size = int(ind["shape"][1])
-    images = []
-    for rel in IMAGES:
-        # No EXIF rotation is applied: pixels are used in stored order.
-        img = Image.open(os.path.join(data_dir, rel)).convert("RGB")
-        w, h = img.size
-        canvas, lb = letterbox(img, size, pad)
+
+    def infer(canvas, lb, w, h):
         x = make_input(canvas, ind, raw_pixels=movenet)
         it.set_tensor(ind["index"], x)
         it.invoke()
@@ -299,12 +372,39 @@ def run_model(model_path, data_dir, command, kernels, capi=None):
             persons = decode_yolo(out, size, lb, w, h)
             probe = out[0, :8, 0]                # channels 0..7 of anchor 0
         persons.sort(key=lambda d: -d["score"])
-        images.append({
+        return x, persons, probe
+
+    images = []
+    for rel in images_list:
+        # No EXIF rotation is applied: pixels are used in stored order (none of the
+        # images has an EXIF orientation).
+        if resize == "opencv":
+            rgb = decode_cv2(os.path.join(data_dir, rel))
+            h, w = rgb.shape[:2]
+            canvas, lb = letterbox_cv2(rgb, size, pad)
+        else:
+            img = Image.open(os.path.join(data_dir, rel)).convert("RGB")
+            w, h = img.size
+            canvas, lb = letterbox(img, size, pad)
+        x, persons, probe = infer(canvas, lb, w, h)
+        entry = {
             "file": rel, "width": w, "height": h, "letterbox": lb,
             "input_sha256": hashlib.sha256(x.tobytes()).hexdigest(),
             "output_probe": [r4(v) for v in probe],
             "persons": persons,
-        })
+        }
+        if camera:
+            entry["camera"] = {}
+            for fmt, crgb in camera_frames(rgb):
+                ch, cw = crgb.shape[:2]
+                ccanvas, clb = letterbox_cv2(crgb, size, pad)
+                cx, cpersons, _ = infer(ccanvas, clb, cw, ch)
+                cam = {"width": cw, "height": ch,
+                       "input_sha256": hashlib.sha256(cx.tobytes()).hexdigest()}
+                if rel in IMAGES:                # persons for the small set only
+                    cam["persons"] = cpersons
+                entry["camera"][fmt] = cam
+        images.append(entry)
     q = lambda d: {"dtype": np.dtype(d["dtype"]).name,
                    "scale": float(d["quantization"][0]), "zero_point": int(d["quantization"][1])}
     return {
@@ -321,6 +421,8 @@ def run_model(model_path, data_dir, command, kernels, capi=None):
         "conf_threshold": CONF,
         "iou_threshold": None if movenet else IOU,
         "pad_value": pad,
+        "resize": resize,
+        "opencv": cv2.__version__ if resize == "opencv" else None,
         "images": images,
     }
 
@@ -331,6 +433,12 @@ def main():
     ap.add_argument("--data-dir", default=os.environ.get("EDGEPOSE_DATA_DIR"))
     ap.add_argument("--out", default="tests/fixtures/reference")
     ap.add_argument("--kernels", choices=["xnnpack", "builtin"], default="xnnpack")
+    ap.add_argument("--resize", choices=["pillow", "opencv"], default="pillow",
+                    help="pre-processing to reproduce (module docs)")
+    ap.add_argument("--images", choices=["small", "all"], default="small",
+                    help="small: samples + coco-val-mini; all: also coco-train-mini")
+    ap.add_argument("--camera", action="store_true",
+                    help="also YUYV/NV12 frames made from each image (--resize opencv)")
     ap.add_argument("--capi", metavar="LIB",
                     help="run this TFLite C library through its C API (ctypes) instead of a Python interpreter")
     a = ap.parse_args()
@@ -338,6 +446,10 @@ def main():
         a.kernels = "builtin"
     elif Interpreter is None:
         ap.error("neither ai_edge_litert nor tflite_runtime is installed: use --capi LIB")
+    if a.resize == "opencv" and cv2 is None:
+        ap.error("--resize opencv needs cv2: run scripts/setup.sh (opencv-python-headless)")
+    if a.camera and a.resize != "opencv":
+        ap.error("--camera goes with --resize opencv")
     if not a.models_dir or not a.data_dir:
         ap.error("need --models-dir and --data-dir (or EDGEPOSE_MODEL_MIRROR / EDGEPOSE_DATA_DIR)")
     # Recorded command: paths relative to the repository root, so it is machine-independent.
@@ -347,19 +459,27 @@ def main():
     launcher = os.environ.get("EDGEPOSE_REFERENCE_LAUNCHER") or venv + "/bin/python"
     command = (launcher + " scripts/reference.py --kernels {} --models-dir {} --data-dir {} --out {}"
                .format(a.kernels, rel(a.models_dir), rel(a.data_dir), rel(a.out)))
+    if a.resize != "pillow":
+        command += " --resize " + a.resize
+    if a.images != "small":
+        command += " --images " + a.images
+    if a.camera:
+        command += " --camera"
     if a.capi:
         command += " --capi " + os.environ.get("EDGEPOSE_REFERENCE_CAPI_NAME", a.capi)
     os.makedirs(a.out, exist_ok=True)
+    images_list = image_list(a.data_dir, a.images)
     print("%-46s %s" % ("model", " ".join("%9s" % os.path.basename(i)[-9:-4] for i in IMAGES)))
     for m in MODELS:
-        res = run_model(os.path.join(a.models_dir, m), a.data_dir, command, a.kernels, a.capi)
+        res = run_model(os.path.join(a.models_dir, m), a.data_dir, command, a.kernels, a.capi,
+                        a.resize, images_list, a.camera)
         path = os.path.join(a.out, os.path.splitext(m)[0] + ".json")
         text = json.dumps(res, indent=1)
         # Put flat number lists (boxes, keypoints, probes) on one line each.
         text = re.sub(r"\[[^\[\]{}\"]*\]", lambda m: " ".join(m.group(0).split()), text)
         with open(path, "w") as f:
             f.write(text + "\n")
-        print("%-46s %s" % (m, " ".join("%9d" % len(i["persons"]) for i in res["images"])))
+        print("%-46s %s" % (m, " ".join("%9d" % len(i["persons"]) for i in res["images"][:len(IMAGES)])))
     return 0
 
 
