@@ -7,14 +7,15 @@ model. The Rust tests compare edgepose's output against these files. This is our
 short implementation, kept independent of edgepose's code on purpose.
 
 Two pre-processings (--resize):
-- pillow (the default, for the sets under tests/fixtures/reference*/): Pillow decodes and
+- pillow (the default; tests/fixtures/reference/, reference-classic/ and the ARM sets): Pillow decodes and
   resizes (antialiased BILINEAR), what edgepose's --resize pillow matches;
 - opencv (tests/fixtures/reference-opencv*/): what Ultralytics does, cv2.imdecode, BGR->RGB,
   cv2.resize(..., INTER_LINEAR) and cv2.copyMakeBorder with the pad value; edgepose's
   default. With --camera it also makes YUYV and NV12 frames out of every image (an integer
   BT.601 RGB->YUV formula, below) and records the input tensor that cv2.cvtColor
   (COLOR_YUV2RGB_YUYV / COLOR_YUV2RGB_NV12) + the same letterbox gives, and with
-  --images all it adds the 80 images of coco-train-mini.
+  --images all it adds the 80 images of coco-train-mini; --eval adds the COCO AP of the
+  pipeline on coco-val-mini and coco-train-mini (tests/fixtures/reference-opencv/README.md).
 
 Regenerate (from the repository root, only when you mean to change the fixtures):
 
@@ -22,10 +23,10 @@ Regenerate (from the repository root, only when you mean to change the fixtures)
         --models-dir ../shared/models --data-dir ../shared/data --out tests/fixtures/reference
     .cache/venv-tflite214/bin/python scripts/reference.py --kernels builtin \
         --models-dir ../shared/models --data-dir ../shared/data --out tests/fixtures/reference-classic
-    .cache/venv/bin/python scripts/reference.py --resize opencv --images all --camera \
+    .cache/venv/bin/python scripts/reference.py --resize opencv --images all --camera --eval \
         --models-dir ../shared/models --data-dir ../shared/data --out tests/fixtures/reference-opencv
     .cache/venv-tflite214/bin/python scripts/reference.py --kernels builtin --resize opencv \
-        --images all --models-dir ../shared/models --data-dir ../shared/data \
+        --images all --eval --models-dir ../shared/models --data-dir ../shared/data \
         --out tests/fixtures/reference-opencv-classic
 
 The interpreter comes from `ai_edge_litert` (LiteRT 2.3, what the LiteRT flavour runs) or,
@@ -86,8 +87,12 @@ MOVENET_BOX_KP = 0.5  # MoveNet box: keypoints with score >= this (all 17 if non
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+# Detection floats are rounded to 4 decimals in the fixtures; --eval keeps them whole.
+ROUND = 4
+
+
 def r4(x):
-    return round(float(x), 4)
+    return round(float(x), ROUND) if ROUND is not None else float(x)
 
 
 def sha256_file(path):
@@ -189,7 +194,9 @@ def dequantize(out, detail):
 
 
 def nms(boxes, scores):
-    """Greedy NMS, torchvision IoU (no +1). Returns kept indices, best first."""
+    """Greedy NMS, torchvision IoU (no +1) in float32 as torchvision computes it on
+    Ultralytics' float32 boxes. Returns kept indices, best first."""
+    boxes, scores = boxes.astype(np.float32), scores.astype(np.float32)
     order = np.argsort(-scores, kind="stable")  # ties keep anchor order
     areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
     keep = []
@@ -203,7 +210,7 @@ def nms(boxes, scores):
         yy2 = np.minimum(boxes[i, 3], boxes[rest, 3])
         inter = np.clip(xx2 - xx1, 0, None) * np.clip(yy2 - yy1, 0, None)
         iou = inter / (areas[i] + areas[rest] - inter)
-        order = rest[iou <= IOU]
+        order = rest[iou <= np.float32(IOU)]
     return keep
 
 
@@ -231,7 +238,7 @@ def decode_yolo(out, size, lb, w, h):
     scores = p[:, 4]
     kps = p[:, 5:].reshape(-1, 17, 3)
     persons = []
-    for i in nms(boxes.astype(np.float64), scores.astype(np.float64)):
+    for i in nms(boxes, scores):
         box = unletterbox(boxes[i].reshape(2, 2), lb, w, h).reshape(4)
         kxy = unletterbox(kps[i, :, :2], lb, w, h)
         persons.append({
@@ -345,8 +352,9 @@ def image_list(data_dir, which):
     return IMAGES + ["coco-train-mini/" + f for f in train]
 
 
-def run_model(model_path, data_dir, command, kernels, capi=None, resize="pillow",
-              images_list=IMAGES, camera=False):
+def load_model(model_path, kernels, capi):
+    """The interpreter for one model; returns (infer, size, pad, input, output details),
+    infer(canvas, lb, w, h) -> (input tensor, persons best first, output probe)."""
     name = os.path.basename(model_path)
     movenet = name.startswith("movenet")
     pad = 0 if movenet else 114
@@ -373,6 +381,47 @@ def run_model(model_path, data_dir, command, kernels, capi=None, resize="pillow"
             probe = out[0, :8, 0]                # channels 0..7 of anchor 0
         persons.sort(key=lambda d: -d["score"])
         return x, persons, probe
+
+    return infer, size, pad, ind, outd
+
+
+def eval_model(model_path, data_dir, kernels, capi):
+    """COCO keypoint AP/AR (pycocotools, via scripts/cocoeval_ref.py) of the OpenCV
+    pipeline on coco-val-mini and coco-train-mini, with edgepose eval's settings:
+    score > 0.001, at most 20 persons per image after NMS, maxDets 20."""
+    import subprocess
+    import tempfile
+    global CONF, MAX_DET, ROUND
+    CONF, MAX_DET, ROUND = 0.001, 20, None
+    infer, size, pad, _, _ = load_model(model_path, kernels, capi)
+    stats = {}
+    for ds in ("coco-val-mini", "coco-train-mini"):
+        gt_path = os.path.join(data_dir, ds, "person_keypoints.json")
+        with open(gt_path) as f:
+            ids = {i["file_name"]: i["id"] for i in json.load(f)["images"]}
+        results = []
+        for fname in sorted(ids):
+            rgb = decode_cv2(os.path.join(data_dir, ds, fname))
+            h, w = rgb.shape[:2]
+            canvas, lb = letterbox_cv2(rgb, size, pad)
+            for p in infer(canvas, lb, w, h)[1]:
+                results.append({"image_id": ids[fname], "category_id": 1, "score": p["score"],
+                                "keypoints": [v for k in p["keypoints"] for v in k]})
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+            json.dump(results, f)
+        out = subprocess.run([sys.executable, os.path.join(REPO, "scripts", "cocoeval_ref.py"),
+                              gt_path, f.name], capture_output=True, text=True, check=True)
+        os.unlink(f.name)
+        stats[ds] = json.loads(out.stdout.strip().splitlines()[-1])
+    CONF, MAX_DET, ROUND = 0.25, 300, 4
+    return stats
+
+
+def run_model(model_path, data_dir, command, kernels, capi=None, resize="pillow",
+              images_list=IMAGES, camera=False):
+    name = os.path.basename(model_path)
+    movenet = name.startswith("movenet")
+    infer, size, pad, ind, outd = load_model(model_path, kernels, capi)
 
     images = []
     for rel in images_list:
@@ -439,6 +488,9 @@ def main():
                     help="small: samples + coco-val-mini; all: also coco-train-mini")
     ap.add_argument("--camera", action="store_true",
                     help="also YUYV/NV12 frames made from each image (--resize opencv)")
+    ap.add_argument("--eval", action="store_true",
+                    help="also write eval.json: COCO AP of every model on coco-val-mini and "
+                         "coco-train-mini (--resize opencv; needs pycocotools)")
     ap.add_argument("--capi", metavar="LIB",
                     help="run this TFLite C library through its C API (ctypes) instead of a Python interpreter")
     a = ap.parse_args()
@@ -448,8 +500,8 @@ def main():
         ap.error("neither ai_edge_litert nor tflite_runtime is installed: use --capi LIB")
     if a.resize == "opencv" and cv2 is None:
         ap.error("--resize opencv needs cv2: run scripts/setup.sh (opencv-python-headless)")
-    if a.camera and a.resize != "opencv":
-        ap.error("--camera goes with --resize opencv")
+    if (a.camera or a.eval) and a.resize != "opencv":
+        ap.error("--camera and --eval go with --resize opencv")
     if not a.models_dir or not a.data_dir:
         ap.error("need --models-dir and --data-dir (or EDGEPOSE_MODEL_MIRROR / EDGEPOSE_DATA_DIR)")
     # Recorded command: paths relative to the repository root, so it is machine-independent.
@@ -465,6 +517,8 @@ def main():
         command += " --images " + a.images
     if a.camera:
         command += " --camera"
+    if a.eval:
+        command += " --eval"
     if a.capi:
         command += " --capi " + os.environ.get("EDGEPOSE_REFERENCE_CAPI_NAME", a.capi)
     os.makedirs(a.out, exist_ok=True)
@@ -473,13 +527,16 @@ def main():
     for m in MODELS:
         res = run_model(os.path.join(a.models_dir, m), a.data_dir, command, a.kernels, a.capi,
                         a.resize, images_list, a.camera)
+        if a.eval:
+            res["eval"] = eval_model(os.path.join(a.models_dir, m), a.data_dir, a.kernels, a.capi)
         path = os.path.join(a.out, os.path.splitext(m)[0] + ".json")
         text = json.dumps(res, indent=1)
         # Put flat number lists (boxes, keypoints, probes) on one line each.
         text = re.sub(r"\[[^\[\]{}\"]*\]", lambda m: " ".join(m.group(0).split()), text)
         with open(path, "w") as f:
             f.write(text + "\n")
-        print("%-46s %s" % (m, " ".join("%9d" % len(i["persons"]) for i in res["images"][:len(IMAGES)])))
+        print("%-46s %s" % (m, " ".join("%9d" % len(i["persons"]) for i in res["images"][:len(IMAGES)])),
+              " AP %s" % " ".join("%.4f" % v[0] for v in res["eval"].values()) if a.eval else "")
     return 0
 
 

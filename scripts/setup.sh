@@ -171,10 +171,10 @@ venv214="$cache/venv-tflite214"
 if [ "${EDGEPOSE_SETUP_REFERENCE:-0}" = 1 ] && { [ ! -x "$venv214/bin/python" ] || ! "$venv214/bin/python" -c 'import tflite_runtime, numpy, PIL' 2>/dev/null; }; then
     log "creating the classic-reference venv"
     python3 -m venv "$venv214"
-    "$venv214/bin/pip" install --quiet "tflite-runtime==2.14.0" "numpy<2" pillow "$opencv_pin"
+    "$venv214/bin/pip" install --quiet "tflite-runtime==2.14.0" "numpy<2" pillow "$opencv_pin" pycocotools
 fi
-if [ "${EDGEPOSE_SETUP_REFERENCE:-0}" = 1 ] && ! "$venv214/bin/python" -c 'import cv2' 2>/dev/null; then
-    "$venv214/bin/pip" install --quiet "$opencv_pin"
+if [ "${EDGEPOSE_SETUP_REFERENCE:-0}" = 1 ] && ! "$venv214/bin/python" -c 'import cv2, pycocotools' 2>/dev/null; then
+    "$venv214/bin/pip" install --quiet "$opencv_pin" pycocotools
 fi
 
 bash "$here/scripts/setup-vm.sh" # VM test bed: QEMU, Debian kernel, modules (scripts/vm/README.md)

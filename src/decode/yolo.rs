@@ -74,8 +74,10 @@ impl Decoder for YoloDecoder {
                 let (cx, cy) = (self.at(bytes, 0, a), self.at(bytes, 1, a));
                 let (w, h) = (self.at(bytes, 2, a), self.at(bytes, 3, a));
                 max_centre = max_centre.max(cx.abs()).max(cy.abs());
+                // Centre and size for now: Ultralytics scales them to
+                // pixels first, then converts to corners (f32 rounding).
                 self.candidates.push(Candidate {
-                    bbox: [cx - w / 2.0, cy - h / 2.0, cx + w / 2.0, cy + h / 2.0],
+                    bbox: [cx, cy, w, h],
                     score,
                     index: a,
                 });
@@ -83,6 +85,10 @@ impl Decoder for YoloDecoder {
         }
         // Scale before NMS so IoU is computed in pixels either way.
         let (sx, sy) = to_pixels(&mut self.candidates, self.coords, max_centre, self.input_wh);
+        for c in &mut self.candidates {
+            let [cx, cy, w, h] = c.bbox;
+            c.bbox = [cx - w / 2.0, cy - h / 2.0, cx + w / 2.0, cy + h / 2.0];
+        }
         nms(
             &mut self.candidates,
             self.params.iou_threshold,

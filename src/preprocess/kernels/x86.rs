@@ -10,38 +10,35 @@ use std::arch::x86_64::*;
 
 use super::super::opencv::Yuv;
 
-/// Q20 YCbCr → RGB of 8 pixels (Y, U, V as i16 lanes) into R, G, B i16
-/// lanes; exactly `Yuv::rgb` before the clamp.
+/// Q20 YCbCr → RGB of 8 pixels: luma as i16 lanes, the chroma of their 4
+/// pairs as i32 lanes (pixels 2k and 2k + 1 share pair k, as in YUYV and
+/// along an NV12 row), into R, G, B i16 lanes: exactly `Yuv::rgb` before
+/// the clamp, with the chroma products computed once per pair.
 #[inline]
 #[target_feature(enable = "sse4.1")]
 fn yuv8(y: __m128i, u: __m128i, v: __m128i, m: &Yuv) -> [__m128i; 3] {
     let y = _mm_max_epi16(_mm_sub_epi16(y, _mm_set1_epi16(m.y_off as i16)), _mm_setzero_si128());
-    let u = _mm_sub_epi16(u, _mm_set1_epi16(128));
-    let v = _mm_sub_epi16(v, _mm_set1_epi16(128));
+    let u = _mm_sub_epi32(u, _mm_set1_epi32(128));
+    let v = _mm_sub_epi32(v, _mm_set1_epi32(128));
     let round = _mm_set1_epi32(1 << 19);
-    let widen = |x: __m128i| {
-        [
-            _mm_cvtepi16_epi32(x),
-            _mm_cvtepi16_epi32(_mm_srli_si128::<8>(x)),
-        ]
-    };
-    let (ys, us, vs) = (widen(y), widen(u), widen(v));
-    let mut parts = [[_mm_setzero_si128(); 2]; 3];
-    for h in 0..2 {
-        let (y, u, v) = (ys[h], us[h], vs[h]);
-        let yy = _mm_add_epi32(_mm_mullo_epi32(y, _mm_set1_epi32(m.cy)), round);
-        let r = _mm_add_epi32(yy, _mm_mullo_epi32(v, _mm_set1_epi32(m.cvr)));
-        let g = _mm_add_epi32(
-            _mm_add_epi32(yy, _mm_mullo_epi32(v, _mm_set1_epi32(m.cvg))),
-            _mm_mullo_epi32(u, _mm_set1_epi32(m.cug)),
-        );
-        let b = _mm_add_epi32(yy, _mm_mullo_epi32(u, _mm_set1_epi32(m.cub)));
-        parts[0][h] = _mm_srai_epi32::<20>(r);
-        parts[1][h] = _mm_srai_epi32::<20>(g);
-        parts[2][h] = _mm_srai_epi32::<20>(b);
-    }
-    // |value| < 2^15: the saturating pack is exact.
-    parts.map(|p| _mm_packs_epi32(p[0], p[1]))
+    let ruv = _mm_add_epi32(_mm_mullo_epi32(v, _mm_set1_epi32(m.cvr)), round);
+    let guv = _mm_add_epi32(
+        _mm_add_epi32(_mm_mullo_epi32(v, _mm_set1_epi32(m.cvg)), round),
+        _mm_mullo_epi32(u, _mm_set1_epi32(m.cug)),
+    );
+    let buv = _mm_add_epi32(_mm_mullo_epi32(u, _mm_set1_epi32(m.cub)), round);
+    let cy = _mm_set1_epi32(m.cy);
+    let yy = [
+        _mm_mullo_epi32(_mm_cvtepi16_epi32(y), cy),
+        _mm_mullo_epi32(_mm_cvtepi16_epi32(_mm_srli_si128::<8>(y)), cy),
+    ];
+    [ruv, guv, buv].map(|c| {
+        // Pairs 0, 1 → pixels 0..3; pairs 2, 3 → pixels 4..7.
+        let lo = _mm_srai_epi32::<20>(_mm_add_epi32(yy[0], _mm_unpacklo_epi32(c, c)));
+        let hi = _mm_srai_epi32::<20>(_mm_add_epi32(yy[1], _mm_unpackhi_epi32(c, c)));
+        // |value| < 2^15: the saturating pack is exact.
+        _mm_packs_epi32(lo, hi)
+    })
 }
 
 /// Stores 16 pixels (two i16×8 halves per colour) as bytes, clamped.
@@ -58,8 +55,8 @@ fn put16(lo: [__m128i; 3], hi: [__m128i; 3], r: &mut [u8], g: &mut [u8], b: &mut
 #[target_feature(enable = "sse4.1")]
 pub fn yuyv(src: &[u8], m: &Yuv, r: &mut [u8], g: &mut [u8], b: &mut [u8]) -> usize {
     let ym = _mm_setr_epi8(0, -1, 2, -1, 4, -1, 6, -1, 8, -1, 10, -1, 12, -1, 14, -1);
-    let um = _mm_setr_epi8(1, -1, 1, -1, 5, -1, 5, -1, 9, -1, 9, -1, 13, -1, 13, -1);
-    let vm = _mm_setr_epi8(3, -1, 3, -1, 7, -1, 7, -1, 11, -1, 11, -1, 15, -1, 15, -1);
+    let um = _mm_setr_epi8(1, -1, -1, -1, 5, -1, -1, -1, 9, -1, -1, -1, 13, -1, -1, -1);
+    let vm = _mm_setr_epi8(3, -1, -1, -1, 7, -1, -1, -1, 11, -1, -1, -1, 15, -1, -1, -1);
     let n = r.len().min(src.len() / 2) / 16 * 16;
     let mut x = 0;
     while x < n {
@@ -83,12 +80,12 @@ pub fn yuyv(src: &[u8], m: &Yuv, r: &mut [u8], g: &mut [u8], b: &mut [u8]) -> us
 #[target_feature(enable = "sse4.1")]
 pub fn nv12(y: &[u8], uv: &[u8], m: &Yuv, r: &mut [u8], g: &mut [u8], b: &mut [u8]) -> usize {
     let um = [
-        _mm_setr_epi8(0, -1, 0, -1, 2, -1, 2, -1, 4, -1, 4, -1, 6, -1, 6, -1),
-        _mm_setr_epi8(8, -1, 8, -1, 10, -1, 10, -1, 12, -1, 12, -1, 14, -1, 14, -1),
+        _mm_setr_epi8(0, -1, -1, -1, 2, -1, -1, -1, 4, -1, -1, -1, 6, -1, -1, -1),
+        _mm_setr_epi8(8, -1, -1, -1, 10, -1, -1, -1, 12, -1, -1, -1, 14, -1, -1, -1),
     ];
     let vm = [
-        _mm_setr_epi8(1, -1, 1, -1, 3, -1, 3, -1, 5, -1, 5, -1, 7, -1, 7, -1),
-        _mm_setr_epi8(9, -1, 9, -1, 11, -1, 11, -1, 13, -1, 13, -1, 15, -1, 15, -1),
+        _mm_setr_epi8(1, -1, -1, -1, 3, -1, -1, -1, 5, -1, -1, -1, 7, -1, -1, -1),
+        _mm_setr_epi8(9, -1, -1, -1, 11, -1, -1, -1, 13, -1, -1, -1, 15, -1, -1, -1),
     ];
     let n = r.len().min(y.len()).min(uv.len()) / 16 * 16;
     let mut x = 0;
