@@ -15,6 +15,8 @@ export EDGEPOSE_DATA_DIR=${EDGEPOSE_DATA_DIR:-$(cd .. && pwd)/shared/data}
 
 bash scripts/setup.sh
 
+echo "== import cycles between src/ modules"
+python3 scripts/check-cycles.py
 echo "== cargo fmt --check"
 cargo fmt --check
 echo "== cargo clippy --all-targets -- -D warnings"

@@ -5,10 +5,14 @@
 //! (`/proc/device-tree/compatible` entries and/or substrings of
 //! `/proc/device-tree/model`), and gives defaults: target triple, CPU
 //! threads, the TFLite runtime libraries to try in order, the delegate and
-//! its string options, the default camera / serial / display endpoint
+//! its string options, the camera / serial / display endpoint
 //! specifications, and the default model. Profile values sit between the
 //! config file and the built-in defaults: command line > config file >
-//! board profile > defaults. No code branches on a board's name.
+//! board profile > defaults. The endpoints are used by `run`
+//! ([`crate::config::run`]): the camera when no `--source` is given, the
+//! serial port and display only when asked for with `--sink serial` /
+//! `--sink display` (a board's UART or I2C bus may be wired to something
+//! else). No code branches on a board's name.
 //!
 //! Selection: `--board NAME|PATH` (or `board = ...` in the config file);
 //! otherwise the device tree (root overridable with `EDGEPOSE_DT_ROOT`) is
@@ -121,11 +125,12 @@ pub struct Board {
     pub tflite_libs: Vec<PathBuf>,
     #[serde(default)]
     pub delegate: DelegateSpec,
-    /// Default camera: a source specification (`v4l2:/dev/video0?...`).
+    /// Default camera of `run`: a source specification (`v4l2:/dev/video0?...`).
     pub camera: Option<String>,
-    /// Serial output: a sink specification (`serial:/dev/ttyAMA0?baud=...`).
+    /// Serial output for `--sink serial`: a sink specification
+    /// (`serial:/dev/ttyAMA0?baud=...`).
     pub serial: Option<String>,
-    /// Display: a sink specification (`ssd1306:/dev/i2c-1?...`).
+    /// Display for `--sink display`: a sink specification (`ssd1306:/dev/i2c-1?...`).
     pub display: Option<String>,
     /// Default model (manifest id, file name in the model directory, or path).
     pub model: Option<String>,

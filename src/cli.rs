@@ -1,12 +1,11 @@
-//! Command-line interface (clap). Global options map onto
-//! [`crate::config::Overrides`]; each may also come from an environment
-//! variable, and then from the config file.
+//! Command-line interface (clap): the first step for the command line, as
+//! the config file's is [`crate::config::FileConfig`]. Global options may
+//! also come from an environment variable; [`crate::config`] merges them
+//! over the config file and checks every command's options into settings.
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-
-use crate::config::Overrides;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -79,137 +78,138 @@ pub struct Global {
     pub verbose: u8,
 }
 
-impl Global {
-    pub fn overrides(&self) -> Overrides {
-        Overrides {
-            tflite_lib: self.tflite_lib.clone(),
-            model: self.model.clone(),
-            model_dir: self.model_dir.clone(),
-            threads: self.threads,
-            conf_threshold: self.conf_threshold,
-            iou_threshold: self.iou_threshold,
-            keypoint_threshold: self.keypoint_threshold,
-            max_detections: self.max_detections,
-            resize: self.resize,
-            board: self.board.clone(),
-            delegate: self.delegate.clone(),
-            delegate_options: (!self.delegate_options.is_empty())
-                .then(|| self.delegate_options.iter().cloned().collect()),
-            require_delegate: self.require_delegate.then_some(true),
-        }
-    }
-}
-
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the model on images and print one JSON line per image.
-    Infer {
-        /// Image files or directories of JPEG/PNG images, or one recording
-        /// (`raw:FILE?format=YUYV&width=640&height=480`).
-        #[arg(required = true)]
-        inputs: Vec<String>,
-        /// Write annotated images (boxes, skeletons) into this directory.
-        #[arg(long)]
-        annotate: Option<PathBuf>,
-    },
+    Infer(InferArgs),
     /// Run the pipeline continuously over a source until it ends or SIGINT/SIGTERM.
-    Run {
-        /// Source: a camera (`/dev/video0`,
-        /// `v4l2:/dev/video0?format=MJPG&width=640&height=480&fps=30`), a
-        /// recording (`raw:FILE?format=YUYV&width=640&height=480`), or image
-        /// files and directories (repeatable).
-        #[arg(long = "source", required = true)]
-        sources: Vec<String>,
-        /// Write annotated images into this directory.
-        #[arg(long)]
-        annotate: Option<PathBuf>,
-        /// Where results go besides standard output, repeatable:
-        /// `json:PATH`, `annotate:DIR`, ... (see the README's sink list).
-        #[arg(long = "sink")]
-        sinks: Vec<String>,
-        /// Timestamp spacing of image frames, in milliseconds.
-        #[arg(long, default_value_t = 33.333)]
-        interval_ms: f64,
-        /// Do not print per-frame JSON lines, only the summary.
-        #[arg(long)]
-        quiet: bool,
-        /// Turn off tracking and smoothing (on by default): output every
-        /// detection of each frame as it is.
-        #[arg(long)]
-        no_track: bool,
-        #[command(flatten)]
-        tracking: TrackingArgs,
-        /// Results each sink may have waiting; beyond that a camera run
-        /// drops the oldest (counted), a file run waits.
-        #[arg(long, default_value_t = 4)]
-        sink_queue: usize,
-    },
+    Run(RunArgs),
     /// List model manifests and whether each file is present and verified.
     Models,
     /// Report the board (detected or chosen, and why), the TFLite library
     /// (flavour, version), which delegates can be loaded, and the video
     /// devices with their driver, card, formats, frame sizes and rates.
-    Probe {
-        /// Where the video device nodes are.
-        #[arg(long, default_value = "/dev")]
-        video_dir: PathBuf,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Probe(ProbeArgs),
     /// Check accuracy: COCO keypoint AP against ground truth and/or agreement
     /// with a reference model, through the same path as `run`. Exit code 0
     /// when every threshold passes, 3 when one fails.
-    Eval {
-        /// COCO-format keypoint annotation file (omit for agreement only).
-        #[arg(long)]
-        annotations: Option<PathBuf>,
-        /// Folder with the images (the annotation file's `file_name`s).
-        #[arg(long)]
-        images: PathBuf,
-        /// Reference model of the same network (e.g. the float32 export).
-        #[arg(long)]
-        reference: Option<String>,
-        /// Fail unless AP (OKS .50:.95, all areas) is at least this.
-        #[arg(long)]
-        min_ap: Option<f64>,
-        /// Fail if the reference's AP exceeds the model's by more than this.
-        #[arg(long)]
-        max_ap_drop: Option<f64>,
-        /// Fail unless the mean OKS between the two models' persons is at least this.
-        #[arg(long)]
-        min_agreement_oks: Option<f64>,
-        /// Write a report folder: COCO results files, report.json, error chart, worst images.
-        #[arg(long)]
-        report: Option<PathBuf>,
-        /// Write the JSON report to this file.
-        #[arg(long)]
-        json: Option<PathBuf>,
-        /// Persons below this score are left out of the agreement comparison.
-        #[arg(long, default_value_t = 0.25)]
-        agreement_conf: f32,
-        /// Number of worst-agreeing images drawn in the report.
-        #[arg(long, default_value_t = 4)]
-        worst: usize,
-    },
+    Eval(EvalArgs),
     /// Receive what a serial sink sends (a serial device, file, FIFO or `-`),
     /// decode it, print one JSON line per frame, and report damaged frames
     /// and sequence gaps on stderr with a summary at the end.
     Listen(ListenArgs),
     /// Time each stage (median, p99) and end-to-end against bare invoke.
-    Bench {
-        /// Image to run on.
-        image: PathBuf,
-        /// Timed iterations.
-        #[arg(long, default_value_t = 200)]
-        iterations: usize,
-        /// Untimed warm-up iterations.
-        #[arg(long, default_value_t = 20)]
-        warmup: usize,
-        /// Print the result as JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Bench(BenchArgs),
+}
+
+/// Arguments of `infer`.
+#[derive(Debug, Args, Clone)]
+pub struct InferArgs {
+    /// Image files or directories of JPEG/PNG images, or one recording
+    /// (`raw:FILE?format=YUYV&width=640&height=480`).
+    #[arg(required = true)]
+    pub inputs: Vec<String>,
+    /// Write annotated images (boxes, skeletons) into this directory.
+    #[arg(long)]
+    pub annotate: Option<PathBuf>,
+}
+
+/// Arguments of `run`.
+#[derive(Debug, Args, Clone)]
+pub struct RunArgs {
+    /// Source: a camera (`/dev/video0`,
+    /// `v4l2:/dev/video0?format=MJPG&width=640&height=480&fps=30`), a
+    /// recording (`raw:FILE?format=YUYV&width=640&height=480`), or image
+    /// files and directories (repeatable). Default: the board profile's
+    /// camera.
+    #[arg(long = "source")]
+    pub sources: Vec<String>,
+    /// Write annotated images into this directory.
+    #[arg(long)]
+    pub annotate: Option<PathBuf>,
+    /// Where results go besides standard output, repeatable:
+    /// `json:PATH`, `annotate:DIR`, ... (see the README's sink list);
+    /// `serial` and `display` alone: the board profile's.
+    #[arg(long = "sink")]
+    pub sinks: Vec<String>,
+    /// Timestamp spacing of image frames, in milliseconds.
+    #[arg(long, default_value_t = 33.333)]
+    pub interval_ms: f64,
+    /// Do not print per-frame JSON lines, only the summary.
+    #[arg(long)]
+    pub quiet: bool,
+    /// Turn off tracking and smoothing (on by default): output every
+    /// detection of each frame as it is.
+    #[arg(long)]
+    pub no_track: bool,
+    #[command(flatten)]
+    pub tracking: TrackingArgs,
+    /// Results each sink may have waiting; beyond that a camera run
+    /// drops the oldest (counted), a file run waits.
+    #[arg(long, default_value_t = 4)]
+    pub sink_queue: usize,
+}
+
+/// Arguments of `probe`.
+#[derive(Debug, Args, Clone)]
+pub struct ProbeArgs {
+    /// Where the video device nodes are.
+    #[arg(long, default_value = "/dev")]
+    pub video_dir: PathBuf,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `eval`.
+#[derive(Debug, Args, Clone)]
+pub struct EvalArgs {
+    /// COCO-format keypoint annotation file (omit for agreement only).
+    #[arg(long)]
+    pub annotations: Option<PathBuf>,
+    /// Folder with the images (the annotation file's `file_name`s).
+    #[arg(long)]
+    pub images: PathBuf,
+    /// Reference model of the same network (e.g. the float32 export).
+    #[arg(long)]
+    pub reference: Option<String>,
+    /// Fail unless AP (OKS .50:.95, all areas) is at least this.
+    #[arg(long)]
+    pub min_ap: Option<f64>,
+    /// Fail if the reference's AP exceeds the model's by more than this.
+    #[arg(long)]
+    pub max_ap_drop: Option<f64>,
+    /// Fail unless the mean OKS between the two models' persons is at least this.
+    #[arg(long)]
+    pub min_agreement_oks: Option<f64>,
+    /// Write a report folder: COCO results files, report.json, error chart, worst images.
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+    /// Write the JSON report to this file.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Persons below this score are left out of the agreement comparison.
+    #[arg(long, default_value_t = 0.25)]
+    pub agreement_conf: f32,
+    /// Number of worst-agreeing images drawn in the report.
+    #[arg(long, default_value_t = 4)]
+    pub worst: usize,
+}
+
+/// Arguments of `bench`.
+#[derive(Debug, Args, Clone)]
+pub struct BenchArgs {
+    /// Image to run on.
+    pub image: PathBuf,
+    /// Timed iterations.
+    #[arg(long, default_value_t = 200)]
+    pub iterations: usize,
+    /// Untimed warm-up iterations.
+    #[arg(long, default_value_t = 20)]
+    pub warmup: usize,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Tracker and smoothing parameters of `run` (defaults in `src/track/`).

@@ -4,12 +4,15 @@
 //! [`source`] (frames) → [`preprocess`] (letterbox + quantize) → [`infer`]
 //! (TFLite runtime loaded at run time) → [`decode`] (layouts, NMS) →
 //! [`sink`] (JSON lines, annotated images). [`model`] holds the model
-//! contract, [`pipeline`] ties the stages together for one frame, [`config`]
-//! and [`cli`] turn arguments into settings, and [`app`] runs the commands.
+//! contract, [`frame`] the per-frame types every stage shares, [`pipeline`]
+//! ties the stages together for one frame, [`stream`] is the frame loop of
+//! `run` and `infer`, [`cli`] parses the command line and [`config`] checks
+//! it and the config file into each command's settings,
+//! and [`cmd`] holds the commands.
 
-pub mod app;
 pub mod board;
 pub mod cli;
+pub mod cmd;
 pub mod config;
 pub mod decode;
 pub mod eval;
@@ -19,7 +22,6 @@ pub mod model;
 pub mod notify;
 pub mod pipeline;
 pub mod preprocess;
-pub mod probe;
 pub mod sink;
 pub mod source;
 pub mod spec;

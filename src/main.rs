@@ -7,8 +7,8 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = edgepose::cli::Cli::parse();
-    edgepose::app::init_logging(cli.global.verbose);
-    match edgepose::app::run(cli) {
+    edgepose::cmd::init_logging(cli.global.verbose);
+    match edgepose::cmd::run(cli) {
         Ok(code) => code,
         Err(e) => {
             // One line, whatever the underlying libraries put in their messages.

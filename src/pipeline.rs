@@ -5,7 +5,7 @@
 use std::time::Instant;
 
 use crate::decode::{self, DecodeError, DecodeParams, Decoder, Detections, Outputs};
-use crate::frame::{Frame, FrameMeta, FrameResult, StageTimes};
+use crate::frame::{Frame, FrameMeta, FrameResult, RecordMeta, StageTimes};
 use crate::infer::{self, Engine, EngineOptions, InferError};
 use crate::model::{ModelError, ResolvedModel};
 use crate::preprocess::{
@@ -96,6 +96,20 @@ impl Pipeline {
     /// The model this pipeline runs.
     pub fn model(&self) -> &ResolvedModel {
         &self.model
+    }
+
+    /// What every record of this pipeline's frames carries: the model, the
+    /// runtime, the keypoint names and skeleton, and the visibility
+    /// threshold of keypoints.
+    pub fn record_meta(&self, keypoint_threshold: f32) -> RecordMeta {
+        let m = &self.model.manifest;
+        RecordMeta {
+            model_id: m.id.clone(),
+            runtime: self.engine.info().flavour.name().to_string(),
+            keypoint_names: m.keypoints.names.clone(),
+            skeleton: m.keypoints.skeleton.clone(),
+            keypoint_threshold,
+        }
     }
 
     /// The engine (runtime) this pipeline runs on.

@@ -76,6 +76,32 @@ impl Samples {
     }
 }
 
+impl Default for Summary {
+    fn default() -> Self {
+        Samples::default().summary()
+    }
+}
+
+/// The stage table of a report: a header and one row per stage with its
+/// median and p99, names left-aligned in a column wide enough for the
+/// longest (at least 14 characters), one line each, ending in a newline.
+pub fn stage_table(rows: &[(&str, &Summary)]) -> String {
+    let width = rows
+        .iter()
+        .map(|(name, _)| name.len() + 1)
+        .max()
+        .unwrap_or(0)
+        .max(14);
+    let mut s = format!("{:<width$}{:>10}{:>10}\n", "stage", "median ms", "p99 ms");
+    for (name, v) in rows {
+        s.push_str(&format!(
+            "{name:<width$}{:>10.3}{:>10.3}\n",
+            v.median_ms, v.p99_ms
+        ));
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,5 +118,27 @@ mod tests {
         assert_eq!(sum.count, 100);
         s.push(1000.0);
         assert_eq!(s.summary().median_ms, 51.0);
+    }
+
+    #[test]
+    fn the_stage_table_aligns_names_and_values() {
+        let mut a = Samples::default();
+        a.push(1.0);
+        a.push(3.0);
+        let sum = a.summary();
+        let t = stage_table(&[("invoke", &sum), ("capture-to-output", &sum)]);
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(
+            lines[0],
+            format!("{:<18}{:>10}{:>10}", "stage", "median ms", "p99 ms")
+        );
+        assert_eq!(
+            lines[1],
+            format!("{:<18}{:>10}{:>10}", "invoke", "2.000", "3.000")
+        );
+        assert_eq!(lines.len(), 3);
+        assert!(t.ends_with('\n'));
+        let short = stage_table(&[("decode", &sum)]);
+        assert!(short.starts_with(&format!("{:<14}{:>10}", "stage", "median ms")));
     }
 }

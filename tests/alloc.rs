@@ -26,7 +26,7 @@ use edgepose::sink::json::JsonLines;
 use edgepose::sink::queue::{Full, Queued};
 use edgepose::sink::Sink;
 use edgepose::source::{ImageSource, Source, SourceError};
-use edgepose::stream::Controls;
+use edgepose::stream::{Controls, FrameErrors};
 use edgepose::track::{TrackedPersons, Tracker, TrackerParams, MAX_TRACKS};
 
 struct Counting;
@@ -206,7 +206,7 @@ fn tracking_adds_no_allocation() {
         p.process(&frame, out).unwrap();
         out.timestamp_ms = t;
         t += 33.3;
-        edgepose::app::apply_tracking(tracker, out, tracked);
+        edgepose::track::apply_tracking(tracker, out, tracked);
     };
     for _ in 0..5 {
         step(&mut p, &mut out, &mut tracker, &mut tracked);
@@ -420,6 +420,7 @@ fn streaming_run_allocates_nothing_per_frame_on_any_thread() {
         let controls = Controls {
             stop: &stop,
             report: None,
+            frame_errors: FrameErrors::Log,
         };
         let report = edgepose::stream::run(
             &mut p,

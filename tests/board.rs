@@ -1,12 +1,15 @@
 //! Board profiles end to end: detection from a device tree (a fake root via
 //! `EDGEPOSE_DT_ROOT`, laid out as the kernel's `/proc/device-tree`), the
 //! choice by `--board` and the config file, profile values reaching the
-//! settings under the command line, and clear errors for bad profiles.
+//! settings under the command line, the profile's camera as `run`'s
+//! default source, and clear errors for bad profiles.
 
 mod common;
 
+use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
 use common::{bare, edgepose, own_stderr, run, sample, Flavour};
 
@@ -196,6 +199,66 @@ fn profile_values_feed_the_settings_under_the_command_line() {
         Flavour::Classic => "classic",
     };
     assert_eq!(r["tflite"]["info"]["flavour"], flavour);
+}
+
+#[test]
+fn run_without_source_uses_the_detected_boards_camera() {
+    // The device tree says TI AM62A: its profile's camera is
+    // v4l2:/dev/video-usb-cam0?format=MJPG&width=640&height=480, absent
+    // here, so the camera is retried (for give_up_s, 60 s) until SIGTERM.
+    let dir = tempfile::tempdir().unwrap();
+    device_tree(dir.path(), &["ti,am62a7-sk", "ti,am62a7"], None);
+    let mut child = litert()
+        .env("EDGEPOSE_DT_ROOT", dir.path())
+        .args(["-v", "--delegate", "none", "run", "--quiet"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut lines = Vec::new();
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.contains("cannot open") {
+                let _ = tx.send(());
+            }
+            lines.push(line);
+        }
+        lines
+    });
+    let retrying = rx.recv_timeout(Duration::from_secs(60)).is_ok();
+    // SAFETY: sending a signal to our own child process.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let status = child.wait().unwrap();
+    let log = reader.join().unwrap().join("\n");
+    assert!(retrying, "the camera was never tried: {log}");
+    assert_eq!(status.code(), Some(0), "{log}");
+    assert!(
+        log.contains("source: the camera of board profile ti-am62a (detected: device tree compatible \"ti,am62a7-sk\"")
+            && log.contains("as no --source was given: v4l2:/dev/video-usb-cam0?format=MJPG&width=640&height=480"),
+        "{log}"
+    );
+    assert!(
+        log.contains("/dev/video-usb-cam0: cannot open (No such file or directory"),
+        "{log}"
+    );
+    assert!(
+        log.contains("edgepose: 0 frames"),
+        "the run's summary: {log}"
+    );
+    // A board whose profile names no camera: a one-line error saying so.
+    let out = run(litert()
+        .env("EDGEPOSE_DT_ROOT", dir.path().join("absent"))
+        .arg("run"));
+    assert_one_line_error(
+        &out,
+        &[
+            "no --source given",
+            "board profile generic",
+            "names no camera",
+        ],
+    );
 }
 
 fn assert_one_line_error(out: &Output, needles: &[&str]) {

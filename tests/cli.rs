@@ -420,3 +420,48 @@ fn invalid_tracking_parameters_are_named() {
         .arg(sample("samples/bus.jpg")));
     assert_one_line_error(&out, &["tracking parameters", "confirm_frames"]);
 }
+
+#[test]
+fn bad_command_options_are_named_before_anything_loads() {
+    // --interval-ms 1e300 made Duration::from_secs_f64 panic.
+    for (args, needles) in [
+        (
+            &["run", "--interval-ms", "1e300", "--source", "x.jpg"][..],
+            &["--interval-ms 1e300: expected 0 to 3600000 milliseconds"][..],
+        ),
+        (
+            &["run", "--sink-queue", "0", "--source", "x.jpg"],
+            &["--sink-queue 0: expected 1 to 1000"],
+        ),
+        (
+            &["run", "--sink", "serial", "--source", "x.jpg"],
+            &["--sink serial: board profile generic", "names no serial"],
+        ),
+        (
+            &["bench", "--iterations", "0", "x.jpg"],
+            &["--iterations 0: expected 1 to 1000000"],
+        ),
+        (
+            &[
+                "eval",
+                "--images",
+                "imgs",
+                "--annotations",
+                "a.json",
+                "--min-ap",
+                "2",
+            ],
+            &["--min-ap 2: expected a number from 0 to 1"],
+        ),
+        (
+            &["eval", "--images", "imgs"],
+            &["nothing to evaluate", "--annotations", "--reference"],
+        ),
+    ] {
+        let out = run(litert()
+            .env("EDGEPOSE_DT_ROOT", "/nonexistent/device-tree")
+            .args(args));
+        assert_one_line_error(&out, needles);
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+}

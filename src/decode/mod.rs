@@ -5,16 +5,21 @@
 //! anchor-free YOLO-pose ([`yolo`]), TI's anchor-based YOLO-Pose heads, its
 //! NMS-in-graph export and YOLOv7-pose ([`ti`]), and MoveNet SinglePose
 //! ([`movenet`]). Integer outputs are dequantized with the tensor's own
-//! scale and zero point as values are read. Class-agnostic greedy NMS lives
-//! in [`nms`]. All buffers are reused across frames.
+//! scale and zero point as values are read. Each decoder reads its outputs
+//! into [`Candidates`]; the step from candidates to persons (scaling to
+//! pixels, class-agnostic greedy NMS from [`nms`], keypoints) is shared in
+//! [`candidates`]. All buffers are reused across frames.
 
+pub mod candidates;
 pub mod movenet;
 pub mod nms;
 pub mod ti;
 pub mod yolo;
 
+pub use candidates::{Candidates, Emit};
+
 use crate::frame::{Keypoint, Person, MAX_KEYPOINTS};
-use crate::model::{Coords, ElementType, Layout, Manifest, ModelInterface, Quant, TensorInfo};
+use crate::model::{ElementType, Layout, Manifest, ModelInterface, Quant, TensorInfo};
 
 /// Errors from decoding outputs.
 #[derive(Debug, thiserror::Error)]
@@ -199,37 +204,6 @@ pub fn for_model(
             params,
         )?),
     })
-}
-
-/// Converts candidate boxes to model-input pixels and returns the (x, y)
-/// scale applied, for the keypoints. With [`Coords::Auto`], coordinates
-/// are taken as normalised when no candidate's coordinate magnitude
-/// (`max_abs`) exceeds 2.0.
-pub fn to_pixels(
-    candidates: &mut [nms::Candidate],
-    coords: Coords,
-    max_abs: f32,
-    input_wh: [f32; 2],
-) -> (f32, f32) {
-    let normalized = match coords {
-        Coords::Normalized => true,
-        Coords::Pixels => false,
-        Coords::Auto => max_abs <= 2.0,
-    };
-    let (sx, sy) = if normalized {
-        (input_wh[0], input_wh[1])
-    } else {
-        (1.0, 1.0)
-    };
-    for c in candidates {
-        c.bbox = [
-            c.bbox[0] * sx,
-            c.bbox[1] * sy,
-            c.bbox[2] * sx,
-            c.bbox[3] * sy,
-        ];
-    }
-    (sx, sy)
 }
 
 /// Shapes of tensors for error messages.

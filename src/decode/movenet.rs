@@ -4,10 +4,10 @@
 //! 0.5 (all keypoints when none is).
 
 use super::{
-    check_len, shapes, DecodeError, DecodeParams, Decoder, Dequant, Detections, Keypoint, Outputs,
-    Person, MAX_KEYPOINTS,
+    check_len, shapes, Candidates, DecodeError, DecodeParams, Decoder, Dequant, Detections, Emit,
+    Keypoint, Outputs, MAX_KEYPOINTS,
 };
-use crate::model::TensorInfo;
+use crate::model::{Coords, TensorInfo};
 
 /// Keypoint score that counts towards the box.
 const BOX_KEYPOINT_SCORE: f32 = 0.5;
@@ -19,6 +19,7 @@ pub struct MovenetDecoder {
     k: usize,
     input_wh: [f32; 2],
     params: DecodeParams,
+    candidates: Candidates,
 }
 
 impl MovenetDecoder {
@@ -41,6 +42,7 @@ impl MovenetDecoder {
             k,
             input_wh,
             params,
+            candidates: Candidates::with_capacity(1),
         })
     }
 }
@@ -49,39 +51,46 @@ impl Decoder for MovenetDecoder {
     fn decode(&mut self, outputs: &dyn Outputs, out: &mut Detections) -> Result<(), DecodeError> {
         let bytes = outputs.output(0);
         check_len(0, &self.info, bytes)?;
-        out.persons.clear();
-        out.num_keypoints = self.k;
-        let mut p = Person::default();
-        let mut sum = 0.0;
-        for (j, kp) in p.keypoints.iter_mut().take(self.k).enumerate() {
-            let v = |c: usize| self.deq.get(bytes, j * 3 + c);
-            *kp = Keypoint {
-                x: v(1) * self.input_wh[0],
-                y: v(0) * self.input_wh[1],
+        let deq = self.deq;
+        // Keypoint j, normalised (x, y, score).
+        let kp = |j: usize| {
+            let v = |c: usize| deq.get(bytes, j * 3 + c);
+            Keypoint {
+                x: v(1),
+                y: v(0),
                 score: v(2),
-            };
-            sum += kp.score;
+            }
+        };
+        self.candidates.clear();
+        let score = (0..self.k).map(|j| kp(j).score).sum::<f32>() / self.k as f32;
+        if score >= self.params.conf_threshold {
+            let strong = (0..self.k).any(|j| kp(j).score >= BOX_KEYPOINT_SCORE);
+            let mut bbox = [f32::MAX, f32::MAX, f32::MIN, f32::MIN];
+            for k in (0..self.k)
+                .map(kp)
+                .filter(|k| !strong || k.score >= BOX_KEYPOINT_SCORE)
+            {
+                bbox = [
+                    bbox[0].min(k.x),
+                    bbox[1].min(k.y),
+                    bbox[2].max(k.x),
+                    bbox[3].max(k.y),
+                ];
+            }
+            self.candidates.push(bbox, score, 0, 1.0);
         }
-        p.score = sum / self.k as f32;
-        if p.score < self.params.conf_threshold {
-            return Ok(());
-        }
-        let kps = &p.keypoints[..self.k];
-        let strong = kps.iter().any(|k| k.score >= BOX_KEYPOINT_SCORE);
-        let mut bbox = [f32::MAX, f32::MAX, f32::MIN, f32::MIN];
-        for k in kps
-            .iter()
-            .filter(|k| !strong || k.score >= BOX_KEYPOINT_SCORE)
-        {
-            bbox = [
-                bbox[0].min(k.x),
-                bbox[1].min(k.y),
-                bbox[2].max(k.x),
-                bbox[3].max(k.y),
-            ];
-        }
-        p.bbox = bbox;
-        out.persons.push(p);
+        let emit = Emit {
+            centre_size: false,
+            coords: Coords::Normalized,
+            input_wh: self.input_wh,
+            iou_threshold: self.params.iou_threshold,
+        };
+        self.candidates
+            .emit(emit, &self.params, self.k, out, |_, kps| {
+                for (j, k) in kps.iter_mut().enumerate() {
+                    *k = kp(j);
+                }
+            });
         Ok(())
     }
 }

@@ -12,10 +12,9 @@
 //!   needed); and YOLOv7-pose `[1, N, 6+3K]` = cx, cy, w, h, obj, cls,
 //!   keypoints (score = obj·cls, then NMS).
 
-use super::nms::{nms, Candidate};
 use super::{
-    check_len, shapes, sigmoid, to_pixels, DecodeError, DecodeParams, Decoder, Dequant, Detections,
-    Keypoint, Outputs, Person, MAX_KEYPOINTS,
+    check_len, shapes, sigmoid, Candidates, DecodeError, DecodeParams, Decoder, Dequant,
+    Detections, Emit, Keypoint, Outputs, MAX_KEYPOINTS,
 };
 use crate::model::heads::{head_geometry, HeadGeometry};
 use crate::model::{Coords, Layout, TensorInfo};
@@ -45,7 +44,7 @@ pub struct AnchorDecoder {
     heads: Vec<Head>,
     k: usize,
     params: DecodeParams,
-    candidates: Vec<Candidate>,
+    candidates: Candidates,
 }
 
 /// A candidate's index packs its head (the top 8 bits) and the element
@@ -104,7 +103,7 @@ impl AnchorDecoder {
             heads,
             k,
             params,
-            candidates: Vec::with_capacity(total),
+            candidates: Candidates::with_capacity(total),
         })
     }
 }
@@ -112,8 +111,6 @@ impl AnchorDecoder {
 impl Decoder for AnchorDecoder {
     fn decode(&mut self, outputs: &dyn Outputs, out: &mut Detections) -> Result<(), DecodeError> {
         let per = 6 + 3 * self.k;
-        out.persons.clear();
-        out.num_keypoints = self.k;
         self.candidates.clear();
         for (hi, head) in self.heads.iter().enumerate() {
             let bytes = outputs.output(hi);
@@ -131,47 +128,45 @@ impl Decoder for AnchorDecoder {
                         let cy = (sigmoid(v(1)) * 2.0 - 0.5 + y as f32) * head.stride;
                         let w = (sigmoid(v(2)) * 2.0).powi(2) * head.anchors[a][0];
                         let h = (sigmoid(v(3)) * 2.0).powi(2) * head.anchors[a][1];
-                        self.candidates.push(Candidate {
-                            bbox: [cx - w / 2.0, cy - h / 2.0, cx + w / 2.0, cy + h / 2.0],
+                        self.candidates.push(
+                            [cx - w / 2.0, cy - h / 2.0, cx + w / 2.0, cy + h / 2.0],
                             score,
-                            index: (hi << ANCHOR_INDEX_BITS) | b,
-                        });
+                            (hi << ANCHOR_INDEX_BITS) | b,
+                            cx.abs().max(cy.abs()),
+                        );
                     }
                 }
             }
         }
-        nms(
-            &mut self.candidates,
-            self.params.iou_threshold,
-            self.params.max_candidates,
-            self.params.max_detections,
-        );
-        for c in &self.candidates {
-            let head = &self.heads[c.index >> ANCHOR_INDEX_BITS];
-            let b = c.index & ((1 << ANCHOR_INDEX_BITS) - 1);
-            let bytes = outputs.output(c.index >> ANCHOR_INDEX_BITS);
-            let cell = b / per;
-            let (x, y) = if head.geom.anchor_major {
-                (cell % head.geom.w, (cell / head.geom.w) % head.geom.h)
-            } else {
-                let pos = cell / head.anchors.len();
-                (pos % head.geom.w, pos / head.geom.w)
-            };
-            let mut p = Person {
-                bbox: c.bbox,
-                score: c.score,
-                ..Person::default()
-            };
-            for (j, kp) in p.keypoints.iter_mut().take(self.k).enumerate() {
-                let v = |o: usize| head.deq.get(bytes, b + 6 + 3 * j + o);
-                *kp = Keypoint {
-                    x: (v(0) * 2.0 - 0.5 + x as f32) * head.stride,
-                    y: (v(1) * 2.0 - 0.5 + y as f32) * head.stride,
-                    score: sigmoid(v(2)),
+        let emit = Emit {
+            centre_size: false,
+            coords: Coords::Pixels,
+            input_wh: [1.0, 1.0],
+            iou_threshold: self.params.iou_threshold,
+        };
+        let heads = &self.heads;
+        self.candidates
+            .emit(emit, &self.params, self.k, out, |index, kps| {
+                let hi = index >> ANCHOR_INDEX_BITS;
+                let head = &heads[hi];
+                let b = index & ((1 << ANCHOR_INDEX_BITS) - 1);
+                let bytes = outputs.output(hi);
+                let cell = b / per;
+                let (x, y) = if head.geom.anchor_major {
+                    (cell % head.geom.w, (cell / head.geom.w) % head.geom.h)
+                } else {
+                    let pos = cell / head.anchors.len();
+                    (pos % head.geom.w, pos / head.geom.w)
                 };
-            }
-            out.persons.push(p);
-        }
+                for (j, kp) in kps.iter_mut().enumerate() {
+                    let v = |o: usize| head.deq.get(bytes, b + 6 + 3 * j + o);
+                    *kp = Keypoint {
+                        x: (v(0) * 2.0 - 0.5 + x as f32) * head.stride,
+                        y: (v(1) * 2.0 - 0.5 + y as f32) * head.stride,
+                        score: sigmoid(v(2)),
+                    };
+                }
+            });
         Ok(())
     }
 }
@@ -187,7 +182,7 @@ pub struct FlatDecoder {
     input_wh: [f32; 2],
     coords: Coords,
     params: DecodeParams,
-    candidates: Vec<Candidate>,
+    candidates: Candidates,
 }
 
 impl FlatDecoder {
@@ -220,7 +215,7 @@ impl FlatDecoder {
             input_wh,
             coords,
             params,
-            candidates: Vec::with_capacity(rows),
+            candidates: Candidates::with_capacity(rows),
         })
     }
 }
@@ -230,11 +225,9 @@ impl Decoder for FlatDecoder {
         let bytes = outputs.output(0);
         check_len(0, &self.info, bytes)?;
         let per = 6 + 3 * self.k;
-        out.persons.clear();
-        out.num_keypoints = self.k;
         self.candidates.clear();
-        let v = |r: usize, c: usize| self.deq.get(bytes, r * per + c);
-        let mut max_coord = 0f32;
+        let deq = self.deq;
+        let v = |r: usize, c: usize| deq.get(bytes, r * per + c);
         for r in 0..self.rows {
             let (bbox, score) = match self.layout {
                 Layout::TiNms => ([v(r, 0), v(r, 1), v(r, 2), v(r, 3)], v(r, 4)),
@@ -247,43 +240,31 @@ impl Decoder for FlatDecoder {
                 }
             };
             if score > self.params.conf_threshold {
-                max_coord = max_coord.max(bbox[0].abs()).max(bbox[1].abs());
-                self.candidates.push(Candidate {
-                    bbox,
-                    score,
-                    index: r,
-                });
+                let extent = bbox[0].abs().max(bbox[1].abs());
+                self.candidates.push(bbox, score, r, extent);
             }
         }
-        // Scale before NMS so IoU is computed in pixels either way.
-        let (sx, sy) = to_pixels(&mut self.candidates, self.coords, max_coord, self.input_wh);
-        let iou = if self.layout == Layout::TiNms {
-            // NMS already ran in the graph: keep every row above threshold.
-            f32::INFINITY
-        } else {
-            self.params.iou_threshold
+        let emit = Emit {
+            centre_size: false,
+            coords: self.coords,
+            input_wh: self.input_wh,
+            // TI's export ran NMS in the graph: keep every row above threshold.
+            iou_threshold: if self.layout == Layout::TiNms {
+                f32::INFINITY
+            } else {
+                self.params.iou_threshold
+            },
         };
-        nms(
-            &mut self.candidates,
-            iou,
-            self.params.max_candidates,
-            self.params.max_detections,
-        );
-        for c in &self.candidates {
-            let mut p = Person {
-                bbox: c.bbox,
-                score: c.score,
-                ..Person::default()
-            };
-            for (j, kp) in p.keypoints.iter_mut().take(self.k).enumerate() {
-                *kp = Keypoint {
-                    x: v(c.index, 6 + 3 * j) * sx,
-                    y: v(c.index, 7 + 3 * j) * sy,
-                    score: v(c.index, 8 + 3 * j),
-                };
-            }
-            out.persons.push(p);
-        }
+        self.candidates
+            .emit(emit, &self.params, self.k, out, |r, kps| {
+                for (j, kp) in kps.iter_mut().enumerate() {
+                    *kp = Keypoint {
+                        x: v(r, 6 + 3 * j),
+                        y: v(r, 7 + 3 * j),
+                        score: v(r, 8 + 3 * j),
+                    };
+                }
+            });
         Ok(())
     }
 }

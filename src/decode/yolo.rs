@@ -4,10 +4,9 @@
 //! grid/stride decoding; coordinates are normalised to the input size or in
 //! input pixels (the manifest says which, or `auto` decides per frame).
 
-use super::nms::{nms, Candidate};
 use super::{
-    check_len, shapes, to_pixels, DecodeError, DecodeParams, Decoder, Dequant, Detections,
-    Keypoint, Outputs, Person, MAX_KEYPOINTS,
+    check_len, shapes, Candidates, DecodeError, DecodeParams, Decoder, Dequant, Detections, Emit,
+    Keypoint, Outputs, MAX_KEYPOINTS,
 };
 use crate::model::{Coords, TensorInfo};
 
@@ -20,7 +19,7 @@ pub struct YoloDecoder {
     input_wh: [f32; 2],
     coords: Coords,
     params: DecodeParams,
-    candidates: Vec<Candidate>,
+    candidates: Candidates,
 }
 
 impl YoloDecoder {
@@ -49,13 +48,8 @@ impl YoloDecoder {
             input_wh,
             coords,
             params,
-            candidates: Vec::with_capacity(n),
+            candidates: Candidates::with_capacity(n),
         })
-    }
-
-    #[inline]
-    fn at(&self, bytes: &[u8], channel: usize, anchor: usize) -> f32 {
-        self.deq.get(bytes, channel * self.n + anchor)
     }
 }
 
@@ -63,53 +57,38 @@ impl Decoder for YoloDecoder {
     fn decode(&mut self, outputs: &dyn Outputs, out: &mut Detections) -> Result<(), DecodeError> {
         let bytes = outputs.output(0);
         check_len(0, &self.info, bytes)?;
-        out.persons.clear();
-        out.num_keypoints = self.k;
+        let (deq, n) = (self.deq, self.n);
+        let at = |channel: usize, anchor: usize| deq.get(bytes, channel * n + anchor);
         self.candidates.clear();
-        let conf = self.params.conf_threshold;
-        let mut max_centre = 0f32;
-        for a in 0..self.n {
-            let score = self.at(bytes, 4, a);
-            if score > conf {
-                let (cx, cy) = (self.at(bytes, 0, a), self.at(bytes, 1, a));
-                let (w, h) = (self.at(bytes, 2, a), self.at(bytes, 3, a));
-                max_centre = max_centre.max(cx.abs()).max(cy.abs());
-                // Centre and size for now: Ultralytics scales them to
-                // pixels first, then converts to corners (f32 rounding).
-                self.candidates.push(Candidate {
-                    bbox: [cx, cy, w, h],
+        for a in 0..n {
+            let score = at(4, a);
+            if score > self.params.conf_threshold {
+                let (cx, cy, w, h) = (at(0, a), at(1, a), at(2, a), at(3, a));
+                // Corners after the scaling (`Emit::centre_size`).
+                self.candidates.push(
+                    [cx, cy, w, h],
                     score,
-                    index: a,
-                });
+                    a,
+                    cx.abs().max(cy.abs()),
+                );
             }
         }
-        // Scale before NMS so IoU is computed in pixels either way.
-        let (sx, sy) = to_pixels(&mut self.candidates, self.coords, max_centre, self.input_wh);
-        for c in &mut self.candidates {
-            let [cx, cy, w, h] = c.bbox;
-            c.bbox = [cx - w / 2.0, cy - h / 2.0, cx + w / 2.0, cy + h / 2.0];
-        }
-        nms(
-            &mut self.candidates,
-            self.params.iou_threshold,
-            self.params.max_candidates,
-            self.params.max_detections,
-        );
-        for c in &self.candidates {
-            let mut p = Person {
-                bbox: c.bbox,
-                score: c.score,
-                ..Person::default()
-            };
-            for (j, kp) in p.keypoints.iter_mut().take(self.k).enumerate() {
-                *kp = Keypoint {
-                    x: self.at(bytes, 5 + 3 * j, c.index) * sx,
-                    y: self.at(bytes, 6 + 3 * j, c.index) * sy,
-                    score: self.at(bytes, 7 + 3 * j, c.index),
-                };
-            }
-            out.persons.push(p);
-        }
+        let emit = Emit {
+            centre_size: true,
+            coords: self.coords,
+            input_wh: self.input_wh,
+            iou_threshold: self.params.iou_threshold,
+        };
+        self.candidates
+            .emit(emit, &self.params, self.k, out, |a, kps| {
+                for (j, kp) in kps.iter_mut().enumerate() {
+                    *kp = Keypoint {
+                        x: at(5 + 3 * j, a),
+                        y: at(6 + 3 * j, a),
+                        score: at(7 + 3 * j, a),
+                    };
+                }
+            });
         Ok(())
     }
 }

@@ -15,12 +15,14 @@
 //! behind the defaults are in the docs of [`tracker`]; the filter and its
 //! measured jitter reduction and lag in [`one_euro`].
 
+mod apply;
 pub mod one_euro;
 pub mod tracker;
 
 #[cfg(test)]
 mod test_support;
 
+pub use apply::apply_tracking;
 pub use one_euro::{OneEuroFilter, OneEuroParams};
 pub use tracker::Tracker;
 
@@ -134,6 +136,22 @@ impl Default for TrackerParams {
 }
 
 impl TrackerParams {
+    /// The defaults for detections decoded at `conf_threshold` with
+    /// keypoints visible from `keypoint_threshold`: a person of at least
+    /// the configured score may start a track, and the default
+    /// [`low_threshold`](Self::low_threshold) (or the configured score,
+    /// when lower) extends tracks. The decoder then has to keep persons
+    /// down to `low_threshold`, not `conf_threshold`.
+    pub fn for_detections(conf_threshold: f32, keypoint_threshold: f32) -> Self {
+        let d = Self::default();
+        Self {
+            high_threshold: conf_threshold,
+            low_threshold: d.low_threshold.min(conf_threshold),
+            keypoint_threshold,
+            ..d
+        }
+    }
+
     /// Checks the ranges: thresholds finite, `low <= high`, weights in
     /// [0, 1], `confirm_frames >= 1`, durations and filter cutoffs > 0.
     pub fn validate(&self) -> Result<(), &'static str> {

@@ -1,41 +1,48 @@
-//! The streaming pipeline of `edgepose run`: a capture thread reads the
-//! source and pre-processes each frame straight from its buffer into one
-//! of three pre-allocated model inputs; the calling thread runs the model,
-//! tracking and the sinks.
+//! The frame loop of `run` and `infer`: a capture thread reads the source
+//! and pre-processes each frame straight from its buffer into one of three
+//! pre-allocated model inputs; the calling thread runs the model, tracking
+//! and the sinks.
 //!
 //! The two threads meet at a one-frame mailbox. For a live source (a
 //! camera) only the newest frame matters: a frame prepared while inference
 //! is busy replaces the waiting one, which is counted as dropped. For files
 //! and recordings the capture thread waits instead, so nothing is lost.
-//! Sinks that do not draw on the pixels sit behind their own bounded queues
-//! and threads ([`crate::sink::queue`]).
+//! A frame that cannot be read or pre-processed is reported (see
+//! [`FrameErrors`]), counted and skipped; any other fault ends the loop.
 //!
 //! Per-stage latencies (capture-to-output, source, pre-process, invoke,
-//! decode, emit) are kept as bounded samples and printed as median and p99
-//! at exit and on SIGUSR1. SIGINT/SIGTERM stop the capture; the frame in
-//! flight is finished, the sinks are drained and flushed.
+//! decode, emit) are kept as bounded samples and summed up in a
+//! [`RunReport`], also on request while running (SIGUSR1 in `run`). A stop
+//! flag (SIGINT/SIGTERM in `run`) stops the capture; the frame in flight is
+//! finished, the sinks are flushed.
+
+mod report;
+
+pub use report::RunReport;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Instant;
-
-use serde::Serialize;
 
 use crate::frame::{Frame, FrameMeta, FrameResult, PixelFormat, RecordMeta};
 use crate::pipeline::{Pipeline, PipelineError};
 use crate::preprocess::{Letterbox, LetterboxResizer, Preprocess};
 use crate::sink::{Sink, SinkError};
 use crate::source::{Source, SourceError};
-use crate::stats::{Samples, Summary};
-use crate::track::{TrackedPersons, Tracker, MAX_TRACKS};
+use crate::stats::Samples;
+use crate::track::{apply_tracking, TrackedPersons, Tracker, MAX_TRACKS};
 
 /// Errors that end a stream.
 #[derive(Debug, thiserror::Error)]
 pub enum StreamError {
     #[error(transparent)]
     Source(#[from] SourceError),
-    #[error(transparent)]
-    Pipeline(#[from] PipelineError),
+    #[error("processing {origin}: {source}")]
+    Pipeline {
+        origin: String,
+        #[source]
+        source: PipelineError,
+    },
     #[error(transparent)]
     Sink(#[from] SinkError),
     #[error("the capture thread panicked; this is a bug, please report it")]
@@ -76,35 +83,6 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// What a run did.
-#[derive(Debug, Default, Serialize)]
-pub struct StreamReport {
-    pub frames: u64,
-    /// Frames prepared but replaced by a newer one before inference.
-    pub dropped: u64,
-    /// Frames that could not be read or decoded (skipped).
-    pub frame_errors: u64,
-    pub persons: u64,
-    pub tracks_started: u64,
-    pub tracks_deleted: u64,
-    pub wall_s: f64,
-    pub capture_to_output: Summary,
-    pub source: Summary,
-    pub preprocess: Summary,
-    pub invoke: Summary,
-    pub decode: Summary,
-    pub emit: Summary,
-    /// Model load and interpreter build, delegate preparation included.
-    pub load_ms: f64,
-    /// The first invoke (a delegate's lazy graph compile shows here);
-    /// `invoke` holds the later, steady-state ones.
-    pub first_invoke_ms: Option<f64>,
-    /// What the delegate did.
-    pub delegate: String,
-    /// Summary lines of the source and sinks.
-    pub notes: Vec<String>,
-}
-
 /// Latency samples of each stage.
 #[derive(Default)]
 struct Stages {
@@ -117,7 +95,7 @@ struct Stages {
 }
 
 impl Stages {
-    fn fill(&self, r: &mut StreamReport) {
+    fn fill(&self, r: &mut RunReport) {
         r.capture_to_output = self.c2o.summary();
         r.source = self.source.summary();
         r.preprocess = self.pre.summary();
@@ -127,54 +105,24 @@ impl Stages {
     }
 }
 
-impl StreamReport {
-    /// Multi-line summary for the terminal.
-    pub fn human(&self) -> String {
-        let fps = if self.wall_s > 0.0 {
-            self.frames as f64 / self.wall_s
-        } else {
-            0.0
-        };
-        let mut s = format!(
-            "edgepose: {} frames, {} dropped, {} errors, {} persons, {:.1} s, {:.1} frames/s, {} tracks started, {} ended\n{:<18}{:>10}{:>10}\n",
-            self.frames,
-            self.dropped,
-            self.frame_errors,
-            self.persons,
-            self.wall_s,
-            fps,
-            self.tracks_started,
-            self.tracks_deleted,
-            "stage",
-            "median ms",
-            "p99 ms"
-        );
-        for (name, v) in [
-            ("capture-to-output", &self.capture_to_output),
-            ("source", &self.source),
-            ("preprocess", &self.preprocess),
-            ("invoke", &self.invoke),
-            ("decode", &self.decode),
-            ("emit", &self.emit),
-        ] {
-            s.push_str(&format!(
-                "{name:<18}{:>10.3}{:>10.3}\n",
-                v.median_ms, v.p99_ms
-            ));
+/// How a frame that cannot be read or pre-processed is reported (it is
+/// counted and skipped either way).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FrameErrors {
+    /// A warning in the log (`run`: a camera may deliver many).
+    #[default]
+    Log,
+    /// An `edgepose: error:` line on stderr (`infer`: each bad image is an
+    /// error the user must see).
+    Print,
+}
+
+impl FrameErrors {
+    fn report(self, what: std::fmt::Arguments<'_>) {
+        match self {
+            FrameErrors::Log => log::warn!("{what}"),
+            FrameErrors::Print => eprintln!("edgepose: error: {what}"),
         }
-        s.push_str(&format!(
-            "engine load {:.1} ms, first invoke {}, steady invoke median {:.3} ms\ndelegate: {}\n",
-            self.load_ms,
-            self.first_invoke_ms
-                .map_or("-".to_string(), |ms| format!("{ms:.1} ms")),
-            self.invoke.median_ms,
-            self.delegate
-        ));
-        for n in &self.notes {
-            s.push_str(&format!("edgepose: {n}\n"));
-        }
-        s.pop();
-        s
     }
 }
 
@@ -184,6 +132,8 @@ pub struct Controls<'a> {
     pub stop: &'a AtomicBool,
     /// Set by SIGUSR1: print the statistics so far (and cleared).
     pub report: Option<&'a AtomicBool>,
+    /// How skipped frames are reported.
+    pub frame_errors: FrameErrors,
 }
 
 /// Capture-thread side: read, prepare, post.
@@ -193,6 +143,7 @@ fn capture(
     shared: &Shared,
     stop: &AtomicBool,
     keep_pixels: bool,
+    errors: FrameErrors,
 ) {
     let live = source.live();
     loop {
@@ -227,7 +178,7 @@ fn capture(
             }
             Some(Ok(f)) => f,
             Some(Err(e)) if e.is_per_frame() => {
-                log::warn!("{e}");
+                errors.report(format_args!("{e}"));
                 shared.frame_errors.fetch_add(1, Ordering::Relaxed);
                 give_back(shared);
                 continue;
@@ -245,7 +196,7 @@ fn capture(
             Ok(lb) => lb,
             Err(e) => {
                 drop(slot);
-                log::warn!("{}: frame {}: {e}", frame.origin, frame.seq);
+                errors.report(format_args!("{}: frame {}: {e}", frame.origin, frame.seq));
                 shared.frame_errors.fetch_add(1, Ordering::Relaxed);
                 give_back(shared);
                 continue;
@@ -292,7 +243,7 @@ pub fn run(
     meta: &RecordMeta,
     mut tracker: Option<&mut Tracker>,
     controls: &Controls<'_>,
-) -> Result<StreamReport, StreamError> {
+) -> Result<RunReport, StreamError> {
     let input_len = pipeline.input_len();
     let keep_pixels = sinks.iter().any(|s| s.wants_pixels());
     let shared = Shared {
@@ -330,13 +281,20 @@ pub fn run(
     };
     let mut tracked = TrackedPersons::new();
     let mut stages = Stages::default();
-    let mut report = StreamReport::default();
+    let mut report = RunReport::default();
     let start = Instant::now();
     let outcome: Result<(), StreamError> = std::thread::scope(|scope| {
         let cap = std::thread::Builder::new()
             .name("capture".into())
             .spawn_scoped(scope, || {
-                capture(source, &mut pre, &shared, controls.stop, keep_pixels)
+                capture(
+                    source,
+                    &mut pre,
+                    &shared,
+                    controls.stop,
+                    keep_pixels,
+                    controls.frame_errors,
+                )
             })
             .map_err(|_| StreamError::CaptureThread)?;
         let r = infer_loop(
@@ -383,7 +341,7 @@ pub fn run(
     stages.fill(&mut report);
     let info = pipeline.engine().info();
     report.load_ms = info.load_ms;
-    report.delegate = info.delegate.summary();
+    report.delegate = info.delegate.clone();
     report.notes.extend(source.summary());
     report
         .notes
@@ -402,19 +360,19 @@ fn infer_loop(
     result: &mut FrameResult,
     tracked: &mut TrackedPersons,
     stages: &mut Stages,
-    report: &mut StreamReport,
+    report: &mut RunReport,
     start: Instant,
 ) -> Result<(), StreamError> {
     loop {
         if let Some(flag) = controls.report {
             if flag.swap(false, Ordering::Relaxed) {
-                let mut r = StreamReport {
+                let mut r = RunReport {
                     frames: report.frames,
                     persons: report.persons,
                     dropped: shared.dropped.load(Ordering::Relaxed),
                     frame_errors: shared.frame_errors.load(Ordering::Relaxed),
                     wall_s: start.elapsed().as_secs_f64(),
-                    ..StreamReport::default()
+                    ..RunReport::default()
                 };
                 stages.fill(&mut r);
                 eprintln!("{}", r.human());
@@ -450,13 +408,14 @@ fn infer_loop(
         let slot = lock(&shared.slots[idx]);
         result.times.source = slot.source_ms;
         let processed = pipeline.process_input(&slot.input, &slot.lb, &slot.meta, result);
-        if let Err(e) = processed {
+        if let Err(source) = processed {
+            let origin = slot.origin.clone();
             drop(slot);
             lock(&shared.mailbox).free.push(idx);
-            return Err(e.into());
+            return Err(StreamError::Pipeline { origin, source });
         }
         if let Some(t) = tracker.as_deref_mut() {
-            crate::app::apply_tracking(t, result, tracked);
+            apply_tracking(t, result, tracked);
         }
         let t_emit = Instant::now();
         let frame = Frame {

@@ -1,8 +1,9 @@
 //! `edgepose probe`: what edgepose finds on this machine — the board profile
 //! (detected or chosen, and why), the TFLite runtime library (flavour,
-//! version, accelerators) and whether the delegates the profile and the
+//! version, accelerators), whether the delegates the profile and the
 //! settings name can be loaded (library opens, plugin entry points present;
-//! no delegate is created, so no accelerator is touched).
+//! no delegate is created, so no accelerator is touched), and the video
+//! devices with what they offer.
 //!
 //! # Troubleshooting
 //! - "board: generic ... no device tree": containers often hide
@@ -10,11 +11,38 @@
 //! - a delegate "does not load": `ldd` on the library shows a missing
 //!   dependency; vendor delegates only load on their own SDK's root.
 
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Result;
 use serde::Serialize;
 
+use super::Context;
 use crate::board::{DelegateSpec, DeviceTree, SelectedBoard};
+use crate::cli::ProbeArgs;
 use crate::config::Settings;
 use crate::infer::{self, delegate, DelegateKind, Flavour, LibraryInfo};
+
+/// Runs `probe`. A configuration that does not resolve (no runtime library,
+/// say) is part of the report, not an error.
+pub fn command(ctx: &Context, args: &ProbeArgs) -> Result<ExitCode> {
+    let selected = crate::board::select(
+        ctx.overrides.board.as_deref(),
+        ctx.file.board.as_deref(),
+        &crate::board::dt_root(),
+    )?;
+    let settings = Settings::resolve_with_board(&ctx.overrides, &ctx.file, selected.clone());
+    let report = probe(&selected, settings.as_ref().map_err(|e| e.to_string()));
+    if args.json {
+        let mut v = serde_json::to_value(&report)?;
+        v["video"] = video_json(&args.video_dir);
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        println!("{}", report.human());
+        print_video(&args.video_dir);
+    }
+    Ok(ExitCode::SUCCESS)
+}
 
 /// The board part of the report.
 #[derive(Debug, Clone, Serialize)]
@@ -262,5 +290,58 @@ impl ProbeReport {
         }
         s.pop();
         s
+    }
+}
+
+/// The video devices and what they offer, as JSON (for `probe --json`).
+fn video_json(video_dir: &Path) -> serde_json::Value {
+    crate::source::v4l2::probe(video_dir)
+        .iter()
+        .map(|d| match d {
+            Ok(i) => serde_json::to_value(i).unwrap_or_default(),
+            Err(e) => serde_json::json!({ "error": e }),
+        })
+        .collect()
+}
+
+/// The video devices and what they offer, for `probe`.
+fn print_video(video_dir: &Path) {
+    let devices = crate::source::v4l2::probe(video_dir);
+    if devices.is_empty() {
+        println!("video devices: none in {}", video_dir.display());
+    }
+    for d in &devices {
+        match d {
+            Err(e) => println!("{e}"),
+            Ok(i) => {
+                println!(
+                    "{}: {} ({}, {}){}",
+                    i.path,
+                    i.card,
+                    i.driver,
+                    i.bus,
+                    if i.capture {
+                        ""
+                    } else {
+                        " - not a capture node"
+                    }
+                );
+                for f in &i.formats {
+                    println!(
+                        "  {} {}{}",
+                        f.fourcc,
+                        f.description,
+                        if f.supported {
+                            ""
+                        } else {
+                            " (edgepose cannot read it)"
+                        }
+                    );
+                    for s in &f.sizes {
+                        println!("    {s}");
+                    }
+                }
+            }
+        }
     }
 }

@@ -1,0 +1,101 @@
+//! `edgepose run`: a source (camera, recording or images) through the frame
+//! loop of [`crate::stream`] into the sinks until the source ends or
+//! SIGINT/SIGTERM; tracking on by default; a summary on stderr at the end
+//! and on SIGUSR1. Exit code 4 when the source fails for good.
+
+use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use anyhow::{Context as _, Result};
+
+use super::Context;
+use crate::cli::RunArgs;
+use crate::config::RunSettings;
+use crate::sink::queue::{Full, Queued};
+use crate::sink::{Annotator, JsonLines, Sink};
+use crate::stream::{Controls, FrameErrors, StreamError};
+use crate::track::Tracker;
+
+/// Runs `run`.
+pub fn command(ctx: &Context, args: &RunArgs) -> Result<ExitCode> {
+    let settings = ctx.settings()?;
+    let run = RunSettings::resolve(args, &settings)?;
+    let mut tracker = run.tracking.map(|p| Box::new(Tracker::new(p)));
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, Arc::clone(&stop))
+            .context("cannot install signal handler")?;
+    }
+    let report_now = Arc::new(AtomicBool::new(false));
+    signal_hook::flag::register(signal_hook::consts::SIGUSR1, Arc::clone(&report_now))
+        .context("cannot install signal handler")?;
+    // A source that is the board's default says so in its errors.
+    let from_board = |e: &dyn std::fmt::Display| match &run.source_default {
+        Some(why) => format!("{e} (--source: {why})"),
+        None => e.to_string(),
+    };
+    if let Some(why) = &run.source_default {
+        log::info!("source: {why}: {}", run.sources[0]);
+    }
+    let mut source = crate::source::open(&run.sources, run.interval, Some(Arc::clone(&stop)))
+        .map_err(|e| anyhow::anyhow!(from_board(&e)))?;
+    if run.annotate.is_some() && source.live() {
+        anyhow::bail!("--annotate draws on image files; it is not available for a camera source");
+    }
+    let mut raw_sinks: Vec<Box<dyn Sink>> = Vec::new();
+    if !run.quiet {
+        raw_sinks.push(Box::new(JsonLines::stdout()));
+    }
+    if let Some(dir) = &run.annotate {
+        raw_sinks.push(Box::new(Annotator::new(dir)?));
+    }
+    for spec in &run.sinks {
+        raw_sinks.push(crate::sink::open(spec).with_context(|| format!("--sink {spec}"))?);
+    }
+    let mut pipeline = super::load(&settings, run.decode, &ctx.manifests)?;
+    crate::notify::ready();
+    log::info!("source: {}", source.describe());
+    let meta = pipeline.record_meta(settings.keypoint_threshold);
+    let full = if source.live() {
+        Full::DropOldest
+    } else {
+        Full::Wait
+    };
+    // Sinks that draw on the pixels run on the frame loop's thread; the
+    // others each get a bounded queue and a thread of their own.
+    let mut sinks: Vec<Box<dyn Sink>> = raw_sinks
+        .into_iter()
+        .map(|s| -> Box<dyn Sink> {
+            if s.wants_pixels() {
+                s
+            } else {
+                Box::new(Queued::new(s, run.sink_queue, full, meta.clone()))
+            }
+        })
+        .collect();
+    let controls = Controls {
+        stop: &stop,
+        report: Some(&report_now),
+        frame_errors: FrameErrors::Log,
+    };
+    let report = crate::stream::run(
+        &mut pipeline,
+        source.as_mut(),
+        &mut sinks,
+        &meta,
+        tracker.as_deref_mut(),
+        &controls,
+    );
+    match report {
+        Ok(r) => {
+            eprintln!("{}", r.human());
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(StreamError::Source(e)) => {
+            eprintln!("edgepose: error: {}", from_board(&e));
+            Ok(ExitCode::from(4))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
