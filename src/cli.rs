@@ -199,7 +199,8 @@ pub struct EvalArgs {
 /// Arguments of `bench`.
 #[derive(Debug, Args, Clone)]
 pub struct BenchArgs {
-    /// Image to run on.
+    /// Image to run on, or a recording whose first frame is used
+    /// (`raw:FILE?format=YUYV&width=640&height=480`).
     pub image: PathBuf,
     /// Timed iterations.
     #[arg(long, default_value_t = 200)]
