@@ -247,9 +247,17 @@ impl Fused {
             Ok(i) => return i,
             Err(i) => i,
         };
+        let (w, n) = (src.w, self.cols.len());
+        if src.format == PixelFormat::Rgb24 {
+            // Packed RGB needs no conversion: gather from it directly.
+            let line = &src.px[row as usize * src.stride..][..3 * w];
+            let sums = &mut self.sums.rows[slot][..3 * n];
+            self.kernels.hresize_rgb(line, &self.cols, sums);
+            self.sums.tag[slot] = Some(row);
+            return slot;
+        }
         let conv = &mut self.conv.rows[0];
         src.convert(&self.kernels, row as usize, conv);
-        let (w, n) = (src.w, self.cols.len());
         for p in 0..3 {
             self.kernels.hresize(
                 &conv[p * w..(p + 1) * w],

@@ -157,6 +157,12 @@ impl Kernels {
         scalar::hresize(row, cols, out);
     }
 
+    /// Horizontal pass straight from a packed RGB row into three planes of
+    /// sums (`out` holds `3 · cols.len()`).
+    pub fn hresize_rgb(&self, row: &[u8], cols: &[Tap], out: &mut [i32]) {
+        scalar::hresize_rgb(row, cols, out);
+    }
+
     /// Vertical pass over two rows of Q11 sums with weights `w`.
     pub fn vresize(&self, s0: &[i32], s1: &[i32], w: [i16; 2], out: &mut [u8]) {
         let from = match self.isa {

@@ -42,6 +42,18 @@ pub fn hresize(row: &[u8], cols: &[Tap], out: &mut [i32]) {
     }
 }
 
+pub fn hresize_rgb(row: &[u8], cols: &[Tap], out: &mut [i32]) {
+    let n = cols.len();
+    let (r, rest) = out.split_at_mut(n);
+    let (g, b) = rest.split_at_mut(n);
+    for (i, t) in cols.iter().enumerate() {
+        let (p0, p1) = (3 * t.s0 as usize, 3 * t.s1 as usize);
+        let (w0, w1) = (i32::from(t.w[0]), i32::from(t.w[1]));
+        let tap = |k: usize| i32::from(row[p0 + k]) * w0 + i32::from(row[p1 + k]) * w1;
+        (r[i], g[i], b[i]) = (tap(0), tap(1), tap(2));
+    }
+}
+
 pub fn vresize(s0: &[i32], s1: &[i32], w: [i16; 2], out: &mut [u8], from: usize) {
     for i in from..out.len() {
         out[i] = vlerp(s0[i], s1[i], w);
