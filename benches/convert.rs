@@ -111,7 +111,17 @@ fn main() {
                 let lb = Letterbox::new(w, h, 320, 320);
                 let mut f = Fused::with_kernels(320, 320, Kernels::scalar());
                 let t = time(|| {
-                    f.letterbox(&bytes, format, stride, frame.yuv, (w, h), &lb, 114, &map, &mut tensor);
+                    f.letterbox(
+                        &bytes,
+                        format,
+                        stride,
+                        frame.yuv,
+                        (w, h),
+                        &lb,
+                        114,
+                        &map,
+                        &mut tensor,
+                    );
                 });
                 row(format, w, h, "scalar", &t);
             }

@@ -412,7 +412,10 @@ fn bench_reports_every_stage_and_the_ratio() {
     let fps = r["pipelined_fps"].as_f64().unwrap();
     assert!(fps > 0.0, "pipelined frames/s");
     let pr = r["pipelined_ratio"].as_f64().unwrap();
-    assert!((pr - fps * inv / 1e3).abs() < 1e-9, "{pr} vs {fps} × {inv} ms");
+    assert!(
+        (pr - fps * inv / 1e3).abs() < 1e-9,
+        "{pr} vs {fps} × {inv} ms"
+    );
 }
 
 #[test]

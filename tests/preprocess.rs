@@ -126,14 +126,21 @@ fn fourcc(f: PixelFormat) -> &'static str {
 fn opencv_input_tensors_equal_cv2_for_images_and_camera_frames() {
     let fxs = fixtures("tests/fixtures/reference-opencv");
     assert_eq!(fxs.len(), 6, "one fixture per shipped model");
-    let mut pres: Vec<_> = fxs.iter().map(|f| resizer(f, ResizeMode::default())).collect();
+    let mut pres: Vec<_> = fxs
+        .iter()
+        .map(|f| resizer(f, ResizeMode::default()))
+        .collect();
     let files: Vec<String> = fxs[0]["images"]
         .as_array()
         .unwrap()
         .iter()
         .map(|i| i["file"].as_str().unwrap().to_string())
         .collect();
-    assert_eq!(files.len(), 86, "samples, coco-val-mini and coco-train-mini");
+    assert_eq!(
+        files.len(),
+        86,
+        "samples, coco-val-mini and coco-train-mini"
+    );
     let mut checked = 0;
     for (i, file) in files.iter().enumerate() {
         let mut src = ImageSource::new(&[common::data_dir().join(file)], Duration::ZERO).unwrap();
@@ -154,7 +161,8 @@ fn opencv_input_tensors_equal_cv2_for_images_and_camera_frames() {
             for (format, bytes, cw, ch) in &cams {
                 let cam = &want["camera"][fourcc(*format)];
                 assert_eq!(cam["width"].as_u64(), Some(*cw as u64), "{ctx}");
-                pre.prepare(&frame(bytes, *format, *cw, *ch), tensor).unwrap();
+                pre.prepare(&frame(bytes, *format, *cw, *ch), tensor)
+                    .unwrap();
                 assert_eq!(
                     model::sha256_hex(tensor),
                     cam["input_sha256"].as_str().unwrap(),
@@ -190,9 +198,13 @@ fn camera_frames_give_the_opencv_references_persons() {
             let mut src =
                 ImageSource::new(&[common::data_dir().join(file)], Duration::ZERO).unwrap();
             let img = src.next_frame().unwrap().unwrap();
-            for (format, bytes, cw, ch) in camera_frames(img.pixels, img.width as usize, img.height as usize) {
+            for (format, bytes, cw, ch) in
+                camera_frames(img.pixels, img.width as usize, img.height as usize)
+            {
                 p.process(&frame(&bytes, format, cw, ch), &mut out).unwrap();
-                let exp = want["camera"][fourcc(format)]["persons"].as_array().unwrap();
+                let exp = want["camera"][fourcc(format)]["persons"]
+                    .as_array()
+                    .unwrap();
                 let ctx = format!("{name} {file} {format:?}");
                 assert_eq!(out.persons.len(), exp.len(), "{ctx}: person count");
                 for (k, (g, e)) in out.persons.iter().zip(exp).enumerate() {
@@ -204,14 +216,22 @@ fn camera_frames_give_the_opencv_references_persons() {
                             .map(|k| [f64::from(k.x), f64::from(k.y), f64::from(k.score)])
                             .collect(),
                     };
-                    let d = common::assert_same_person(&format!("{ctx} person {k}"), &view, e, 0.01, 2e-4);
+                    let d = common::assert_same_person(
+                        &format!("{ctx} person {k}"),
+                        &view,
+                        e,
+                        0.01,
+                        2e-4,
+                    );
                     worst = worst.max(d);
                     persons += 1;
                 }
             }
         }
     }
-    println!("{persons} persons from YUYV/NV12 frames equal the OpenCV reference's; worst {worst:.4} px");
+    println!(
+        "{persons} persons from YUYV/NV12 frames equal the OpenCV reference's; worst {worst:.4} px"
+    );
     assert!(persons >= 100, "the fixtures hold persons to compare");
 }
 
@@ -283,8 +303,15 @@ fn opencv_and_pillow_fill_the_same_letterbox() {
                 }
             }
             let mean = inside.0 as f64 / inside.1 as f64;
-            println!("{} at {size}: mean |opencv - pillow| = {mean:.2} levels", frame.origin);
-            assert!(mean < 16.0, "{}: {mean:.2} levels apart on average", frame.origin);
+            println!(
+                "{} at {size}: mean |opencv - pillow| = {mean:.2} levels",
+                frame.origin
+            );
+            assert!(
+                mean < 16.0,
+                "{}: {mean:.2} levels apart on average",
+                frame.origin
+            );
         }
     }
 }

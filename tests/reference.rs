@@ -83,7 +83,13 @@ fn check_flavour(flavour: Flavour, set: Set) {
                 let pctx = format!("{ctx} person {pi}");
                 let d = common::assert_same_person(&pctx, &view, e, set.px, set.score);
                 worst = worst.max(d);
-                for (k, (gk, ek)) in g["keypoints"].as_array().unwrap().iter().zip(e["keypoints"].as_array().unwrap()).enumerate() {
+                for (k, (gk, ek)) in g["keypoints"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .zip(e["keypoints"].as_array().unwrap())
+                    .enumerate()
+                {
                     assert_eq!(
                         gk["visible"].as_bool().unwrap(),
                         ek[2].as_f64().unwrap() >= 0.5,
@@ -191,14 +197,24 @@ fn check_eval(flavour: Flavour) {
                 .arg("--json")
                 .arg(&json));
             let ctx = format!("{flavour:?} {model} {ds}");
-            assert!(out.status.success(), "{ctx}: {}", String::from_utf8_lossy(&out.stderr));
-            let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+            assert!(
+                out.status.success(),
+                "{ctx}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let report: Value =
+                serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
             let got = report["result"]["model"]["stats"].as_array().unwrap();
-            let want = reference["eval"][ds].as_array().unwrap_or_else(|| panic!("{ctx}: no eval in the fixture"));
+            let want = reference["eval"][ds]
+                .as_array()
+                .unwrap_or_else(|| panic!("{ctx}: no eval in the fixture"));
             assert_eq!(got.len(), 10, "{ctx}");
             for (i, (a, b)) in got.iter().zip(want).enumerate() {
                 let (a, b) = (a.as_f64().unwrap(), b.as_f64().unwrap());
-                assert!((a - b).abs() <= 1e-6, "{ctx}: stat {i} is {a}, the OpenCV reference's {b}");
+                assert!(
+                    (a - b).abs() <= 1e-6,
+                    "{ctx}: stat {i} is {a}, the OpenCV reference's {b}"
+                );
             }
             println!("{ctx}: AP {:.4} = the OpenCV reference's", got[0]);
             checked += 1;

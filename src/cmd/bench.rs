@@ -19,8 +19,8 @@ use crate::frame::{Frame, FrameResult, PixelFormat, YuvEncoding};
 use crate::infer::DelegateStatus;
 use crate::pipeline::Pipeline;
 use crate::source::{Source, SourceError};
-use crate::stream::{Controls, FrameErrors};
 use crate::stats::{stage_table, Samples, Summary};
+use crate::stream::{Controls, FrameErrors};
 
 /// Runs `bench`.
 pub fn command(ctx: &Context, args: &BenchArgs) -> Result<ExitCode> {

@@ -65,12 +65,8 @@ impl Decoder for YoloDecoder {
             if score > self.params.conf_threshold {
                 let (cx, cy, w, h) = (at(0, a), at(1, a), at(2, a), at(3, a));
                 // Corners after the scaling (`Emit::centre_size`).
-                self.candidates.push(
-                    [cx, cy, w, h],
-                    score,
-                    a,
-                    cx.abs().max(cy.abs()),
-                );
+                self.candidates
+                    .push([cx, cy, w, h], score, a, cx.abs().max(cy.abs()));
             }
         }
         let emit = Emit {

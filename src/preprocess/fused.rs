@@ -291,10 +291,21 @@ mod tests {
     fn map(kind: u8, seed: u64) -> InputMap {
         let t = frame_bytes(seed, 256);
         match kind % 4 {
-            0 => InputMap::Bytes { table: std::array::from_fn(|i| i as u8), identity: true },
-            1 => InputMap::Bytes { table: std::array::from_fn(|i| i as u8 ^ 0x80), identity: false },
-            2 => InputMap::Bytes { table: t.try_into().unwrap(), identity: false },
-            _ => InputMap::Float { table: std::array::from_fn(|i| i as f32 / 255.0) },
+            0 => InputMap::Bytes {
+                table: std::array::from_fn(|i| i as u8),
+                identity: true,
+            },
+            1 => InputMap::Bytes {
+                table: std::array::from_fn(|i| i as u8 ^ 0x80),
+                identity: false,
+            },
+            2 => InputMap::Bytes {
+                table: t.try_into().unwrap(),
+                identity: false,
+            },
+            _ => InputMap::Float {
+                table: std::array::from_fn(|i| i as f32 / 255.0),
+            },
         }
     }
 

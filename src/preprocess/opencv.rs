@@ -157,12 +157,47 @@ mod tests {
         // 1:2 upscale of 4: d=0 → -0.25: columns clamp to pixel 0 with the
         // whole weight, rows keep 0.75/0.25 on the clipped taps (0, 0).
         taps(4, 8, true, &mut t);
-        assert_eq!(t[0], Tap { s0: 0, s1: 1, w: [2048, 0] });
-        assert_eq!(t[1], Tap { s0: 0, s1: 1, w: [1536, 512] });
-        assert_eq!(t[7], Tap { s0: 3, s1: 3, w: [2048, 0] });
+        assert_eq!(
+            t[0],
+            Tap {
+                s0: 0,
+                s1: 1,
+                w: [2048, 0]
+            }
+        );
+        assert_eq!(
+            t[1],
+            Tap {
+                s0: 0,
+                s1: 1,
+                w: [1536, 512]
+            }
+        );
+        assert_eq!(
+            t[7],
+            Tap {
+                s0: 3,
+                s1: 3,
+                w: [2048, 0]
+            }
+        );
         taps(4, 8, false, &mut t);
-        assert_eq!(t[0], Tap { s0: 0, s1: 0, w: [512, 1536] });
-        assert_eq!(t[7], Tap { s0: 3, s1: 3, w: [1536, 512] });
+        assert_eq!(
+            t[0],
+            Tap {
+                s0: 0,
+                s1: 0,
+                w: [512, 1536]
+            }
+        );
+        assert_eq!(
+            t[7],
+            Tap {
+                s0: 3,
+                s1: 3,
+                w: [1536, 512]
+            }
+        );
     }
 
     #[test]
@@ -181,7 +216,7 @@ mod tests {
         assert_eq!(m.rgb(16, 128, 128), [0, 0, 0]);
         assert_eq!(m.rgb(235, 128, 128), [255, 255, 255]);
         assert_eq!(m.rgb(10, 128, 128), [0, 0, 0]); // Y below 16 clamps
-        // 75% red (65, 100, 212): cv2.cvtColor gives (191, 0, 1).
+                                                    // 75% red (65, 100, 212): cv2.cvtColor gives (191, 0, 1).
         assert_eq!(m.rgb(65, 100, 212), [191, 0, 1]);
         let f = Yuv::new(YuvEncoding::Bt601Full);
         assert_eq!(f.rgb(77, 128, 128), [77, 77, 77]);

@@ -342,7 +342,13 @@ impl PersonView {
 /// Asserts that `got` is the reference fixture's person `want` (`box`,
 /// `score`, `keypoints` as [x, y, score]): every coordinate within `px`,
 /// scores within `score`. Returns the largest coordinate difference.
-pub fn assert_same_person(ctx: &str, got: &PersonView, want: &serde_json::Value, px: f64, score: f64) -> f64 {
+pub fn assert_same_person(
+    ctx: &str,
+    got: &PersonView,
+    want: &serde_json::Value,
+    px: f64,
+    score: f64,
+) -> f64 {
     let f = |v: &serde_json::Value| v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"));
     assert!(
         (got.score - f(&want["score"])).abs() < score,

@@ -15,11 +15,11 @@
 //! The horizontal pass (`hresize`) gathers two taps per output and stays
 //! scalar everywhere.
 
+#[cfg(target_arch = "aarch64")]
+mod neon;
 mod scalar;
 #[cfg(target_arch = "x86_64")]
 mod x86;
-#[cfg(target_arch = "aarch64")]
-mod neon;
 
 use super::opencv::{Tap, Yuv};
 use super::InputMap;
@@ -44,7 +44,11 @@ impl Store {
         match map {
             InputMap::Bytes { identity: true, .. } => Store::Copy,
             InputMap::Bytes { table, .. } => {
-                if table.iter().enumerate().all(|(i, &v)| v == (i as u8) ^ 0x80) {
+                if table
+                    .iter()
+                    .enumerate()
+                    .all(|(i, &v)| v == (i as u8) ^ 0x80)
+                {
                     Store::Xor80
                 } else {
                     Store::Table(*table)

@@ -91,7 +91,10 @@ pub fn area2(a: &[u8], b: &[u8], out: &mut [u8]) -> usize {
             let mut h = [vdup_n_u8(0); 2];
             for (k, s) in h.iter_mut().enumerate() {
                 let o = 2 * i + 16 * k;
-                let sum = vpadalq_u8(vpaddlq_u8(vld1q_u8(a.as_ptr().add(o))), vld1q_u8(b.as_ptr().add(o)));
+                let sum = vpadalq_u8(
+                    vpaddlq_u8(vld1q_u8(a.as_ptr().add(o))),
+                    vld1q_u8(b.as_ptr().add(o)),
+                );
                 *s = vrshrn_n_u16::<2>(sum); // (sum + 2) >> 2
             }
             vst1q_u8(out.as_mut_ptr().add(i), vcombine_u8(h[0], h[1]));

@@ -17,7 +17,10 @@ use super::super::opencv::Yuv;
 #[inline]
 #[target_feature(enable = "sse4.1")]
 fn yuv8(y: __m128i, u: __m128i, v: __m128i, m: &Yuv) -> [__m128i; 3] {
-    let y = _mm_max_epi16(_mm_sub_epi16(y, _mm_set1_epi16(m.y_off as i16)), _mm_setzero_si128());
+    let y = _mm_max_epi16(
+        _mm_sub_epi16(y, _mm_set1_epi16(m.y_off as i16)),
+        _mm_setzero_si128(),
+    );
     let u = _mm_sub_epi32(u, _mm_set1_epi32(128));
     let v = _mm_sub_epi32(v, _mm_set1_epi32(128));
     let round = _mm_set1_epi32(1 << 19);
@@ -81,11 +84,15 @@ pub fn yuyv(src: &[u8], m: &Yuv, r: &mut [u8], g: &mut [u8], b: &mut [u8]) -> us
 pub fn nv12(y: &[u8], uv: &[u8], m: &Yuv, r: &mut [u8], g: &mut [u8], b: &mut [u8]) -> usize {
     let um = [
         _mm_setr_epi8(0, -1, -1, -1, 2, -1, -1, -1, 4, -1, -1, -1, 6, -1, -1, -1),
-        _mm_setr_epi8(8, -1, -1, -1, 10, -1, -1, -1, 12, -1, -1, -1, 14, -1, -1, -1),
+        _mm_setr_epi8(
+            8, -1, -1, -1, 10, -1, -1, -1, 12, -1, -1, -1, 14, -1, -1, -1,
+        ),
     ];
     let vm = [
         _mm_setr_epi8(1, -1, -1, -1, 3, -1, -1, -1, 5, -1, -1, -1, 7, -1, -1, -1),
-        _mm_setr_epi8(9, -1, -1, -1, 11, -1, -1, -1, 13, -1, -1, -1, 15, -1, -1, -1),
+        _mm_setr_epi8(
+            9, -1, -1, -1, 11, -1, -1, -1, 13, -1, -1, -1, 15, -1, -1, -1,
+        ),
     ];
     let n = r.len().min(y.len()).min(uv.len()) / 16 * 16;
     let mut x = 0;
@@ -101,8 +108,18 @@ pub fn nv12(y: &[u8], uv: &[u8], m: &Yuv, r: &mut [u8], g: &mut [u8], b: &mut [u
             _mm_cvtepu8_epi16(yv),
             _mm_cvtepu8_epi16(_mm_srli_si128::<8>(yv)),
         ];
-        let lo = yuv8(ys[0], _mm_shuffle_epi8(c, um[0]), _mm_shuffle_epi8(c, vm[0]), m);
-        let hi = yuv8(ys[1], _mm_shuffle_epi8(c, um[1]), _mm_shuffle_epi8(c, vm[1]), m);
+        let lo = yuv8(
+            ys[0],
+            _mm_shuffle_epi8(c, um[0]),
+            _mm_shuffle_epi8(c, vm[0]),
+            m,
+        );
+        let hi = yuv8(
+            ys[1],
+            _mm_shuffle_epi8(c, um[1]),
+            _mm_shuffle_epi8(c, vm[1]),
+            m,
+        );
         put16(lo, hi, r, g, b, x);
         x += 16;
     }
@@ -194,8 +211,8 @@ const MASKS: [[[i8; 16]; 3]; 3] = {
 pub fn store(r: &[u8], g: &[u8], b: &[u8], xor: u8, out: &mut [u8]) -> usize {
     let n = r.len().min(g.len()).min(b.len()).min(out.len() / 3) / 16 * 16;
     // SAFETY: MASKS holds 9 × 16 bytes.
-    let masks: [[__m128i; 3]; 3] = MASKS
-        .map(|c| c.map(|m| unsafe { _mm_loadu_si128(m.as_ptr().cast()) }));
+    let masks: [[__m128i; 3]; 3] =
+        MASKS.map(|c| c.map(|m| unsafe { _mm_loadu_si128(m.as_ptr().cast()) }));
     let x = _mm_set1_epi8(xor as i8);
     let mut i = 0;
     while i < n {
@@ -211,7 +228,10 @@ pub fn store(r: &[u8], g: &[u8], b: &[u8], xor: u8, out: &mut [u8]) -> usize {
                     _mm_or_si128(_mm_shuffle_epi8(p[0], m[0]), _mm_shuffle_epi8(p[1], m[1])),
                     _mm_shuffle_epi8(p[2], m[2]),
                 );
-                _mm_storeu_si128(out.as_mut_ptr().add(3 * i + 16 * c).cast(), _mm_xor_si128(v, x));
+                _mm_storeu_si128(
+                    out.as_mut_ptr().add(3 * i + 16 * c).cast(),
+                    _mm_xor_si128(v, x),
+                );
             }
         }
         i += 16;
