@@ -49,9 +49,10 @@ pub struct Global {
     /// Most persons per frame.
     #[arg(long = "max-det", global = true)]
     pub max_detections: Option<usize>,
-    /// Letterbox resize: fast (SIMD bilinear interpolation, as Ultralytics'
-    /// OpenCV letterbox; default) or exact (bit-exact with Pillow's
-    /// antialiased BILINEAR, for reference checks).
+    /// Letterbox resize: opencv (byte-identical to Ultralytics' OpenCV
+    /// pre-processing; default), pillow (byte-identical to Pillow's
+    /// antialiased BILINEAR) or draft (MJPEG decoded at reduced DCT scale;
+    /// faster, not exact). `fast` and `exact` are the old names.
     #[arg(long, global = true, value_enum)]
     pub resize: Option<crate::preprocess::ResizeMode>,
     /// Board profile: a name from boards/ (rpi4, rpi5, ti-am62a, ...) or a

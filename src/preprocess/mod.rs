@@ -246,6 +246,28 @@ mod tests {
     }
 
     #[test]
+    fn resize_modes_parse_by_name_and_old_name() {
+        use clap::ValueEnum;
+        #[derive(serde::Deserialize)]
+        struct F {
+            resize: ResizeMode,
+        }
+        for (name, mode) in [
+            ("opencv", ResizeMode::Opencv),
+            ("fast", ResizeMode::Opencv),
+            ("pillow", ResizeMode::Pillow),
+            ("exact", ResizeMode::Pillow),
+            ("draft", ResizeMode::Draft),
+        ] {
+            assert_eq!(ResizeMode::from_str(name, false), Ok(mode), "{name}");
+            let f: F = toml::from_str(&format!("resize = \"{name}\"")).unwrap();
+            assert_eq!(f.resize, mode, "{name}");
+        }
+        assert_eq!(ResizeMode::default(), ResizeMode::Opencv);
+        assert!(ResizeMode::from_str("bilinear", false).is_err());
+    }
+
+    #[test]
     fn letterbox_matches_ultralytics_geometry() {
         // bus.jpg 810x1080 into 320: r = 320/1080, 240x320, 40 px left.
         let lb = Letterbox::new(810, 1080, 320, 320);
