@@ -49,9 +49,10 @@ pub struct Global {
     /// Most persons per frame.
     #[arg(long = "max-det", global = true)]
     pub max_detections: Option<usize>,
-    /// Letterbox resize: fast (SIMD bilinear interpolation, as Ultralytics'
-    /// OpenCV letterbox; default) or exact (bit-exact with Pillow's
-    /// antialiased BILINEAR, for reference checks).
+    /// Letterbox resize: opencv (byte-identical to Ultralytics' OpenCV
+    /// pre-processing; default), pillow (byte-identical to Pillow's
+    /// antialiased BILINEAR) or draft (MJPEG decoded at reduced DCT scale;
+    /// faster, not exact). `fast` and `exact` are the old names.
     #[arg(long, global = true, value_enum)]
     pub resize: Option<crate::preprocess::ResizeMode>,
     /// Board profile: a name from boards/ (rpi4, rpi5, ti-am62a, ...) or a
@@ -98,6 +99,15 @@ pub enum Command {
     /// decode it, print one JSON line per frame, and report damaged frames
     /// and sequence gaps on stderr with a summary at the end.
     Listen(ListenArgs),
+    /// Print the manifest edgepose uses for --model (given with --manifest,
+    /// beside the file, built in, or inferred from the model's outputs) as
+    /// TOML: a starting point for a model edgepose does not ship.
+    Manifest,
+    /// Write the model-input tensors edgepose feeds the model (letterboxed,
+    /// mapped to the input's type) for frames of a source into one NumPy
+    /// `.npy` file `[N, H, W, 3]`: calibration data for a quantizer
+    /// (scripts/quantize.sh). Prints a JSON summary (frames, sha256).
+    CalibInputs(CalibInputsArgs),
     /// Time each stage (median, p99) and end-to-end against bare invoke.
     Bench(BenchArgs),
 }
@@ -168,7 +178,8 @@ pub struct EvalArgs {
     /// COCO-format keypoint annotation file (omit for agreement only).
     #[arg(long)]
     pub annotations: Option<PathBuf>,
-    /// Folder with the images (the annotation file's `file_name`s).
+    /// Folder with the images (the annotation file's `file_name`s); for
+    /// agreement only, also a recording (`raw:FILE?format=...`).
     #[arg(long)]
     pub images: PathBuf,
     /// Reference model of the same network (e.g. the float32 export).
@@ -197,10 +208,26 @@ pub struct EvalArgs {
     pub worst: usize,
 }
 
+/// Arguments of `calib-inputs`.
+#[derive(Debug, Args, Clone)]
+pub struct CalibInputsArgs {
+    /// A folder of JPEG/PNG images, image files, or one recording
+    /// (`raw:FILE?format=YUYV&width=640&height=480`).
+    #[arg(long = "source", required = true)]
+    pub sources: Vec<String>,
+    /// The `.npy` file to write.
+    #[arg(long)]
+    pub output: PathBuf,
+    /// Most frames written, evenly spaced over the source.
+    #[arg(long, default_value_t = 100)]
+    pub max_frames: usize,
+}
+
 /// Arguments of `bench`.
 #[derive(Debug, Args, Clone)]
 pub struct BenchArgs {
-    /// Image to run on.
+    /// Image to run on, or a recording whose first frame is used
+    /// (`raw:FILE?format=YUYV&width=640&height=480`).
     pub image: PathBuf,
     /// Timed iterations.
     #[arg(long, default_value_t = 200)]

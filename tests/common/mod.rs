@@ -229,12 +229,20 @@ pub fn edgepose(flavour: Flavour) -> Command {
     edgepose_with_libs(flavour, &[])
 }
 
-/// [`edgepose`] with more library directories for the classic root's
-/// loader (e.g. a delegate's own dependencies).
+/// [`edgepose`] with more library directories for the loader: the classic
+/// root's (e.g. a delegate's own dependencies), or `LD_LIBRARY_PATH` for
+/// LiteRT (e.g. an accelerator library LiteRT looks up by name).
 pub fn edgepose_with_libs(flavour: Flavour, extra: &[PathBuf]) -> Command {
     let bin = env!("CARGO_BIN_EXE_edgepose");
     let mut cmd = match flavour {
-        Flavour::Litert => exec(Path::new(bin), |e| &e.root),
+        Flavour::Litert if emulated() => exec_with_libs(Path::new(bin), |e| &e.root, extra),
+        Flavour::Litert => {
+            let mut c = Command::new(bin);
+            if !extra.is_empty() {
+                c.env("LD_LIBRARY_PATH", std::env::join_paths(extra).unwrap());
+            }
+            c
+        }
         Flavour::Classic if emulated() => {
             exec_with_libs(Path::new(bin), |e| &e.classic_root, extra)
         }
@@ -304,6 +312,25 @@ pub fn json_lines(o: &Output) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// The GStreamer plugin beside the edgepose binary (`cargo build -p
+/// edgepose-gst`, which scripts/test.sh runs).
+pub fn gst_plugin() -> PathBuf {
+    let p = Path::new(env!("CARGO_BIN_EXE_edgepose")).with_file_name("libedgepose_gst.so");
+    must_exist(
+        p,
+        "GStreamer plugin (cargo build -p edgepose-gst after scripts/setup-gst.sh)",
+    )
+}
+
+/// One of GStreamer's own plugins on this machine (`coreelements`, `app`, ...).
+pub fn gst_element_plugin(name: &str) -> PathBuf {
+    let (_, triple, _) = debian_arch();
+    must_exist(
+        PathBuf::from(format!("/usr/lib/{triple}/gstreamer-1.0/libgst{name}.so")),
+        "GStreamer plugin (scripts/setup-gst.sh)",
+    )
+}
+
 pub fn sample(name: &str) -> PathBuf {
     data_dir().join(name)
 }
@@ -311,5 +338,71 @@ pub fn sample(name: &str) -> PathBuf {
 pub fn file_name(p: &Path) -> String {
     p.file_name().unwrap().to_string_lossy().into_owned()
 }
+pub mod frames;
 pub mod poses;
 pub mod vm;
+
+/// A detected person in the layout of the reference fixtures: box, score,
+/// and (x, y, score) per keypoint.
+pub struct PersonView {
+    pub bbox: [f64; 4],
+    pub score: f64,
+    pub keypoints: Vec<[f64; 3]>,
+}
+
+impl PersonView {
+    /// From one person of edgepose's JSON output.
+    pub fn from_json(p: &serde_json::Value) -> Self {
+        let f = |v: &serde_json::Value| v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"));
+        let b: Vec<f64> = p["box"].as_array().unwrap().iter().map(f).collect();
+        Self {
+            bbox: [b[0], b[1], b[2], b[3]],
+            score: f(&p["score"]),
+            keypoints: p["keypoints"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|k| [f(&k["x"]), f(&k["y"]), f(&k["score"])])
+                .collect(),
+        }
+    }
+}
+
+/// Asserts that `got` is the reference fixture's person `want` (`box`,
+/// `score`, `keypoints` as [x, y, score]): every coordinate within `px`,
+/// scores within `score`. Returns the largest coordinate difference.
+pub fn assert_same_person(
+    ctx: &str,
+    got: &PersonView,
+    want: &serde_json::Value,
+    px: f64,
+    score: f64,
+) -> f64 {
+    let f = |v: &serde_json::Value| v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"));
+    assert!(
+        (got.score - f(&want["score"])).abs() < score,
+        "{ctx}: score {} vs {}",
+        got.score,
+        want["score"]
+    );
+    let mut worst: f64 = 0.0;
+    for (a, b) in got.bbox.iter().zip(want["box"].as_array().unwrap()) {
+        let d = (a - f(b)).abs();
+        worst = worst.max(d);
+        assert!(d <= px, "{ctx}: box {:?} vs {}", got.bbox, want["box"]);
+    }
+    let ekps = want["keypoints"].as_array().unwrap();
+    assert_eq!(got.keypoints.len(), ekps.len(), "{ctx}: keypoint count");
+    for (k, (g, e)) in got.keypoints.iter().zip(ekps).enumerate() {
+        let (dx, dy) = ((g[0] - f(&e[0])).abs(), (g[1] - f(&e[1])).abs());
+        worst = worst.max(dx).max(dy);
+        assert!(
+            dx <= px && dy <= px,
+            "{ctx}: keypoint {k} at ({}, {}) vs {e}",
+            g[0],
+            g[1]
+        );
+        assert!((g[2] - f(&e[2])).abs() < score, "{ctx}: keypoint {k} score");
+    }
+    worst
+}
