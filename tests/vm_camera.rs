@@ -124,10 +124,10 @@ fn persons(r: &Value) -> Vec<Vec<f64>> {
 }
 
 /// Largest coordinate difference between two records' persons, or None
-/// when the person counts differ.
+/// when the person or keypoint counts differ.
 fn distance(a: &Value, b: &Value) -> Option<f64> {
     let (pa, pb) = (persons(a), persons(b));
-    if pa.len() != pb.len() {
+    if pa.len() != pb.len() || pa.iter().zip(&pb).any(|(x, y)| x.len() != y.len()) {
         return None;
     }
     Some(
