@@ -5,7 +5,9 @@
 //! back to the layout `scripts/setup.sh` creates): `EDGEPOSE_CACHE`
 //! (`.cache`), `EDGEPOSE_MODEL_MIRROR` (`../shared/models`),
 //! `EDGEPOSE_DATA_DIR` (`../shared/data`). A missing runtime is a test
-//! failure that says to run the setup, never a silent skip.
+//! failure that says to run the setup, never a silent skip; the parts a
+//! machine may truly lack (the VM, the serial ioctls under qemu-user,
+//! LiteRT on armv7) go through [`skip`].
 //!
 //! **ARM builds under qemu-user.** `cargo test --target aarch64-unknown-linux-gnu`
 //! (or `armv7-unknown-linux-gnueabihf`) runs each test binary through
@@ -53,15 +55,30 @@ fn must_exist(p: PathBuf, what: &str) -> PathBuf {
     p
 }
 
+fn litert_path() -> PathBuf {
+    cache().join(format!(
+        "runtimes/litert/{}/libLiteRt.so",
+        std::env::consts::ARCH
+    ))
+}
+
 /// The LiteRT library for this machine's architecture.
 pub fn litert_lib() -> PathBuf {
-    must_exist(
-        cache().join(format!(
-            "runtimes/litert/{}/libLiteRt.so",
-            std::env::consts::ARCH
-        )),
-        "LiteRT library",
-    )
+    must_exist(litert_path(), "LiteRT library")
+}
+
+/// Whether a test that needs LiteRT itself (not just some runtime, see
+/// [`primary`]) can run: see [`skip`]. LiteRT publishes no 32-bit ARM
+/// build, so the armv7 runs declare it unavailable.
+pub fn litert_available() -> bool {
+    skip::available(skip::Part::Litert, || {
+        let p = litert_path();
+        if p.exists() {
+            Ok(())
+        } else {
+            Err(format!("there is no LiteRT library at {}", p.display()))
+        }
+    })
 }
 
 fn debian_arch() -> (&'static str, &'static str, &'static str) {
@@ -142,22 +159,6 @@ pub fn emulation() -> Option<Emulation> {
 /// True when the tests run as ARM code under qemu-user.
 pub fn emulated() -> bool {
     std::env::var_os("EDGEPOSE_TEST_QEMU").is_some()
-}
-
-/// For a test of a kernel interface that qemu-user does not translate (the
-/// serial termios2 ioctls, for example): when the tests run under qemu-user
-/// and `err` is ENOSYS or ENOTTY from that interface, prints why the
-/// test cannot run here and returns true (the test then returns). Natively,
-/// or for any other error, returns false, so a real failure still fails.
-pub fn qemu_cannot_host(what: &str, err: &std::io::Error) -> bool {
-    let untranslated = matches!(err.raw_os_error(), Some(libc::ENOSYS) | Some(libc::ENOTTY));
-    if emulated() && untranslated {
-        println!(
-            "SKIPPED under qemu-user: {what}: {err} (qemu does not translate it; runs natively)"
-        );
-        return true;
-    }
-    false
 }
 
 /// `program` as a command: directly, or through qemu-user on `root`.
@@ -312,4 +313,5 @@ pub fn file_name(p: &Path) -> String {
     p.file_name().unwrap().to_string_lossy().into_owned()
 }
 pub mod poses;
+pub mod skip;
 pub mod vm;
