@@ -772,6 +772,22 @@ fn decode_capture(bytes: &[u8]) -> (Vec<u32>, usize) {
     (seqs, bad)
 }
 
+/// Waits (up to 10 s) until the sink's writer thread has got to where
+/// `done` says: the sink writes on its own thread, so what a write did
+/// shows in the counters a moment after `emit` returned.
+fn settle(s: &SerialSink, what: &str, done: impl Fn(&SerialSink) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !done(s) {
+        assert!(
+            Instant::now() < deadline,
+            "the serial writer never got to: {what}; {:?}, {} queued",
+            s.stats(),
+            s.queued()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 fn symlink(target: &str, link: &Path) {
     let _ = std::fs::remove_file(link);
     std::os::unix::fs::symlink(target, link).unwrap();
@@ -795,6 +811,8 @@ fn sink_reconnects_when_the_port_comes_back() {
     let r1 = reader(master.unwrap(), None);
     for seq in 0..5 {
         s.emit(&frame, &result(seq, 2, true), &meta).unwrap();
+        // Paced like frames: each record leaves before the next comes.
+        settle(&s, "the record sent", |s| s.queued() == 0);
     }
     s.flush().unwrap();
     std::thread::sleep(Duration::from_millis(50));
@@ -806,6 +824,7 @@ fn sink_reconnects_when_the_port_comes_back() {
     for seq in 5..10 {
         s.emit(&frame, &result(seq, 2, true), &meta).unwrap();
     }
+    settle(&s, "the failed write", |s| s.stats().disconnects > 0);
     let st = s.stats();
     assert_eq!(st.disconnects, 1);
     assert_eq!(st.sent, 5);
@@ -814,8 +833,8 @@ fn sink_reconnects_when_the_port_comes_back() {
     let mut p2 = pty();
     symlink(&p2.path, &link);
     let r2 = reader(p2.master.take().unwrap(), None);
-    // flush() tries to reopen at once (emit waits out the backoff) and
-    // sends what was queued while unplugged.
+    // flush() tries to reopen at once (the writer may also have got there
+    // on its backoff) and sends what was queued while unplugged.
     s.flush().unwrap();
     assert_eq!(s.stats().reconnects, 1, "{:?}", s.stats());
     for seq in 10..15 {
@@ -864,7 +883,10 @@ fn sink_waits_for_a_port_that_appears_later() {
     }
     symlink(&p.path, &link);
     let r = reader(p.master.take().unwrap(), None);
-    std::thread::sleep(Duration::from_millis(300));
+    // The writer reopens on its backoff and sends the two waiting records.
+    settle(&s, "the reopen and the waiting records", |s| {
+        s.stats().reconnects == 1 && s.queued() == 0
+    });
     for seq in 4..6 {
         s.emit(&frame, &result(seq, 1, false), &meta).unwrap();
     }
@@ -890,7 +912,11 @@ fn a_stalled_port_drops_the_oldest_records_and_never_blocks() {
     ));
     let (meta, frame) = (meta(), frame());
     const N: u64 = 120;
-    for seq in 0..N {
+    s.emit(&frame, &result(0, 10, true), &meta).unwrap();
+    // Record 0 on the wire (after the one-byte delimiter) before the rest
+    // come: the writer has its own thread, so this is the test's timing.
+    settle(&s, "record 0 under way", |s| s.stats().bytes > 1);
+    for seq in 1..N {
         s.emit(&frame, &result(seq, 10, true), &meta).unwrap();
     }
     let st = s.stats();
