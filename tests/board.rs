@@ -300,3 +300,43 @@ fn bad_board_choices_get_one_line_errors() {
     let out = run(litert().args(["--board", "/nonexistent/board.toml", "probe"]));
     assert_one_line_error(&out, &["/nonexistent/board.toml", "No such file"]);
 }
+
+#[test]
+fn every_shipped_profile_names_a_model_with_a_manifest() {
+    // The ids of the shipped manifests (models/*.toml), read here.
+    let mut ids = Vec::new();
+    for e in std::fs::read_dir(common::repo().join("models")).unwrap() {
+        let text = std::fs::read_to_string(e.unwrap().path()).unwrap();
+        let id = text
+            .lines()
+            .find_map(|l| l.strip_prefix("id = \""))
+            .and_then(|l| l.strip_suffix('"'))
+            .unwrap()
+            .to_string();
+        ids.push(id);
+    }
+    for e in std::fs::read_dir(common::repo().join("boards")).unwrap() {
+        let path = e.unwrap().path();
+        if path.extension().and_then(|x| x.to_str()) != Some("toml") {
+            continue;
+        }
+        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+        // The profile's default model resolves and runs (its delegate, if
+        // any, is absent here and reported as such).
+        let out = run(litert()
+            .args(["--board", &name, "infer"])
+            .arg(sample("samples/bus.jpg")));
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let line: serde_json::Value =
+            serde_json::from_str(common::stdout(&out).lines().next().unwrap_or_default()).unwrap();
+        let model = line["model"].as_str().unwrap();
+        assert!(
+            ids.iter().any(|i| i == model),
+            "{name}: model {model} has no manifest"
+        );
+    }
+}

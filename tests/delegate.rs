@@ -3,10 +3,15 @@
 //! here against Debian's TFLite 2.14 headers) is loaded into edgepose on the
 //! classic runtime. It claims RESHAPE nodes and runs them itself (a byte
 //! copy), records the options it got, and can be told to fail at creation
-//! or in Prepare, or to take no node. The tests check what reaches the
-//! delegate, what edgepose reports (node counts from the execution plan,
-//! first-invoke time), that results do not change, the CPU fallback with a
-//! warning, and `--require-delegate`'s exit code and message.
+//! or in Prepare, to take no node, or every node. The tests check what
+//! reaches the delegate, what edgepose reports (node counts from the
+//! execution plan, first-invoke time), that results do not change, the CPU
+//! fallback with a warning, and `--require-delegate`'s exit code and message.
+//!
+//! The same delegate built as `libLiteRtGpuAccelerator.so` is a LiteRT GPU
+//! accelerator (LiteRT loads it by that name from the library path): with
+//! it, what LiteRT says about the accelerators of a compiled model is
+//! checked against what the accelerator itself recorded it took.
 
 mod common;
 
@@ -349,14 +354,262 @@ fn xnnpack_and_accelerators_on_runtimes_without_them() {
         &out,
         &["no npu accelerator registered (registered: CpuAccelerator [CPU]"],
     );
-    // On LiteRT, xnnpack is the CPU accelerator itself: in use, no warning.
+    // On LiteRT, xnnpack is the CPU accelerator itself. LiteRT says some of
+    // the model's operators stay on its plain CPU kernels (the reference
+    // tools' LiteRT says the same: CompiledModel.is_fully_accelerated() is
+    // False for every shipped model) and nothing about how many XNNPACK
+    // took: in use unknown, so not good enough for --require-delegate.
+    let out = infer_two({
+        let mut c = litert();
+        c.args(["--delegate", "xnnpack"]);
+        c
+    });
+    assert_ok(&out);
+    let w = delegate_warning(&out);
+    assert!(
+        w.contains("xnnpack (CpuAccelerator (XNNPACK)) in use UNKNOWN")
+            && w.contains("LiteRtCompiledModelIsFullyAccelerated: false"),
+        "{w}"
+    );
     let out = infer_two({
         let mut c = litert();
         c.args(["--delegate", "xnnpack", "--require-delegate"]);
         c
     });
+    assert_required_error(&out, &["whether it is in use is unknown"]);
+}
+
+/// `bench --json` on bus.jpg with `c`: the delegate status it reports.
+fn bench_status(mut c: Command) -> serde_json::Value {
+    let out = run(c
+        .args(["bench", "--json", "--iterations", "1", "--warmup", "0"])
+        .arg(sample("samples/bus.jpg")));
     assert_ok(&out);
-    assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
+    let r: serde_json::Value = serde_json::from_str(&common::stdout(&out)).unwrap();
+    r["delegate"].clone()
+}
+
+/// The summary `run` prints for bus.jpg and zidane.jpg: its delegate line,
+/// and whether it warned.
+fn run_summary(mut c: Command) -> (String, bool) {
+    let out = run(c
+        .args(["run", "--quiet", "--no-track", "--source"])
+        .arg(sample("samples/bus.jpg"))
+        .arg("--source")
+        .arg(sample("samples/zidane.jpg")));
+    assert_ok(&out);
+    let err = stderr(&out);
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("delegate: "))
+        .unwrap_or_else(|| panic!("no delegate line: {err}"))
+        .to_string();
+    (line, err.contains("edgepose: warning: delegate"))
+}
+
+#[test]
+fn classic_delegate_taking_every_node_is_reported_fully_accelerated() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("rec.txt");
+    let d = bench_status(with_delegate(&[
+        "claim=graph",
+        &format!("record={}", rec.display()),
+    ]));
+    // What the delegate itself says it claimed.
+    assert_eq!(record(&rec)[2], "claimed 296 of 296");
+    assert_eq!(
+        (
+            &d["active"],
+            &d["fully_accelerated"],
+            &d["nodes"],
+            &d["total_nodes"]
+        ),
+        (&true.into(), &true.into(), &296.into(), &296.into()),
+        "{d}"
+    );
+    assert_eq!(d["partitions"], 1);
+    let (line, warned) = run_summary(with_delegate(&["claim=graph"]));
+    assert!(
+        line.contains("(EdgeposeTestDelegate) took 296 of 296 nodes in 1 partition(s); 0 node(s) on the CPU [execution-plan]"),
+        "{line}"
+    );
+    assert!(!warned);
+    let out = infer_two(with_delegate(&["claim=graph"]).arg("--require-delegate"));
+    assert_ok(&out);
+}
+
+#[test]
+fn classic_delegate_taking_some_nodes_is_partial_and_enough_for_require() {
+    let d = bench_status(with_delegate(&["claim=3"]));
+    assert_eq!(
+        (&d["active"], &d["fully_accelerated"], &d["nodes"]),
+        (&true.into(), &false.into(), &3.into()),
+        "{d}"
+    );
+    let out = infer_two(with_delegate(&["claim=3"]).arg("--require-delegate"));
+    assert_ok(&out);
+}
+
+#[test]
+fn classic_delegate_whose_node_counts_cannot_be_read_is_unknown() {
+    // An opaque-API delegate: edgepose cannot watch its Prepare, and
+    // Debian's 2.14 runtime logs no "Replacing ..." line. The delegate
+    // took nothing here, but nothing in the runtime says so either way.
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("rec.txt");
+    let opts = ["api=opaque", "claim=skip"];
+    let d = bench_status(with_delegate(&[
+        opts[0],
+        opts[1],
+        &format!("record={}", rec.display()),
+    ]));
+    assert!(record(&rec).contains(&"claimed 0 of 296".to_string()));
+    assert_eq!(
+        (&d["active"], &d["fully_accelerated"], &d["nodes"]),
+        (
+            &"unknown".into(),
+            &"unknown".into(),
+            &serde_json::Value::Null
+        ),
+        "{d}"
+    );
+    let (line, warned) = run_summary(with_delegate(&opts));
+    assert!(
+        line.contains("in use UNKNOWN: the runtime does not say which nodes it took"),
+        "{line}"
+    );
+    assert!(warned);
+    let out = infer_two(with_delegate(&opts).arg("--require-delegate"));
+    assert_required_error(
+        &out,
+        &["whether it is in use is unknown", "could not be watched"],
+    );
+}
+
+/// The test delegate built as LiteRT's GPU accelerator plugin, in a
+/// directory of its own (LiteRT looks it up by name on the library path).
+#[cfg(not(target_arch = "arm"))]
+fn test_accelerator_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let headers = common::cache().join("tflite-headers");
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("litert-accelerator");
+        std::fs::create_dir_all(&dir).unwrap();
+        let src = common::repo().join("tests/fixtures/test-delegate/test_delegate.c");
+        let status = Command::new(c_compiler())
+            .args(["-shared", "-fPIC", "-O1", "-Wall", "-Werror"])
+            .arg("-DEDGEPOSE_LITERT_ACCELERATOR")
+            .arg("-I")
+            .arg(&headers)
+            .arg(&src)
+            .arg("-o")
+            .arg(dir.join("libLiteRtGpuAccelerator.so"))
+            .arg("-ldl")
+            .status()
+            .expect("run cc (scripts/setup.sh installs gcc)");
+        assert!(
+            status.success(),
+            "compiling {} as an accelerator failed",
+            src.display()
+        );
+        dir
+    })
+}
+
+/// LiteRT with the test accelerator registered and `--delegate gpu`; its
+/// options ("key=value;...") go through the environment.
+#[cfg(not(target_arch = "arm"))]
+fn litert_gpu(options: &str) -> Command {
+    let mut c = common::edgepose_with_libs(Flavour::Litert, &[test_accelerator_dir().into()]);
+    c.env("EDGEPOSE_TEST_ACCELERATOR", options)
+        .args(["--delegate", "gpu"]);
+    c
+}
+
+#[cfg(not(target_arch = "arm"))]
+#[test]
+fn litert_accelerator_registered_but_taking_no_operator_is_not_claimed() {
+    // Registered: probe lists it.
+    let mut c = litert_gpu("claim=none");
+    let out = run(c.args(["probe", "--json"]));
+    assert_ok(&out);
+    let r: serde_json::Value = serde_json::from_str(&common::stdout(&out)).unwrap();
+    let accs = r["tflite"]["info"]["accelerators"].to_string();
+    assert!(accs.contains("EdgeposeTestDelegateGpu [GPU]"), "{accs}");
+    let cpu = infer_two(edgepose(Flavour::Litert));
+    // claim=none: the accelerator applied, and took nothing; claim=3: it
+    // took three nodes. LiteRT answers both with "not the whole model" and
+    // nothing more: both unknown, neither enough for --require-delegate.
+    for (claim, took) in [
+        ("claim=none", "claimed 0 of 296"),
+        ("claim=3", "claimed 3 of 296"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let rec = dir.path().join("rec.txt");
+        let opts = format!("{claim};record={}", rec.display());
+        let d = bench_status(litert_gpu(&opts));
+        assert!(record(&rec).contains(&took.to_string()), "{claim}");
+        assert_eq!(
+            (&d["active"], &d["fully_accelerated"], &d["counted_from"]),
+            (
+                &"unknown".into(),
+                &false.into(),
+                &"LiteRtCompiledModelIsNonCpuFullyAccelerated".into()
+            ),
+            "{claim}: {d}"
+        );
+        let (line, warned) = run_summary(litert_gpu(claim));
+        assert!(
+            line.contains("gpu (EdgeposeTestDelegateGpu) in use UNKNOWN")
+                && line.contains("LiteRtCompiledModelIsNonCpuFullyAccelerated: false"),
+            "{claim}: {line}"
+        );
+        assert!(warned, "{claim}");
+        let out = infer_two(litert_gpu(claim));
+        assert_ok(&out);
+        assert_eq!(persons(&out), persons(&cpu), "{claim}");
+        let out = infer_two({
+            let mut c = litert_gpu(claim);
+            c.arg("--require-delegate");
+            c
+        });
+        assert_required_error(&out, &["whether it is in use is unknown"]);
+    }
+}
+
+#[cfg(not(target_arch = "arm"))]
+#[test]
+fn litert_accelerator_taking_the_whole_model_is_fully_accelerated() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("rec.txt");
+    let d = bench_status(litert_gpu(&format!("claim=graph;record={}", rec.display())));
+    assert!(record(&rec).contains(&"claimed 296 of 296".to_string()));
+    assert_eq!(
+        (&d["active"], &d["fully_accelerated"], &d["name"]),
+        (
+            &true.into(),
+            &true.into(),
+            &"EdgeposeTestDelegateGpu".into()
+        ),
+        "{d}"
+    );
+    let (line, warned) = run_summary(litert_gpu("claim=graph"));
+    assert_eq!(
+        line,
+        "delegate: gpu (EdgeposeTestDelegateGpu) runs the whole model \
+         [LiteRtCompiledModelIsNonCpuFullyAccelerated]"
+    );
+    assert!(!warned);
+    let out = infer_two({
+        let mut c = litert_gpu("claim=graph");
+        c.arg("--require-delegate");
+        c
+    });
+    assert_ok(&out);
+    // Its kernel writes zeros: no person, and nothing from the CPU.
+    assert!(persons(&out)
+        .iter()
+        .all(|p| p.as_array().unwrap().is_empty()));
 }
 
 /// A board profile file using the test delegate.

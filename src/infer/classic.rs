@@ -18,10 +18,11 @@ use std::path::Path;
 use edgefirst_tflite::{Delegate, DelegateOptions, Interpreter, Library, Model};
 use edgefirst_tflite_sys::TfLiteDelegate;
 
-use super::delegate::{self, DelegateKind, DelegateStatus};
+use super::delegate::{self, DelegateKind};
 use super::quiet;
+use super::status::{enforce, DelegateStatus};
 use super::{
-    check_size, model_error, Engine, EngineInfo, EngineOptions, Flavour, InferError, LibraryInfo,
+    check_shape, model_error, Engine, EngineInfo, EngineOptions, Flavour, InferError, LibraryInfo,
 };
 use crate::model::ResolvedModel;
 
@@ -43,6 +44,8 @@ pub struct ClassicEngine {
     input: TensorMem,
     outputs: Vec<TensorMem>,
     info: EngineInfo,
+    /// The model file, for errors.
+    model_path: String,
 }
 
 // SAFETY: the interpreter and library are Send; the tensor pointers point
@@ -91,6 +94,7 @@ impl ClassicEngine {
             },
             outputs: Vec::new(),
             info: EngineInfo::new(resolved, opts, Flavour::Classic),
+            model_path: resolved.path.display().to_string(),
         };
         // SAFETY: `lib` lives until Drop, after the model and interpreter.
         let lib_ref: &'static Library = unsafe { &*engine.lib };
@@ -112,7 +116,7 @@ impl ClassicEngine {
         let delegate = match &req.kind {
             DelegateKind::None => None,
             DelegateKind::Npu | DelegateKind::Gpu => {
-                status.error = Some(format!(
+                status.not_used(format!(
                     "the classic TFLite runtime has no {} accelerator selection: name the \
                      delegate library instead (--delegate /path/to/lib...so) or use a LiteRT library",
                     req.kind
@@ -122,7 +126,7 @@ impl ClassicEngine {
             DelegateKind::Xnnpack => match Delegate::xnnpack(lib_ref, threads) {
                 Ok(d) => Some(d),
                 Err(e) => {
-                    status.error = Some(format!("this TFLite library cannot create it: {e}"));
+                    status.not_used(format!("this TFLite library cannot create it: {e}"));
                     None
                 }
             },
@@ -152,7 +156,7 @@ impl ClassicEngine {
                     Err(e) => {
                         // The builder dropped (destroyed) the delegate.
                         delegate::unwatch(ptr);
-                        status.error = Some(format!(
+                        status.not_used(format!(
                             "applying it to the model failed: {e}{}",
                             runtime_says(&chatter)
                         ));
@@ -163,34 +167,40 @@ impl ClassicEngine {
                 }
             }
         };
-        if req.require && req.kind.is_some() && !status.active {
-            return Err(InferError::DelegateRequired {
-                delegate: status.requested.clone(),
-                why: status
-                    .error
-                    .clone()
-                    .unwrap_or_else(|| "it is not in use".into()),
-            });
-        }
-        if status.active {
+        enforce(req, &status)?;
+        if status.active == Some(true) {
             engine.info.accelerator = status
                 .name
                 .clone()
                 .unwrap_or_else(|| status.requested.clone());
         }
         engine.info.delegate = status;
+        // The tensors as the runtime allocated them (`build` allocates and
+        // checks its status), against the file, before any is used.
+        let counts = (interp.input_count(), interp.output_count());
+        let (n_in, n_out) = (
+            resolved.interface.inputs.len(),
+            resolved.interface.outputs.len(),
+        );
+        if counts != (n_in, n_out) {
+            return Err(InferError::Interface {
+                model: engine.model_path.clone(),
+                what: "input and output counts".into(),
+                expected: format!("{n_in} and {n_out}"),
+                actual: format!("{} and {}", counts.0, counts.1),
+            });
+        }
         {
             let mut inputs = interp.inputs_mut().map_err(|e| fail(e.to_string()))?;
+            for (i, t) in inputs.iter().enumerate() {
+                let shape = t.shape().map_err(|e| fail(e.to_string()))?;
+                check_shape(resolved, "input", i, &dims(&shape))?;
+            }
             let t = inputs
                 .first_mut()
                 .ok_or_else(|| fail("the interpreter reports no input tensor".into()))?;
             let bytes = t.as_bytes_mut().map_err(|e| fail(e.to_string()))?;
-            check_size(
-                resolved,
-                "input",
-                &resolved.interface.inputs[0],
-                bytes.len(),
-            )?;
+            check_bytes(resolved, "input", 0, bytes.len())?;
             engine.input = TensorMem {
                 ptr: bytes.as_mut_ptr(),
                 len: bytes.len(),
@@ -198,17 +208,11 @@ impl ClassicEngine {
         }
         {
             let outputs = interp.outputs().map_err(|e| fail(e.to_string()))?;
-            if outputs.len() != resolved.interface.outputs.len() {
-                return Err(InferError::Interface {
-                    model: resolved.path.display().to_string(),
-                    what: "output count".into(),
-                    expected: resolved.interface.outputs.len().to_string(),
-                    actual: outputs.len().to_string(),
-                });
-            }
-            for (t, info) in outputs.iter().zip(&resolved.interface.outputs) {
+            for (i, t) in outputs.iter().enumerate() {
+                let shape = t.shape().map_err(|e| fail(e.to_string()))?;
+                check_shape(resolved, "output", i, &dims(&shape))?;
                 let bytes = t.as_bytes().map_err(|e| fail(e.to_string()))?;
-                check_size(resolved, "output", info, bytes.len())?;
+                check_bytes(resolved, "output", i, bytes.len())?;
                 engine.outputs.push(TensorMem {
                     ptr: bytes.as_ptr().cast_mut(),
                     len: bytes.len(),
@@ -233,11 +237,16 @@ impl Engine for ClassicEngine {
     }
 
     fn invoke(&mut self) -> Result<(), InferError> {
+        let model = &self.model_path;
+        let e = |why: String| InferError::Invoke {
+            model: model.clone(),
+            why,
+        };
         self.interpreter
             .as_mut()
-            .ok_or_else(|| InferError::Invoke("interpreter not built".into()))?
+            .ok_or_else(|| e("interpreter not built".into()))?
             .invoke()
-            .map_err(|e| InferError::Invoke(e.to_string()))
+            .map_err(|err| e(err.to_string()))
     }
 
     fn output(&self, index: usize) -> &[u8] {
@@ -251,6 +260,36 @@ impl Engine for ClassicEngine {
     fn set_load_ms(&mut self, ms: f64) {
         self.info.load_ms = ms;
     }
+}
+
+fn dims(shape: &[usize]) -> Vec<i64> {
+    shape
+        .iter()
+        .map(|&d| i64::try_from(d).unwrap_or(i64::MAX))
+        .collect()
+}
+
+/// The bytes of a tensor whose shape matched must be the file's size too
+/// (they differ only if the element type does).
+fn check_bytes(
+    model: &ResolvedModel,
+    what: &str,
+    index: usize,
+    len: usize,
+) -> Result<(), InferError> {
+    let info = match what {
+        "input" => &model.interface.inputs[index],
+        _ => &model.interface.outputs[index],
+    };
+    if len == info.byte_len() {
+        return Ok(());
+    }
+    Err(InferError::Interface {
+        model: model.path.display().to_string(),
+        what: format!("{what} {index} ({:?}) byte size", info.name),
+        expected: format!("{} bytes ({})", info.byte_len(), info.dtype.name()),
+        actual: format!("{len} bytes"),
+    })
 }
 
 /// The runtime's own words from captured stderr, for an error message.
@@ -284,7 +323,7 @@ fn load_external(
         Ok(d) => Some(d),
         Err(e) => {
             let probe = delegate::probe_plugin(path);
-            status.error = Some(if !probe.loads {
+            status.not_used(if !probe.loads {
                 format!(
                     "cannot load delegate library {}: {}",
                     path.display(),
@@ -325,29 +364,20 @@ fn load_external(
 }
 
 /// Fills in what the delegate took, from the execution plan (or else the
-/// runtime's log line).
+/// runtime's log line); unknown when neither says.
 fn record_counts(status: &mut DelegateStatus, ptr: *mut TfLiteDelegate, chatter: &str) {
     if let Some((c, name)) = delegate::take_census(ptr) {
-        status.total_nodes = Some(c.total);
-        status.nodes = Some(c.taken);
-        status.partitions = Some(c.partitions);
-        status.name = name;
-        status.counted_from = Some("execution-plan");
+        status.counted("execution-plan", name, c.taken, c.total, c.partitions);
     } else if let Some((name, n, m, k)) = delegate::parse_replacing(chatter).into_iter().next() {
-        status.total_nodes = Some(m);
-        status.nodes = Some(n);
-        status.partitions = Some(k);
-        status.name = Some(name);
-        status.counted_from = Some("runtime-log");
-    }
-    match status.nodes {
-        Some(0) => {
-            status.error = Some(format!(
-                "it took no node of the model (all {} stay on the CPU)",
-                status.total_nodes.unwrap_or(0)
-            ));
-        }
-        _ => status.active = true,
+        status.counted("runtime-log", Some(name), n, m, k);
+    } else {
+        status.fully_accelerated = None;
+        status.unknown(
+            "the runtime does not say which nodes it took: its Prepare could not be watched \
+             (a delegate on the opaque delegate API) and the runtime logged no \
+             \"Replacing N out of M node(s)\" line"
+                .into(),
+        );
     }
 }
 

@@ -18,10 +18,13 @@
 //! built, the execution plan tells how many of the model's nodes the delegate
 //! replaced and into how many partitions (a delegate's `Prepare` is watched,
 //! see [`watch`]); where that is not possible, the runtime's own
-//! "Replacing N out of M node(s) with delegate (NAME)" log line is used. A
-//! delegate that fails to load, fails to prepare, or takes no node leaves
-//! the model on the CPU with a warning — or, with `--require-delegate`, is
-//! an error carrying the delegate's own message.
+//! "Replacing N out of M node(s) with delegate (NAME)" log line is used;
+//! with neither (a delegate on the opaque delegate API, whose `Prepare`
+//! cannot be watched, on a runtime that does not log that line) whether it
+//! is in use is *unknown* (see [`super::status`]). A delegate that fails to
+//! load, fails to prepare, takes no node, or whose use is unknown is
+//! reported with a warning — or, with `--require-delegate`, is an error
+//! carrying the delegate's own message.
 //!
 //! Using delegates, and what their errors mean, is in
 //! docs/boards-and-delegates.md.
@@ -121,86 +124,6 @@ pub struct DelegateRequest {
     pub options: BTreeMap<String, String>,
     /// Fail instead of falling back to the CPU.
     pub require: bool,
-}
-
-/// What the delegate did, for logs, summaries and JSON reports.
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
-pub struct DelegateStatus {
-    /// What was asked for (`none`, `xnnpack`, `npu`, `gpu`, or the library).
-    pub requested: String,
-    /// Options handed to it.
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub options: BTreeMap<String, String>,
-    /// True when the delegate runs part of the model.
-    pub active: bool,
-    /// The delegate's kernel name in the execution plan (e.g.
-    /// `TfLiteXNNPackDelegate`, `Teflon Delegate`), or the accelerator name.
-    pub name: Option<String>,
-    /// Model nodes the delegate replaced.
-    pub nodes: Option<usize>,
-    /// Nodes in the execution plan before delegation.
-    pub total_nodes: Option<usize>,
-    /// Delegate partitions (each one node in the final plan).
-    pub partitions: Option<usize>,
-    /// Where the counts come from: `execution-plan` or `runtime-log`.
-    pub counted_from: Option<&'static str>,
-    /// LiteRT: whether the selected accelerators run the whole model.
-    pub fully_accelerated: Option<bool>,
-    /// Why the delegate is not in use (the model runs on the CPU).
-    pub error: Option<String>,
-}
-
-impl DelegateStatus {
-    /// The status before anything was tried.
-    pub fn new(req: &DelegateRequest) -> Self {
-        Self {
-            requested: req.kind.to_string(),
-            options: req.options.clone(),
-            ..Self::default()
-        }
-    }
-
-    /// True when a delegate was asked for and is not in use.
-    pub fn fell_back(&self) -> bool {
-        self.requested != "none" && !self.active
-    }
-
-    /// Nodes left to the CPU, when known.
-    pub fn cpu_nodes(&self) -> Option<usize> {
-        Some(self.total_nodes?.saturating_sub(self.nodes?))
-    }
-
-    /// One line for people.
-    pub fn summary(&self) -> String {
-        if self.requested == "none" {
-            return "none (CPU)".into();
-        }
-        if let Some(e) = &self.error {
-            return format!("{} NOT in use, running on the CPU: {e}", self.requested);
-        }
-        let name = self.name.as_deref().unwrap_or("?");
-        match (self.nodes, self.total_nodes) {
-            (Some(n), Some(m)) => format!(
-                "{} ({name}) took {n} of {m} nodes in {} partition(s); {} node(s) on the CPU [{}]",
-                self.requested,
-                self.partitions.unwrap_or(0),
-                m.saturating_sub(n),
-                self.counted_from.unwrap_or("?")
-            ),
-            _ => match self.fully_accelerated {
-                Some(full) => format!(
-                    "{} ({name}) in use; {}",
-                    self.requested,
-                    if full {
-                        "the whole model is accelerated"
-                    } else {
-                        "some operators fall back to the CPU"
-                    }
-                ),
-                None => format!("{} ({name}) in use", self.requested),
-            },
-        }
-    }
 }
 
 // ---------------------------------------------------------------- plan census
@@ -583,28 +506,5 @@ mod tests {
                 ("TfLiteXNNPackDelegate".into(), 280, 285, 3)
             ]
         );
-    }
-
-    #[test]
-    fn summary_says_what_ran_where() {
-        let mut s = DelegateStatus {
-            requested: "libx.so".into(),
-            active: true,
-            name: Some("X".into()),
-            nodes: Some(11),
-            total_nodes: Some(296),
-            partitions: Some(11),
-            counted_from: Some("execution-plan"),
-            ..DelegateStatus::default()
-        };
-        assert_eq!(
-            s.summary(),
-            "libx.so (X) took 11 of 296 nodes in 11 partition(s); 285 node(s) on the CPU [execution-plan]"
-        );
-        assert!(!s.fell_back());
-        s.active = false;
-        s.error = Some("it took no node".into());
-        assert!(s.fell_back());
-        assert!(s.summary().contains("NOT in use"));
     }
 }

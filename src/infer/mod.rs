@@ -18,14 +18,16 @@ mod classic;
 pub mod delegate;
 mod litert;
 mod quiet;
+pub mod status;
 
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-pub use delegate::{DelegateKind, DelegateRequest, DelegateStatus};
+pub use delegate::{DelegateKind, DelegateRequest};
+pub use status::DelegateStatus;
 
-use crate::model::{ResolvedModel, TensorInfo};
+use crate::model::{sha256_hex, ResolvedModel, TensorInfo};
 
 /// Runtime flavour of a TFLite library.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -62,15 +64,15 @@ pub enum InferError {
         model: String,
         why: String,
     },
-    #[error("model {model}: the runtime reports {what} {actual}, the model file says {expected}")]
+    #[error("model {model}: the runtime allocates {what} as {actual}, the model file declares {expected}")]
     Interface {
         model: String,
         what: String,
         expected: String,
         actual: String,
     },
-    #[error("inference failed: {0}")]
-    Invoke(String),
+    #[error("model {model}: the runtime failed to run it: {why}")]
+    Invoke { model: String, why: String },
     #[error("delegate {delegate} is required (--require-delegate) but {why}")]
     DelegateRequired { delegate: String, why: String },
 }
@@ -192,12 +194,17 @@ fn flavour_from_symbols(display: &str, has: impl Fn(&[u8]) -> bool) -> Result<Fl
 /// Loads `model` on the library in `opts`.
 pub fn open(model: &ResolvedModel, opts: &EngineOptions) -> Result<Box<dyn Engine>, InferError> {
     let flavour = detect_flavour(&opts.library)?;
-    let bytes = std::fs::read(&model.path).map_err(|e| InferError::Model {
-        path: opts.library.display().to_string(),
-        flavour: flavour.name(),
-        model: model.path.display().to_string(),
-        why: e.to_string(),
-    })?;
+    let fail = model_error(model, opts, flavour);
+    // Read again (bounded) for the runtime, which keeps its own copy: it
+    // must be the file that was verified.
+    let bytes = crate::model::read_model_file(&model.path).map_err(|e| fail(e.to_string()))?;
+    let sha256 = sha256_hex(&bytes);
+    if sha256 != model.sha256 {
+        return Err(fail(format!(
+            "the file changed since it was verified (sha256 {sha256}, was {})",
+            model.sha256
+        )));
+    }
     // Runtimes print their start-up chatter to stderr; it goes to the log
     // (debug level, or warnings when loading fails) instead.
     let started = std::time::Instant::now();
@@ -207,15 +214,10 @@ pub fn open(model: &ResolvedModel, opts: &EngineOptions) -> Result<Box<dyn Engin
             Flavour::Classic => Box::new(classic::ClassicEngine::open(model, bytes, opts)?),
         })
     });
-    let failed = engine.is_err();
     for line in chatter.lines().filter(|l| !l.trim().is_empty()) {
-        if failed {
-            log::warn!("runtime: {line}");
-        } else {
-            log::debug!("runtime: {line}");
-        }
+        log::debug!("runtime: {line}");
     }
-    let mut engine = engine?;
+    let mut engine = engine.map_err(|e| with_runtime_errors(e, &chatter))?;
     engine.set_load_ms(started.elapsed().as_secs_f64() * 1e3);
     Ok(Box::new(quiet::QuietDrop(std::mem::ManuallyDrop::new(
         engine,
@@ -264,6 +266,30 @@ impl EngineInfo {
     }
 }
 
+/// A failure to load a model, with the runtime's own error lines (from its
+/// captured stderr) added to the reason.
+fn with_runtime_errors(e: InferError, chatter: &str) -> InferError {
+    let said: Vec<&str> = chatter
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("ERROR: "))
+        .filter(|l| !l.contains("Failed to allocate tensors"))
+        .collect();
+    match e {
+        InferError::Model {
+            path,
+            flavour,
+            model,
+            why,
+        } if !said.is_empty() => InferError::Model {
+            path,
+            flavour,
+            model,
+            why: format!("{why} (runtime: {})", said.join("; ")),
+        },
+        e => e,
+    }
+}
+
 /// Wraps a runtime's failure to load or compile `model`.
 fn model_error<'a>(
     model: &'a ResolvedModel,
@@ -278,21 +304,37 @@ fn model_error<'a>(
     }
 }
 
-/// Checks a runtime-reported byte size against the model file's tensor.
-fn check_size(
+/// Checks the shape the runtime allocated for input or output `index`
+/// against the shape the model file declares (whose size the rest of
+/// edgepose relies on).
+fn check_shape(
     model: &ResolvedModel,
     what: &str,
-    info: &TensorInfo,
-    actual: usize,
+    index: usize,
+    allocated: &[i64],
 ) -> Result<(), InferError> {
-    if info.byte_len() == actual {
-        Ok(())
-    } else {
-        Err(InferError::Interface {
-            model: model.path.display().to_string(),
-            what: format!("{what} byte size"),
-            expected: info.byte_len().to_string(),
-            actual: actual.to_string(),
-        })
+    let info = match what {
+        "input" => &model.interface.inputs[index],
+        _ => &model.interface.outputs[index],
+    };
+    let same = allocated.len() == info.shape.len()
+        && allocated
+            .iter()
+            .zip(&info.shape)
+            .all(|(&a, &d)| u64::try_from(a).ok() == u64::try_from(d).ok());
+    if same {
+        return Ok(());
     }
+    let dims: Vec<String> = allocated.iter().map(i64::to_string).collect();
+    Err(InferError::Interface {
+        model: model.path.display().to_string(),
+        what: format!("{what} {index} ({:?})", info.name),
+        expected: format!(
+            "{:?} {} ({} bytes); the file's declared shapes do not match its graph",
+            info.shape,
+            info.dtype.name(),
+            info.byte_len()
+        ),
+        actual: format!("[{}]", dims.join(", ")),
+    })
 }

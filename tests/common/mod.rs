@@ -230,12 +230,20 @@ pub fn edgepose(flavour: Flavour) -> Command {
     edgepose_with_libs(flavour, &[])
 }
 
-/// [`edgepose`] with more library directories for the classic root's
-/// loader (e.g. a delegate's own dependencies).
+/// [`edgepose`] with more library directories for the loader: the classic
+/// root's (e.g. a delegate's own dependencies), or `LD_LIBRARY_PATH` for
+/// LiteRT (e.g. an accelerator library LiteRT looks up by name).
 pub fn edgepose_with_libs(flavour: Flavour, extra: &[PathBuf]) -> Command {
     let bin = env!("CARGO_BIN_EXE_edgepose");
     let mut cmd = match flavour {
-        Flavour::Litert => exec(Path::new(bin), |e| &e.root),
+        Flavour::Litert if emulated() => exec_with_libs(Path::new(bin), |e| &e.root, extra),
+        Flavour::Litert => {
+            let mut c = Command::new(bin);
+            if !extra.is_empty() {
+                c.env("LD_LIBRARY_PATH", std::env::join_paths(extra).unwrap());
+            }
+            c
+        }
         Flavour::Classic if emulated() => {
             exec_with_libs(Path::new(bin), |e| &e.classic_root, extra)
         }

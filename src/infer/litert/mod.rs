@@ -4,8 +4,13 @@
 //! for it and the library has one registered (LiteRT falls back to the CPU
 //! per operator); LiteRT loads no TFLite plugin delegates, so a delegate
 //! library leaves the model on the CPU with the reason in
-//! [`EngineInfo::delegate`]. Input and output live in runtime-managed tensor
-//! buffers that are created once and reused for every frame.
+//! [`EngineInfo::delegate`]. What the accelerators took is asked of the
+//! compiled model (see [`super::status`]). Input and output live in
+//! runtime-managed tensor buffers that are created once and reused for every
+//! frame, after LiteRT has allocated the model's tensors and every input and
+//! output shape it computed from the graph was checked against the shape the
+//! file declares (a file whose declared shapes lie would otherwise make
+//! LiteRT write past the buffers at the first run).
 //!
 //! Thread count: LiteRT 2.3 exports no CPU-options setter. The CPU
 //! accelerator reads its options from an *opaque options* entry with the
@@ -13,21 +18,22 @@
 //! (`num_threads = N`), parsed with `strlen` when the model is compiled
 //! (LiteRT's `litert/runtime/litert_cpu_options.*` and
 //! `accelerators/xnnpack/xnnpack_accelerator.cc`). edgefirst-tflite keeps
-//! the raw `LiteRtOptions` handle private, so [`attach_cpu_threads`]
+//! the raw `LiteRtOptions` handle private, so [`raw::attach_cpu_threads`]
 //! recovers it from the `Debug` output of `Options` (crate pinned to the
 //! version whose format this reads) and cross-checks it by reading the
 //! accelerator set through it before using it. The XNNPACK `flags` are left
 //! at their default (int8 support on); `num_threads <= 1` means no pool.
 
-use std::ffi::{c_char, c_int, c_void, CString};
+mod raw;
 
 use edgefirst_tflite::litert::TensorBuffer;
 use edgefirst_tflite::litert::{CompiledModel, Environment, HwAccelerators, Model, Options};
 use edgefirst_tflite::Library;
 
-use super::delegate::{DelegateKind, DelegateStatus};
+use super::delegate::DelegateKind;
+use super::status::{enforce, DelegateStatus};
 use super::{
-    check_size, model_error, Engine, EngineInfo, EngineOptions, Flavour, InferError, LibraryInfo,
+    check_shape, model_error, Engine, EngineInfo, EngineOptions, Flavour, InferError, LibraryInfo,
 };
 use crate::model::ResolvedModel;
 
@@ -47,6 +53,8 @@ pub struct LitertEngine {
     input_staging: Vec<u8>,
     output_staging: Vec<Vec<u8>>,
     info: EngineInfo,
+    /// The model file, for errors.
+    model_path: String,
 }
 
 // SAFETY: every runtime handle here is Send (asserted by edgefirst-tflite);
@@ -97,6 +105,7 @@ impl LitertEngine {
             input_staging: Vec::new(),
             output_staging: Vec::new(),
             info: EngineInfo::new(resolved, opts, Flavour::Litert),
+            model_path: resolved.path.display().to_string(),
         };
         // Until `env` and `model` are set, Drop must not free them: keep
         // them valid by constructing in order and only then storing.
@@ -115,16 +124,15 @@ impl LitertEngine {
         let wanted = match &req.kind {
             DelegateKind::None => None,
             DelegateKind::Xnnpack => {
-                // LiteRT's CPU accelerator is XNNPACK.
-                status.active = true;
+                // LiteRT's CPU accelerator is XNNPACK; what it took is asked
+                // once the model is compiled.
                 status.name = Some("CpuAccelerator (XNNPACK)".into());
-                status.fully_accelerated = Some(true);
                 None
             }
             DelegateKind::Npu => Some(HwAccelerators::NPU),
             DelegateKind::Gpu => Some(HwAccelerators::GPU),
             DelegateKind::External(path) => {
-                status.error = Some(format!(
+                status.not_used(format!(
                     "LiteRT ({}) loads no TFLite plugin delegates such as {}: use a classic \
                      TFLite C library (--tflite-lib) for it, or --delegate npu|gpu for LiteRT's \
                      own accelerators",
@@ -145,7 +153,7 @@ impl LitertEngine {
                 }
                 None => {
                     let names: Vec<String> = registered.iter().map(|a| a.to_string()).collect();
-                    status.error = Some(format!(
+                    status.not_used(format!(
                         "this LiteRT library has no {} accelerator registered (registered: {}); \
                          its vendor plugin library must sit beside it",
                         req.kind,
@@ -158,43 +166,72 @@ impl LitertEngine {
                 }
             }
         }
-        if req.require && req.kind.is_some() && status.error.is_some() {
-            return Err(InferError::DelegateRequired {
-                delegate: status.requested.clone(),
-                why: status.error.clone().unwrap_or_default(),
-            });
+        if status.error.is_some() {
+            // Not in use whatever happens next: fail before compiling.
+            enforce(req, &status)?;
         }
         let options = Options::new(lib_ref)
             .and_then(|o| o.hardware_accelerators(accelerators))
             .map_err(|e| fail(e.to_string()))?;
         let options = if opts.threads > 1 {
-            attach_cpu_threads(lib_ref, options, opts.threads)
+            raw::attach_cpu_threads(lib_ref, options, opts.threads)
                 .map_err(|e| fail(format!("cannot set the CPU thread count: {e}")))?
         } else {
             options
         };
         let compiled =
             CompiledModel::create(env_ref, model_ref, &options).map_err(|e| fail(e.to_string()))?;
-        if accelerators != HwAccelerators::CPU {
-            status.active = true;
-            status.fully_accelerated = compiled.is_fully_accelerated().ok();
+        let raw = raw::RawCompiled::new(lib_ref, &compiled).map_err(&fail)?;
+        // The model's tensors as LiteRT allocates them, against the file.
+        let (n_in, n_out) = (
+            resolved.interface.inputs.len(),
+            resolved.interface.outputs.len(),
+        );
+        let counts = (
+            model_ref.num_inputs(0).map_err(|e| fail(e.to_string()))?,
+            model_ref.num_outputs(0).map_err(|e| fail(e.to_string()))?,
+        );
+        if counts != (n_in, n_out) {
+            return Err(InferError::Interface {
+                model: engine.model_path.clone(),
+                what: "input and output counts".into(),
+                expected: format!("{n_in} and {n_out}"),
+                actual: format!("{} and {}", counts.0, counts.1),
+            });
+        }
+        let (in_shapes, out_shapes) = raw
+            .allocated_shapes(n_in, n_out)
+            .map_err(|e| fail(format!("LiteRT cannot allocate the model's tensors: {e}")))?;
+        for (i, shape) in in_shapes.iter().enumerate() {
+            check_shape(resolved, "input", i, shape)?;
+        }
+        for (i, shape) in out_shapes.iter().enumerate() {
+            check_shape(resolved, "output", i, shape)?;
+        }
+        match (&req.kind, status.error.is_some()) {
+            (DelegateKind::Xnnpack, _) => cpu_accounting(&compiled, &mut status),
+            (DelegateKind::Npu | DelegateKind::Gpu, false) => {
+                accelerator_accounting(&raw, &mut status)
+            }
+            _ => {}
+        }
+        enforce(req, &status)?;
+        if status.active == Some(true) {
             engine.info.accelerator = status.name.clone().unwrap_or_default();
         }
         engine.info.delegate = status;
-        let n_in = resolved.interface.inputs.len();
-        let n_out = resolved.interface.outputs.len();
         for i in 0..n_in {
             let b = compiled
                 .create_input_buffer(0, i)
                 .map_err(|e| fail(e.to_string()))?;
-            check_size(resolved, "input", &resolved.interface.inputs[i], b.size())?;
+            check_buffer(resolved, "input", i, b.size())?;
             engine.inputs.push(b);
         }
         for i in 0..n_out {
             let b = compiled
                 .create_output_buffer(0, i)
                 .map_err(|e| fail(e.to_string()))?;
-            check_size(resolved, "output", &resolved.interface.outputs[i], b.size())?;
+            check_buffer(resolved, "output", i, b.size())?;
             engine.outputs.push(b);
         }
         engine.compiled = Some(compiled);
@@ -209,6 +246,85 @@ impl LitertEngine {
     }
 }
 
+/// A LiteRT buffer must hold at least the tensor the file declares (and
+/// LiteRT computed: checked before).
+fn check_buffer(
+    model: &ResolvedModel,
+    what: &str,
+    index: usize,
+    size: usize,
+) -> Result<(), InferError> {
+    let info = match what {
+        "input" => &model.interface.inputs[index],
+        _ => &model.interface.outputs[index],
+    };
+    if size >= info.byte_len() {
+        return Ok(());
+    }
+    Err(InferError::Interface {
+        model: model.path.display().to_string(),
+        what: format!("{what} {index} ({:?}) buffer size", info.name),
+        expected: format!("{} bytes", info.byte_len()),
+        actual: format!("{size} bytes"),
+    })
+}
+
+/// `--delegate xnnpack`: LiteRT's CPU accelerator, asked whether any
+/// operator is left to the plain CPU kernels.
+fn cpu_accounting(compiled: &CompiledModel<'_>, status: &mut DelegateStatus) {
+    const ASKED: &str = "LiteRtCompiledModelIsFullyAccelerated";
+    status.counted_from = Some(ASKED);
+    match compiled.is_fully_accelerated() {
+        Ok(true) => {
+            status.active = Some(true);
+            status.fully_accelerated = Some(true);
+        }
+        Ok(false) => {
+            status.fully_accelerated = Some(false);
+            status.unknown(format!(
+                "LiteRT says some operators run on its plain CPU kernels ({ASKED}: false) and \
+                 cannot say whether XNNPACK took any"
+            ));
+        }
+        Err(e) => {
+            status.fully_accelerated = None;
+            status.unknown(format!("{ASKED} failed: {e}"));
+        }
+    }
+}
+
+/// `--delegate npu|gpu` with that accelerator registered: asked whether it
+/// took every operator.
+fn accelerator_accounting(raw: &raw::RawCompiled<'_>, status: &mut DelegateStatus) {
+    const ASKED: &str = "LiteRtCompiledModelIsNonCpuFullyAccelerated";
+    status.counted_from = Some(ASKED);
+    match raw.non_cpu_fully_accelerated() {
+        Ok(Some(true)) => {
+            status.active = Some(true);
+            status.fully_accelerated = Some(true);
+        }
+        Ok(Some(false)) => {
+            status.fully_accelerated = Some(false);
+            status.unknown(format!(
+                "LiteRT says the accelerator does not run the whole model ({ASKED}: false) and \
+                 cannot say whether it took any operator"
+            ));
+        }
+        Ok(None) => {
+            status.fully_accelerated = None;
+            status.counted_from = None;
+            status.unknown(format!(
+                "this LiteRT library does not export {ASKED}, so it cannot say what the \
+                 accelerator took"
+            ));
+        }
+        Err(e) => {
+            status.fully_accelerated = None;
+            status.unknown(e);
+        }
+    }
+}
+
 impl Engine for LitertEngine {
     fn info(&self) -> &EngineInfo {
         &self.info
@@ -219,11 +335,15 @@ impl Engine for LitertEngine {
     }
 
     fn invoke(&mut self) -> Result<(), InferError> {
-        let compiled = self
-            .compiled
-            .as_mut()
-            .ok_or_else(|| InferError::Invoke("model not compiled".into()))?;
-        let e = |e: edgefirst_tflite::Error| InferError::Invoke(e.to_string());
+        let model = &self.model_path;
+        let e = |e: edgefirst_tflite::Error| InferError::Invoke {
+            model: model.clone(),
+            why: e.to_string(),
+        };
+        let compiled = self.compiled.as_mut().ok_or_else(|| InferError::Invoke {
+            model: model.clone(),
+            why: "model not compiled".into(),
+        })?;
         self.inputs[0].write_bytes(&self.input_staging).map_err(e)?;
         compiled
             .run_default(&mut self.inputs, &mut self.outputs)
@@ -267,113 +387,4 @@ pub fn library_info(path: &std::path::Path) -> Result<LibraryInfo, InferError> {
         accelerators,
         xnnpack: None,
     })
-}
-
-/// Opaque-options identifier the LiteRT CPU (XNNPACK) accelerator reads.
-const CPU_OPTIONS_ID: &str = "xnnpack";
-
-type RawHandle = *mut c_void;
-type CreateOpaqueFn = unsafe extern "C" fn(
-    *const c_char,
-    *mut c_void,
-    Option<unsafe extern "C" fn(*mut c_void)>,
-    *mut RawHandle,
-) -> c_int;
-type AddOpaqueFn = unsafe extern "C" fn(RawHandle, RawHandle) -> c_int;
-type DestroyOpaqueFn = unsafe extern "C" fn(RawHandle);
-
-unsafe extern "C" fn free_payload(p: *mut c_void) {
-    if !p.is_null() {
-        // SAFETY: the payload was made by CString::into_raw below and the
-        // runtime calls this destructor once.
-        drop(unsafe { CString::from_raw(p.cast::<c_char>()) });
-    }
-}
-
-/// The raw `LiteRtOptions` handle inside `opts`, read from its `Debug`
-/// output (`Options { ptr: 0x..., .. }`).
-fn raw_options(opts: &Options<'_>) -> Result<RawHandle, String> {
-    let dbg = format!("{opts:?}");
-    let rest = dbg
-        .strip_prefix("Options { ptr: 0x")
-        .ok_or_else(|| format!("unexpected Debug format of litert::Options: {dbg:.60}"))?;
-    let end = rest
-        .find(|c: char| !c.is_ascii_hexdigit())
-        .unwrap_or(rest.len());
-    let addr = usize::from_str_radix(&rest[..end], 16).map_err(|e| e.to_string())?;
-    if addr == 0 {
-        return Err("litert::Options holds a null handle".into());
-    }
-    Ok(std::ptr::with_exposed_provenance_mut(addr))
-}
-
-/// Adds the CPU accelerator's thread count to `opts`.
-fn attach_cpu_threads<'lib>(
-    lib: &'lib Library,
-    opts: Options<'lib>,
-    threads: usize,
-) -> Result<Options<'lib>, String> {
-    let raw = raw_options(&opts)?;
-    let fns = lib.litert().ok_or("the library has no LiteRT API")?;
-    // Cross-check the recovered handle against the safe API before use.
-    let mut via_raw = 0;
-    // SAFETY: `raw` is only dereferenced by the runtime, which validates
-    // nothing here; a wrong pointer is caught by the comparison below only
-    // if it points at readable memory, which the parse above makes likely.
-    let status = unsafe { (fns.get_options_hardware_accelerators)(raw.cast(), &raw mut via_raw) };
-    let want = opts
-        .hardware_accelerator_set()
-        .map_err(|e| e.to_string())?
-        .bits();
-    if status != 0 || via_raw != want {
-        return Err(format!(
-            "recovered options handle failed its cross-check (status {status}, {via_raw} != {want})"
-        ));
-    }
-    let dl = lib.as_sys().library();
-    // SAFETY: symbol types follow LiteRT 2.x's C headers (litert_options.h,
-    // litert_opaque_options.h).
-    let (create, add, destroy) = unsafe {
-        (
-            *dl.get::<CreateOpaqueFn>(b"LiteRtCreateOpaqueOptions\0")
-                .map_err(|e| e.to_string())?,
-            *dl.get::<AddOpaqueFn>(b"LiteRtAddOpaqueOptions\0")
-                .map_err(|e| e.to_string())?,
-            *dl.get::<DestroyOpaqueFn>(b"LiteRtDestroyOpaqueOptions\0")
-                .map_err(|e| e.to_string())?,
-        )
-    };
-    let id = CString::new(CPU_OPTIONS_ID).map_err(|e| e.to_string())?;
-    let payload = CString::new(format!("num_threads = {threads}\n"))
-        .map_err(|e| e.to_string())?
-        .into_raw();
-    let mut opaque: RawHandle = std::ptr::null_mut();
-    // SAFETY: valid C strings and destructor; the runtime copies the
-    // identifier and owns the payload from here on.
-    let status = unsafe {
-        create(
-            id.as_ptr(),
-            payload.cast(),
-            Some(free_payload),
-            &raw mut opaque,
-        )
-    };
-    if status != 0 || opaque.is_null() {
-        // SAFETY: ownership did not pass to the runtime.
-        unsafe { free_payload(payload.cast()) };
-        return Err(format!(
-            "LiteRtCreateOpaqueOptions failed with status {status}"
-        ));
-    }
-    // SAFETY: `raw` is the live options handle owned by `opts`; on success
-    // the options own the opaque entry.
-    let status = unsafe { add(raw, opaque) };
-    if status != 0 {
-        // SAFETY: still ours after a failed add.
-        unsafe { destroy(opaque) };
-        return Err(format!(
-            "LiteRtAddOpaqueOptions failed with status {status}"
-        ));
-    }
-    Ok(opts)
 }
