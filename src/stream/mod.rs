@@ -180,6 +180,7 @@ fn capture(
             Some(Err(e)) if e.is_per_frame() => {
                 errors.report(format_args!("{e}"));
                 shared.frame_errors.fetch_add(1, Ordering::Relaxed);
+                crate::notify::capture_alive();
                 give_back(shared);
                 continue;
             }
@@ -198,6 +199,7 @@ fn capture(
                 drop(slot);
                 errors.report(format_args!("{}: frame {}: {e}", frame.origin, frame.seq));
                 shared.frame_errors.fetch_add(1, Ordering::Relaxed);
+                crate::notify::capture_alive();
                 give_back(shared);
                 continue;
             }
@@ -388,12 +390,17 @@ fn infer_loop(
                 if mb.done {
                     break None;
                 }
-                // Wake now and then to answer SIGUSR1 while idle.
-                mb = shared
+                // Wake now and then to answer SIGUSR1 while idle, and to
+                // keep systemd's watchdog fed while the capture side shows
+                // life (a camera being reopened) though no frame comes.
+                let (guard, waited) = shared
                     .cv
                     .wait_timeout(mb, std::time::Duration::from_millis(200))
-                    .map(|(g, _)| g)
-                    .unwrap_or_else(|p| p.into_inner().0);
+                    .unwrap_or_else(|p| p.into_inner());
+                mb = guard;
+                if waited.timed_out() {
+                    crate::notify::watchdog_idle();
+                }
                 if controls.report.is_some_and(|f| f.load(Ordering::Relaxed)) {
                     break None;
                 }
