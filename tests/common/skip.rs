@@ -38,9 +38,12 @@ pub enum Part {
     Termios2,
     /// The LiteRT runtime library for this architecture.
     Litert,
+    /// OpenCV reference sets (`tests/fixtures/reference-opencv*`) made on
+    /// this architecture.
+    OpencvSets,
 }
 
-const PARTS: [Part; 3] = [Part::Vm, Part::Termios2, Part::Litert];
+const PARTS: [Part; 4] = [Part::Vm, Part::Termios2, Part::Litert, Part::OpencvSets];
 
 impl Part {
     /// The name used in [`UNAVAILABLE`].
@@ -49,6 +52,7 @@ impl Part {
             Part::Vm => "vm",
             Part::Termios2 => "termios2",
             Part::Litert => "litert",
+            Part::OpencvSets => "opencv-sets",
         }
     }
 
@@ -63,6 +67,9 @@ impl Part {
             }
             Part::Litert => {
                 "run scripts/setup.sh (scripts/setup-demo.sh unpacks libLiteRt.so for this architecture)"
+            }
+            Part::OpencvSets => {
+                "make the sets on this architecture (scripts/reference.py --resize opencv, see tests/fixtures/reference-opencv/README.md)"
             }
         }
     }
