@@ -9,12 +9,16 @@
 //! backend in [`resize`]; docs/preprocessing.md says what each mode matches.
 
 mod fused;
+mod jpeg;
 pub mod kernels;
 pub mod opencv;
 mod pillow;
 mod resize;
+mod rgb;
 
 pub use fused::Fused;
+pub use jpeg::jpeg_payload;
+pub use rgb::ToRgb;
 
 pub use resize::LetterboxResizer;
 

@@ -26,7 +26,7 @@ use std::time::Instant;
 
 use crate::frame::{Frame, FrameMeta, FrameResult, PixelFormat, RecordMeta};
 use crate::pipeline::{Pipeline, PipelineError};
-use crate::preprocess::{Letterbox, LetterboxResizer, Preprocess};
+use crate::preprocess::{Letterbox, LetterboxResizer, Preprocess, ToRgb};
 use crate::sink::{Sink, SinkError};
 use crate::source::{Source, SourceError};
 use crate::stats::Samples;
@@ -136,6 +136,16 @@ pub struct Controls<'a> {
     pub frame_errors: FrameErrors,
 }
 
+/// A frame that cannot be read, pre-processed or converted: reported,
+/// counted and skipped (its slot `idx` given back). The capture side is
+/// alive all the same (src/notify.rs).
+fn skip_frame(shared: &Shared, errors: FrameErrors, idx: usize, what: std::fmt::Arguments<'_>) {
+    errors.report(what);
+    shared.frame_errors.fetch_add(1, Ordering::Relaxed);
+    crate::notify::capture_alive();
+    lock(&shared.mailbox).free.push(idx);
+}
+
 /// Capture-thread side: read, prepare, post.
 fn capture(
     source: &mut dyn Source,
@@ -146,6 +156,7 @@ fn capture(
     errors: FrameErrors,
 ) {
     let live = source.live();
+    let mut to_rgb = keep_pixels.then(ToRgb::new);
     loop {
         if stop.load(Ordering::Relaxed) {
             break;
@@ -178,10 +189,7 @@ fn capture(
             }
             Some(Ok(f)) => f,
             Some(Err(e)) if e.is_per_frame() => {
-                errors.report(format_args!("{e}"));
-                shared.frame_errors.fetch_add(1, Ordering::Relaxed);
-                crate::notify::capture_alive();
-                give_back(shared);
+                skip_frame(shared, errors, idx, format_args!("{e}"));
                 continue;
             }
             Some(Err(e)) => {
@@ -197,10 +205,8 @@ fn capture(
             Ok(lb) => lb,
             Err(e) => {
                 drop(slot);
-                errors.report(format_args!("{}: frame {}: {e}", frame.origin, frame.seq));
-                shared.frame_errors.fetch_add(1, Ordering::Relaxed);
-                crate::notify::capture_alive();
-                give_back(shared);
+                let what = format_args!("{}: frame {}: {e}", frame.origin, frame.seq);
+                skip_frame(shared, errors, idx, what);
                 continue;
             }
         };
@@ -217,11 +223,23 @@ fn capture(
         slot.arrived = Some(arrived);
         slot.source_ms = source_ms;
         slot.pixels.clear();
-        if keep_pixels
-            && frame.format == PixelFormat::Rgb24
-            && frame.stride == frame.width as usize * 3
-        {
-            slot.pixels.extend_from_slice(frame.pixels);
+        if let Some(to_rgb) = to_rgb.as_mut() {
+            // The sinks that draw get the picture as RGB, whatever the
+            // source format (reused buffer: no allocation once warm).
+            if frame.format == PixelFormat::Rgb24 && frame.stride == frame.width as usize * 3 {
+                slot.pixels.extend_from_slice(frame.pixels);
+            } else {
+                let Slot { pixels, .. } = &mut *slot;
+                match to_rgb.convert(&frame, pixels) {
+                    Ok((w, h)) => (slot.width, slot.height) = (w, h),
+                    Err(e) => {
+                        drop(slot);
+                        let what = format_args!("{}: frame {}: {e}", frame.origin, frame.seq);
+                        skip_frame(shared, errors, idx, what);
+                        continue;
+                    }
+                }
+            }
         }
         drop(slot);
         let mut mb = lock(&shared.mailbox);
