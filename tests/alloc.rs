@@ -6,8 +6,9 @@
 //!
 //! Both resize modes must make zero allocations per frame, and so must the
 //! whole streaming loop of `run` (capture thread, camera-format conversion,
-//! inference, tracking, a queued JSON sink on its own thread), counted
-//! across all threads while frames flow.
+//! inference, tracking, a queued JSON sink on its own thread, the web
+//! preview's sink, server and encoder with nobody watching), counted across
+//! all threads while frames flow.
 
 mod common;
 
@@ -449,6 +450,8 @@ fn streaming_run_allocates_nothing_per_frame_on_any_thread() {
             Box::new(Drawing {
                 frames: Arc::clone(&drawn),
             }),
+            // The web preview, with nobody watching: it must cost nothing.
+            edgepose::sink::open("http:127.0.0.1:0").unwrap(),
         ];
         let mut tracker = Tracker::new(TrackerParams::default());
         let stop = AtomicBool::new(false);
@@ -486,5 +489,55 @@ fn streaming_run_allocates_nothing_per_frame_on_any_thread() {
             "{format:?}: every frame drawn on as RGB"
         );
         assert_eq!(n, 0, "{format:?}: allocations in the streaming loop");
+    }
+}
+
+/// The pipe source reads frames without allocating: raw I420 frames
+/// (repacked to NV12 in its own buffer) and MJPEG images cut from the
+/// stream, fed through named pipes by writer threads that only write
+/// from buffers made beforehand.
+#[test]
+fn pipe_frames_allocate_nothing() {
+    use edgepose::source::pipe::PipeSource;
+    use edgepose::spec::Spec;
+    use std::io::Write;
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let jpeg = std::fs::read(common::sample("samples/zidane.jpg")).unwrap();
+    let i420: Vec<u8> = (0..64 * 48 * 3 / 2).map(|i| (i % 253) as u8).collect();
+    for (i, (query, frame)) in [
+        ("format=I420&width=64&height=48", i420),
+        ("format=MJPG", jpeg),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let fifo = dir.path().join(format!("p{i}"));
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: a valid path string.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let total = frames(40);
+        let mut spec = Spec::parse(&format!("raw:{}?{query}", fifo.display())).unwrap();
+        let mut src = PipeSource::from_spec(&mut spec, None).unwrap();
+        let stream: Vec<u8> = frame.repeat(total);
+        let path = fifo.clone();
+        let writer = std::thread::spawn(move || {
+            let mut f = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+            f.write_all(&stream).unwrap();
+        });
+        let warm = 5;
+        for _ in 0..warm {
+            assert!(src.next_frame().unwrap().is_ok());
+        }
+        let n = counted(|| {
+            for _ in warm..total {
+                let f = src.next_frame().unwrap().unwrap();
+                assert_eq!(f.pixels.len(), frame.len());
+            }
+        });
+        writer.join().unwrap();
+        println!("pipe {query}: {n} allocations in {} frames", total - warm);
+        assert_eq!(n, 0, "pipe {query}: allocations per frame");
+        assert_eq!(src.counters().frames, total as u64);
     }
 }

@@ -14,6 +14,7 @@ use crate::cli::RunArgs;
 use crate::config::RunSettings;
 use crate::sink::queue::{one_queue_each, Full};
 use crate::sink::{Annotator, JsonLines, Sink};
+use crate::source::SourceError;
 use crate::stream::{Controls, FrameErrors, StreamError};
 use crate::track::Tracker;
 
@@ -83,6 +84,15 @@ pub fn command(ctx: &Context, args: &RunArgs) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Err(StreamError::Source(e)) => {
+            // A source lost for good: what it counted up to then.
+            if matches!(
+                e,
+                SourceError::CameraGone { .. } | SourceError::StreamClosed { .. }
+            ) {
+                if let Some(s) = source.summary() {
+                    eprintln!("edgepose: {s}");
+                }
+            }
             eprintln!("edgepose: error: {}", from_board(&e));
             Ok(ExitCode::from(4))
         }

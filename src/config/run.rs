@@ -24,7 +24,8 @@ pub struct RunSettings {
     pub sources: Vec<String>,
     /// Why `sources` is the board profile's camera; `None` for `--source`.
     pub source_default: Option<String>,
-    /// Sink specifications, the board words replaced by the profile's.
+    /// Sink specifications (`--sink`, else the config file's `sinks`), the
+    /// board words replaced by the profile's.
     pub sinks: Vec<String>,
     /// Directory for annotated images.
     pub annotate: Option<PathBuf>,
@@ -71,24 +72,25 @@ impl RunSettings {
         };
         let board = &global.board;
         let (sources, source_default) = if args.sources.is_empty() {
-            let camera = board
-                .board
-                .camera
-                .clone()
-                .ok_or_else(|| ConfigError::NoSource {
+            let (camera, which) =
+                board_camera(&board.board).ok_or_else(|| ConfigError::NoSource {
                     board: board.board.name.clone(),
                     reason: board.reason.clone(),
                 })?;
             let why = format!(
-                "the camera of board profile {} ({}), as no --source was given",
+                "the {which} of board profile {} ({}), as no --source was given",
                 board.board.name, board.reason
             );
             (vec![camera], Some(why))
         } else {
             (args.sources.clone(), None)
         };
-        let sinks = args
-            .sinks
+        let given = if args.sinks.is_empty() {
+            &global.sinks
+        } else {
+            &args.sinks
+        };
+        let sinks = given
             .iter()
             .map(|s| board_sink(s, &board.board, &board.reason))
             .collect::<Result<_, _>>()?;
@@ -104,6 +106,26 @@ impl RunSettings {
             decode,
         })
     }
+}
+
+/// The profile's camera for `run`: its `camera_pipeline` when GStreamer
+/// has every element the pipeline names, else its `camera`; with what it
+/// is called in messages.
+fn board_camera(board: &Board) -> Option<(String, &'static str)> {
+    if let Some(p) = &board.camera_pipeline {
+        let missing = crate::source::gst::missing_elements(p.strip_prefix("gst:").unwrap_or(p));
+        match (missing, &board.camera) {
+            (Ok(m), _) if m.is_empty() => return Some((p.clone(), "camera pipeline")),
+            (_, None) => return Some((p.clone(), "camera pipeline")),
+            (Ok(m), Some(_)) => log::info!(
+                "board {}: camera pipeline not used, GStreamer lacks {}",
+                board.name,
+                m.join(", ")
+            ),
+            (Err(e), Some(_)) => log::info!("board {}: camera pipeline not used: {e}", board.name),
+        }
+    }
+    board.camera.clone().map(|c| (c, "camera"))
 }
 
 /// `spec`, or for the bare words `serial` and `display` the board
@@ -257,6 +279,26 @@ mod tests {
         assert!(
             err.starts_with("no --source given, and board profile bare (chosen with --board test.toml) names no camera"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn the_config_files_sinks_apply_when_no_sink_is_given() {
+        let mut g = global(PI);
+        g.sinks = vec!["http:0.0.0.0:8080?open=on".into(), "serial".into()];
+        let r = RunSettings::resolve(&args(&["--source", "x"]), &g).unwrap();
+        assert_eq!(
+            r.sinks,
+            [
+                "http:0.0.0.0:8080?open=on",
+                "serial:/dev/ttyAMA0?baud=115200"
+            ]
+        );
+        let r = RunSettings::resolve(&args(&["--source", "x", "--sink", "json"]), &g).unwrap();
+        assert_eq!(
+            r.sinks,
+            ["json"],
+            "the command line replaces the file's list"
         );
     }
 

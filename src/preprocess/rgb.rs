@@ -131,4 +131,14 @@ mod tests {
         let short = frame(&yuyv[..10], PixelFormat::Yuyv, 4, 2, 8);
         assert!(c.convert(&short, &mut out).is_err());
     }
+
+    #[test]
+    fn grey_is_copied_to_all_three_channels() {
+        let grey = [0, 255, 17, 99];
+        let mut out = Vec::new();
+        ToRgb::new()
+            .convert(&frame(&grey, PixelFormat::Grey, 2, 2, 2), &mut out)
+            .unwrap();
+        assert_eq!(out, [0, 0, 0, 255, 255, 255, 17, 17, 17, 99, 99, 99]);
+    }
 }
