@@ -16,6 +16,7 @@ use std::thread::JoinHandle;
 
 use super::{Sink, SinkError};
 use crate::frame::{Frame, FrameResult, RecordMeta};
+use crate::report::Records;
 
 /// Whether a full queue drops its oldest result or makes the producer wait.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,6 +41,8 @@ struct State {
     /// Slot the sink thread is writing out.
     busy: Option<usize>,
     closing: bool,
+    /// Results given to `emit`.
+    received: u64,
     dropped: u64,
     emitted: u64,
     error: Option<SinkError>,
@@ -87,6 +90,7 @@ impl Queued {
                 free: (0..capacity).rev().collect(),
                 busy: None,
                 closing: false,
+                received: 0,
                 dropped: 0,
                 emitted: 0,
                 error: None,
@@ -232,6 +236,7 @@ impl Sink for Queued {
         if let Some(e) = st.error.take() {
             return Err(e);
         }
+        st.received += 1;
         let idx = loop {
             if let Some(i) = st.free.pop() {
                 break i;
@@ -275,6 +280,17 @@ impl Sink for Queued {
 
     fn summary(&self) -> Option<String> {
         self.summary.clone()
+    }
+
+    /// The queue's view: results received, written out by the sink,
+    /// dropped when full, still waiting.
+    fn records(&self) -> Option<Records> {
+        let st = lock(&self.shared);
+        Some(Records {
+            records: st.received,
+            delivered: st.emitted,
+            queued: st.received.saturating_sub(st.emitted + st.dropped),
+        })
     }
 
     fn name(&self) -> String {

@@ -32,7 +32,7 @@ use std::time::Instant;
 use crate::frame::{Frame, FrameMeta, FrameResult, PixelFormat, RecordMeta};
 use crate::pipeline::{Pipeline, PipelineError};
 use crate::preprocess::{Letterbox, LetterboxResizer, Preprocess, ToRgb};
-use crate::report::SinkDrops;
+use crate::report::SinkCounts;
 use crate::sink::{Sink, SinkError};
 use crate::source::{Source, SourceError};
 use crate::stats::Samples;
@@ -84,6 +84,8 @@ struct Shared {
     mailbox: Mutex<Mailbox>,
     cv: Condvar,
     slots: Vec<Mutex<Slot>>,
+    /// Frames the source gave, read or not.
+    frames_in: AtomicU64,
     dropped: AtomicU64,
     frame_errors: AtomicU64,
 }
@@ -146,14 +148,15 @@ impl PixelWants {
     }
 }
 
-/// What each sink has dropped so far.
-fn sink_drops(sinks: &[Box<dyn Sink>]) -> Vec<SinkDrops> {
+/// What each sink has dropped (and delivered) so far.
+fn sink_counts(sinks: &[Box<dyn Sink>]) -> Vec<SinkCounts> {
     sinks
         .iter()
         .filter_map(|s| {
-            s.dropped().map(|dropped| SinkDrops {
+            s.dropped().map(|dropped| SinkCounts {
                 name: s.name(),
                 dropped,
+                records: s.records(),
             })
         })
         .collect()
@@ -241,8 +244,12 @@ fn capture(
                 give_back(shared);
                 break;
             }
-            Some(Ok(f)) => f,
+            Some(Ok(f)) => {
+                shared.frames_in.fetch_add(1, Ordering::Relaxed);
+                f
+            }
             Some(Err(e)) if e.is_per_frame() => {
+                shared.frames_in.fetch_add(1, Ordering::Relaxed);
                 skip_frame(shared, errors, idx, format_args!("{e}"));
                 continue;
             }
@@ -343,6 +350,7 @@ pub fn run(
                 })
             })
             .collect(),
+        frames_in: AtomicU64::new(0),
         dropped: AtomicU64::new(0),
         frame_errors: AtomicU64::new(0),
     };
@@ -404,6 +412,7 @@ pub fn run(
         return Err(e.into());
     }
     flushed?;
+    report.frames_in = shared.frames_in.load(Ordering::Relaxed);
     report.dropped = shared.dropped.load(Ordering::Relaxed);
     report.frame_errors = shared.frame_errors.load(Ordering::Relaxed);
     report.wall_s = start.elapsed().as_secs_f64();
@@ -416,7 +425,7 @@ pub fn run(
     let info = pipeline.engine().info();
     report.load_ms = info.load_ms;
     report.delegate = info.delegate.clone();
-    report.sinks = sink_drops(sinks);
+    report.sinks = sink_counts(sinks);
     report.notes.extend(source.summary());
     report
         .notes
@@ -440,6 +449,7 @@ fn infer_loop(
 ) -> Result<(), StreamError> {
     // The counts so far, for SIGUSR1 and the sinks that show them live.
     let so_far = |report: &RunReport| RunReport {
+        frames_in: shared.frames_in.load(Ordering::Relaxed),
         frames: report.frames,
         persons: report.persons,
         dropped: shared.dropped.load(Ordering::Relaxed),
@@ -542,7 +552,7 @@ fn infer_loop(
             let info = pipeline.engine().info();
             r.load_ms = info.load_ms;
             r.delegate = info.delegate.clone();
-            r.sinks = sink_drops(sinks);
+            r.sinks = sink_counts(sinks);
             for sink in sinks.iter_mut().filter(|s| s.wants_live_report()) {
                 sink.live_report(&r);
             }

@@ -413,7 +413,9 @@ pub fn test_delegate() -> &'static Path {
 }
 
 pub mod frames;
+pub mod mqtt;
 pub mod poses;
+pub mod pty;
 pub mod skip;
 pub mod vm;
 

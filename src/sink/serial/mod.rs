@@ -31,6 +31,7 @@ use edgepose_wire as wire;
 
 use super::{json, Sink, SinkError};
 use crate::frame::{Frame, FrameResult, RecordMeta};
+use crate::report::Records;
 use crate::spec::Spec;
 
 pub mod port;
@@ -266,6 +267,15 @@ impl Sink for SerialSink {
 
     fn dropped(&self) -> Option<u64> {
         Some(self.stats().dropped)
+    }
+
+    fn records(&self) -> Option<Records> {
+        let s = self.stats();
+        Some(Records {
+            records: s.records,
+            delivered: s.sent,
+            queued: self.queued() as u64,
+        })
     }
 
     fn summary(&self) -> Option<String> {
