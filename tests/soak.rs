@@ -37,6 +37,19 @@ use serde_json::Value;
 
 /// Frames in the recording.
 const FRAMES: usize = 3000;
+
+/// Frames in this run's recording: `FRAMES`, or `EDGEPOSE_SOAK_FRAMES` for
+/// a longer soak (docs/testing.md).
+fn frames() -> usize {
+    match std::env::var("EDGEPOSE_SOAK_FRAMES") {
+        Ok(v) => v
+            .parse()
+            .ok()
+            .filter(|n| (1000..=10_000_000).contains(n))
+            .unwrap_or_else(|| panic!("EDGEPOSE_SOAK_FRAMES={v}: expected 1000 to 10000000")),
+        Err(_) => FRAMES,
+    }
+}
 /// Every this many frames, one is corrupt.
 const CORRUPT_EVERY: usize = 200;
 /// The fastest shipped model (single person, 192×192 input).
@@ -50,10 +63,10 @@ fn is_corrupt(i: usize) -> bool {
     i % CORRUPT_EVERY == CORRUPT_EVERY - 1
 }
 
-/// The recording: `FRAMES` JPEGs back to back (24 different crops of
+/// The recording: `n` JPEGs back to back (24 different crops of
 /// `zidane.jpg` at 160×90), the corrupt ones garbage between the markers
 /// or cut off halfway.
-fn recording(path: &Path) {
+fn recording(path: &Path, n: usize) {
     let src = image::open(common::sample("samples/zidane.jpg"))
         .unwrap()
         .to_rgb8();
@@ -69,11 +82,11 @@ fn recording(path: &Path) {
         })
         .collect();
     let mut data = Vec::new();
-    for i in 0..FRAMES {
+    for i in 0..n {
         let jpeg = &crops[i % crops.len()];
         if !is_corrupt(i) {
             data.extend_from_slice(jpeg);
-        } else if (i / CORRUPT_EVERY) % 2 == 0 {
+        } else if (i / CORRUPT_EVERY).is_multiple_of(2) {
             data.extend_from_slice(&[0xFF, 0xD8]);
             data.extend_from_slice(b"not a JPEG at all");
             data.extend_from_slice(&[0xFF, 0xD9]);
@@ -138,9 +151,10 @@ fn every_frame_is_accounted_for_through_faults_and_memory_stays_flat() {
     let t0 = Instant::now();
     let dir = tempfile::tempdir().unwrap();
     let rec = dir.path().join("cam.mjpg");
-    recording(&rec);
-    let corrupt = (0..FRAMES).filter(|&i| is_corrupt(i)).count();
-    let good = FRAMES - corrupt;
+    let total = frames();
+    recording(&rec, total);
+    let corrupt = (0..total).filter(|&i| is_corrupt(i)).count();
+    let good = total - corrupt;
 
     let mut pty1 = pty();
     if !serial_ioctls_work(&pty1.path) {
@@ -184,10 +198,10 @@ fn every_frame_is_accounted_for_through_faults_and_memory_stays_flat() {
     let at = |share: f64| (good as f64 * share) as usize;
     let (rss_early, stall_serial, stall_stdout, port_gone) = (at(0.1), at(0.2), at(0.33), at(0.4));
     let (broker_down, broker_up, port_back, rss_late) = (at(0.5), at(0.63), at(0.7), at(0.97));
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let (mut seqs, mut rss) = (Vec::new(), (0, 0));
     let (mut r1, mut pty2, mut r2, mut bytes1) = (Some(r1), None, None, Vec::new());
-    while let Some(line) = lines.next() {
+    for line in lines {
         let rec: Value = serde_json::from_str(&line.unwrap()).unwrap();
         seqs.push(rec["seq"].as_u64().unwrap());
         let k = seqs.len();
@@ -230,14 +244,15 @@ fn every_frame_is_accounted_for_through_faults_and_memory_stays_flat() {
         "frames in {fin}: processed {frames}, dropped {dropped}, errors {errors} ({:.1} s)",
         summary["wall_s"].as_f64().unwrap()
     );
-    assert_eq!(fin, FRAMES as u64);
+    assert_eq!(fin, total as u64);
     assert_eq!((frames, dropped, errors), (good as u64, 0, corrupt as u64));
     assert_eq!(fin, frames + dropped + errors);
     // Standard output has exactly the good frames, in order.
-    let want: Vec<u64> = (0..FRAMES as u64)
+    let want: Vec<u64> = (0..total as u64)
         .filter(|&i| !is_corrupt(i as usize))
         .collect();
     assert_eq!(seqs, want, "the records on standard output");
+    let good_seqs: BTreeSet<u64> = want.iter().copied().collect();
 
     // Every sink: delivered + dropped + queued = records = frames.
     for s in summary["sinks"].as_array().unwrap() {
@@ -274,7 +289,7 @@ fn every_frame_is_accounted_for_through_faults_and_memory_stays_flat() {
     assert!(bad <= 1, "at most the record cut off with the port: {bad}");
     assert_eq!(bad2, 0, "after the reconnect every frame is whole");
     assert!(got.windows(2).all(|w| w[0] < w[1]), "in order");
-    assert!(got.iter().all(|s| want.contains(&u64::from(*s))));
+    assert!(got.iter().all(|s| good_seqs.contains(&u64::from(*s))));
     assert!(!after.is_empty(), "frames arrive after the reconnect");
     assert!(
         got.len() as u64 <= n(&serial["delivered"]),
@@ -305,7 +320,7 @@ fn every_frame_is_accounted_for_through_faults_and_memory_stays_flat() {
         received.len()
     );
     assert_eq!(received.len() as u64, n(&mqtt["delivered"]));
-    assert!(received.iter().all(|s| want.contains(s)));
+    assert!(received.iter().all(|s| good_seqs.contains(s)));
 
     // Memory: flat from an early frame to a late one.
     println!(
