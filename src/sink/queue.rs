@@ -147,7 +147,8 @@ impl Queued {
         }
     }
 
-    /// Results dropped because the sink fell behind.
+    /// Results dropped because the sink fell behind (or failed to write
+    /// them out).
     pub fn dropped(&self) -> u64 {
         lock(&self.shared).dropped
     }
@@ -217,9 +218,13 @@ fn run(mut sink: Box<dyn Sink>, shared: &Shared, meta: &RecordMeta) -> Box<dyn S
         st.slots[i].origin = origin;
         st.busy = None;
         st.free.push(i);
-        st.emitted += 1;
-        if let Err(e) = outcome {
-            st.error.get_or_insert(e);
+        match outcome {
+            Ok(()) => st.emitted += 1,
+            // Not written out: dropped (the error ends the run).
+            Err(e) => {
+                st.dropped += 1;
+                st.error.get_or_insert(e);
+            }
         }
         shared.cv.notify_all();
     }
@@ -456,5 +461,47 @@ mod tests {
             "{seen:?} dropped {dropped}"
         );
         assert!(dropped >= 20, "dropped {dropped}");
+    }
+
+    /// Fails to write its second record.
+    struct Failing;
+
+    impl Sink for Failing {
+        fn emit(
+            &mut self,
+            _: &Frame<'_>,
+            r: &FrameResult,
+            _: &RecordMeta,
+        ) -> Result<(), SinkError> {
+            if r.seq == 1 {
+                return Err(SinkError::Write {
+                    what: "test".into(),
+                    source: std::io::Error::other("gone"),
+                });
+            }
+            Ok(())
+        }
+        fn flush(&mut self) -> Result<(), SinkError> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_record_the_sink_failed_to_write_is_dropped_not_delivered() {
+        let mut q = Queued::new(Box::new(Failing), 2, Full::Wait, meta());
+        for seq in 0..2 {
+            let r = FrameResult {
+                seq,
+                ..FrameResult::default()
+            };
+            q.emit(&Frame::rgb(&[], 1, 1, "x"), &r, &meta()).unwrap();
+        }
+        assert!(q.flush().is_err(), "the write error is reported");
+        let want = Records {
+            records: 2,
+            delivered: 1,
+            queued: 0,
+        };
+        assert_eq!((Sink::records(&q), q.dropped()), (Some(want), 1));
     }
 }
