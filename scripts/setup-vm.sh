@@ -14,7 +14,8 @@
 #   busybox               static busybox (from busybox-static, not installed)
 #   bin/                  the static guest tools built from tests/vm/*.c
 #   unavailable           written (with the reason) only when qemu cannot be
-#                         installed here; the VM tests then skip, saying so
+#                         installed here; the VM tests then fail with it,
+#                         unless the run declares EDGEPOSE_TEST_UNAVAILABLE=vm=WHY
 #
 # Host packages installed: qemu-system-x86 (without recommends), kmod (depmod,
 # modprobe --show-depends), cpio, make, gcc, libc6-dev (static guest tools and
@@ -62,7 +63,7 @@ if command -v qemu-system-x86_64 >/dev/null 2>&1 && qemu-system-x86_64 --version
     rm -f "$vm/unavailable"
 else
     echo "qemu-system-x86_64 could not be installed or run on this machine (package qemu-system-x86)" >"$vm/unavailable"
-    log "WARNING: $(cat "$vm/unavailable"); the VM tests will skip"
+    log "WARNING: $(cat "$vm/unavailable"); the VM tests will fail unless EDGEPOSE_TEST_UNAVAILABLE declares vm=WHY"
 fi
 
 # download PKG...: apt-get download into debs/ unless a .deb of that name is there.

@@ -78,6 +78,12 @@ impl Backoff {
     /// Sleeps until the next attempt is due, looking at `stop` at least
     /// every 50 ms; false when `stop` ended the wait.
     pub fn sleep(&self, stop: Option<&AtomicBool>) -> bool {
+        self.sleep_with(stop, || {})
+    }
+
+    /// [`Backoff::sleep`], calling `tick` before every slice of the wait
+    /// (a camera's sign of life for the watchdog, [`crate::notify`]).
+    pub fn sleep_with(&self, stop: Option<&AtomicBool>, mut tick: impl FnMut()) -> bool {
         let stopped = || stop.is_some_and(|s| s.load(Ordering::Relaxed));
         let Some(at) = self.retry_at else {
             return !stopped();
@@ -90,6 +96,7 @@ impl Backoff {
             if now >= at {
                 return true;
             }
+            tick();
             std::thread::sleep((at - now).min(SLICE));
         }
     }

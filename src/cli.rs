@@ -159,6 +159,11 @@ pub struct RunArgs {
     /// that a camera run drops the oldest (counted), a file run waits.
     #[arg(long, default_value_t = 4)]
     pub sink_queue: usize,
+    /// Also write the end-of-run summary as JSON to this file: frames in,
+    /// processed, dropped and skipped, each sink's records (delivered,
+    /// dropped, queued), the stage latencies.
+    #[arg(long, value_name = "FILE")]
+    pub summary_json: Option<PathBuf>,
 }
 
 /// Arguments of `probe`.

@@ -10,9 +10,14 @@ use serde::Serialize;
 use crate::infer::DelegateStatus;
 use crate::stats::{stage_table, Summary};
 
-/// What a run did.
+/// What a run did. Every frame the source gave is in exactly one of
+/// `frames`, `dropped` and `frame_errors`: `frames_in = frames + dropped +
+/// frame_errors`; each sink's own counts are in `sinks`.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct RunReport {
+    /// Frames the source gave (read or not).
+    pub frames_in: u64,
+    /// Frames processed (inference, tracking, handed to every sink).
     pub frames: u64,
     /// Frames prepared but replaced by a newer one before inference.
     pub dropped: u64,
@@ -35,17 +40,36 @@ pub struct RunReport {
     pub first_invoke_ms: Option<f64>,
     /// What the delegate did.
     pub delegate: DelegateStatus,
-    /// Results each sink dropped because it fell behind, in `--sink` order.
-    pub sinks: Vec<SinkDrops>,
+    /// What each sink dropped and delivered, in `--sink` order.
+    pub sinks: Vec<SinkCounts>,
     /// Summary lines of the source and sinks.
     pub notes: Vec<String>,
 }
 
-/// What one sink dropped ([`crate::sink::Sink::dropped`]).
+/// What one sink did with the results it was handed.
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
-pub struct SinkDrops {
+pub struct SinkCounts {
     pub name: String,
+    /// Results it dropped because it fell behind or lost its link
+    /// ([`crate::sink::Sink::dropped`]).
     pub dropped: u64,
+    /// For the sinks that account for every record
+    /// ([`crate::sink::Sink::records`]).
+    #[serde(flatten)]
+    pub records: Option<Records>,
+}
+
+/// A sink's records: every record handed to it was delivered, dropped
+/// ([`SinkCounts::dropped`]) or is still queued when the run ends:
+/// `records = delivered + dropped + queued`.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+pub struct Records {
+    /// Records handed to the sink.
+    pub records: u64,
+    /// Records written out (to the stream, port, broker or file).
+    pub delivered: u64,
+    /// Records still waiting.
+    pub queued: u64,
 }
 
 impl RunReport {

@@ -15,6 +15,7 @@ mod common;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use edgepose::decode::DecodeParams;
@@ -25,7 +26,7 @@ use edgepose::pipeline::Pipeline;
 use edgepose::preprocess::{InputMap, LetterboxResizer, Preprocess, ResizeMode};
 use edgepose::sink::json::JsonLines;
 use edgepose::sink::queue::{Full, Queued};
-use edgepose::sink::Sink;
+use edgepose::sink::{Sink, SinkError};
 use edgepose::source::{ImageSource, Source, SourceError};
 use edgepose::stream::{Controls, FrameErrors};
 use edgepose::track::{TrackedPersons, Tracker, TrackerParams, MAX_TRACKS};
@@ -298,6 +299,38 @@ impl Source for Repeat {
     }
 }
 
+/// A sink that draws, as `--annotate` does, without writing anything: it
+/// gets every frame as full-size RGB (converted on the capture thread from
+/// the camera format) and checks its size and that it is a picture.
+struct Drawing {
+    frames: Arc<AtomicU64>,
+}
+
+impl Sink for Drawing {
+    fn emit(
+        &mut self,
+        frame: &Frame<'_>,
+        _result: &FrameResult,
+        _meta: &edgepose::frame::RecordMeta,
+    ) -> Result<(), SinkError> {
+        let px = frame.pixels;
+        assert_eq!(px.len(), frame.width as usize * frame.height as usize * 3);
+        assert_eq!((frame.width, frame.height), (640, 480));
+        let (lo, hi) = px
+            .iter()
+            .fold((255u8, 0u8), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+        assert!(hi - lo > 100, "a picture, not a flat buffer: {lo}..{hi}");
+        self.frames.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+    fn flush(&mut self) -> Result<(), SinkError> {
+        Ok(())
+    }
+    fn wants_pixels(&self) -> bool {
+        true
+    }
+}
+
 /// zidane.jpg cropped to 4:3 and scaled to 640x480, as YUYV, NV12 and MJPEG.
 fn camera_frames() -> Vec<(PixelFormat, Vec<u8>, usize)> {
     let img = image::open(common::sample("samples/zidane.jpg"))
@@ -410,8 +443,13 @@ fn streaming_run_allocates_nothing_per_frame_on_any_thread() {
             to: src_to,
         };
         let json = JsonLines::new(Box::new(std::io::sink()), "null");
+        let drawn = Arc::new(AtomicU64::new(0));
         let mut sinks: Vec<Box<dyn Sink>> = vec![
             Box::new(Queued::new(Box::new(json), 4, Full::Wait, meta.clone())),
+            // Wants the pixels: every frame is converted to RGB as well.
+            Box::new(Drawing {
+                frames: Arc::clone(&drawn),
+            }),
             // The web preview, with nobody watching: it must cost nothing.
             edgepose::sink::open("http:127.0.0.1:0").unwrap(),
         ];
@@ -444,6 +482,11 @@ fn streaming_run_allocates_nothing_per_frame_on_any_thread() {
             report.persons >= src_to,
             "{format:?}: {} persons",
             report.persons
+        );
+        assert_eq!(
+            drawn.load(Ordering::Relaxed),
+            src_to,
+            "{format:?}: every frame drawn on as RGB"
         );
         assert_eq!(n, 0, "{format:?}: allocations in the streaming loop");
     }

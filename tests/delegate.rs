@@ -19,60 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-use common::{edgepose, json_lines, own_stderr, run, sample, Flavour};
-
-/// A C compiler for the architecture the tests run on: the test binary may
-/// be a cross build running under qemu-user, whose edgepose can only load
-/// a delegate of its own architecture. `EDGEPOSE_TEST_CC` overrides.
-fn c_compiler() -> String {
-    if let Ok(cc) = std::env::var("EDGEPOSE_TEST_CC") {
-        return cc;
-    }
-    let cross = match std::env::consts::ARCH {
-        "aarch64" => Some("aarch64-linux-gnu-gcc"),
-        "arm" => Some("arm-linux-gnueabihf-gcc"),
-        _ => None,
-    };
-    let native = |name: &str| {
-        Command::new(name)
-            .arg("-dumpmachine")
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-    };
-    // `cc` when it targets this architecture (a native machine), else the
-    // Debian cross compiler.
-    match native("cc") {
-        Some(m) if m.starts_with(std::env::consts::ARCH) => "cc".into(),
-        _ => cross.unwrap_or("cc").into(),
-    }
-}
-
-/// The test delegate, compiled once per test binary.
-fn test_delegate() -> &'static Path {
-    static LIB: OnceLock<PathBuf> = OnceLock::new();
-    LIB.get_or_init(|| {
-        let headers = common::cache().join("tflite-headers");
-        assert!(
-            headers.join("tensorflow/lite/core/c/common.h").exists(),
-            "TFLite headers not found at {}: run scripts/setup.sh first",
-            headers.display()
-        );
-        let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("libedgepose_test_delegate.so");
-        let src = common::repo().join("tests/fixtures/test-delegate/test_delegate.c");
-        let status = Command::new(c_compiler())
-            .args(["-shared", "-fPIC", "-O1", "-Wall", "-Werror", "-I"])
-            .arg(&headers)
-            .arg(&src)
-            .arg("-o")
-            .arg(&out)
-            .status()
-            .expect("run cc (scripts/setup.sh installs gcc)");
-        assert!(status.success(), "compiling {} failed", src.display());
-        out
-    })
-}
+use common::{c_compiler, edgepose, json_lines, own_stderr, run, sample, test_delegate, Flavour};
 
 fn classic() -> Command {
     edgepose(Flavour::Classic)
@@ -334,8 +281,9 @@ fn xnnpack_and_accelerators_on_runtimes_without_them() {
         "{}",
         stderr(&out)
     );
-    if cfg!(target_arch = "arm") {
-        println!("no LiteRT on armv7 (no 32-bit ARM build is published): LiteRT part not run");
+    // LiteRT publishes no 32-bit ARM build: the armv7 runs declare it
+    // unavailable (tests/common/skip.rs), and only then is this part skipped.
+    if !common::litert_available() {
         return;
     }
     // LiteRT loads no plugin delegates and has only its CPU accelerator here.

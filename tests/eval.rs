@@ -115,6 +115,10 @@ fn every_yolo_model_matches_its_measured_ap_and_pycocotools_on_its_own_results()
             .map(|v| v.as_f64().unwrap())
             .collect();
         let theirs = pycocotools(&dir.path().join("results.json"));
+        // COCO's keypoint summary is 10 numbers; a short or long list on
+        // either side is a failure, not a shorter comparison.
+        assert_eq!(ours.len(), 10, "{model}: edgepose's stats: {ours:?}");
+        assert_eq!(theirs.len(), 10, "{model}: pycocotools' stats: {theirs:?}");
         for (i, (a, b)) in ours.iter().zip(&theirs).enumerate() {
             assert!(
                 (a - b).abs() <= 1e-9,

@@ -158,11 +158,12 @@ fn opencv(flavour: Flavour) -> Set {
 }
 
 #[test]
-#[cfg_attr(
-    target_arch = "arm",
-    ignore = "LiteRT publishes no 32-bit ARM build (ai-edge-litert has no armv7 wheel)"
-)]
 fn litert_matches_pillow_reference_on_every_model() {
+    // LiteRT publishes no 32-bit ARM build: the armv7 runs declare it
+    // unavailable (tests/common/skip.rs).
+    if !common::litert_available() {
+        return;
+    }
     check_flavour(Flavour::Litert, pillow(Flavour::Litert));
 }
 
@@ -173,22 +174,21 @@ fn classic_matches_pillow_reference_on_every_model() {
 
 /// The OpenCV sets are made on x86_64 (ARM's int8 kernels round
 /// differently) and their 86 images are too slow under qemu-user: the ARM
-/// builds keep the Pillow sets above.
+/// runs declare them unavailable (tests/common/skip.rs) and keep the
+/// Pillow sets above.
 #[test]
-#[cfg_attr(
-    any(target_arch = "aarch64", target_arch = "arm"),
-    ignore = "OpenCV set made with x86_64 kernels; 86 images too slow under qemu-user (ARM keeps the Pillow sets)"
-)]
 fn litert_matches_opencv_reference_on_every_model() {
+    if !common::opencv_sets_available() {
+        return;
+    }
     check_flavour(Flavour::Litert, opencv(Flavour::Litert));
 }
 
 #[test]
-#[cfg_attr(
-    any(target_arch = "aarch64", target_arch = "arm"),
-    ignore = "OpenCV set made with x86_64 kernels; 86 images too slow under qemu-user (ARM keeps the Pillow sets)"
-)]
 fn classic_matches_opencv_reference_on_every_model() {
+    if !common::opencv_sets_available() {
+        return;
+    }
     check_flavour(Flavour::Classic, opencv(Flavour::Classic));
 }
 
@@ -254,19 +254,17 @@ fn check_eval(flavour: Flavour) {
 }
 
 #[test]
-#[cfg_attr(
-    any(target_arch = "aarch64", target_arch = "arm"),
-    ignore = "OpenCV set made with x86_64 kernels; 86 images too slow under qemu-user (ARM keeps the Pillow sets)"
-)]
 fn litert_eval_ap_equals_the_opencv_references() {
+    if !common::opencv_sets_available() {
+        return;
+    }
     check_eval(Flavour::Litert);
 }
 
 #[test]
-#[cfg_attr(
-    any(target_arch = "aarch64", target_arch = "arm"),
-    ignore = "OpenCV set made with x86_64 kernels; 86 images too slow under qemu-user (ARM keeps the Pillow sets)"
-)]
 fn classic_eval_ap_equals_the_opencv_references() {
+    if !common::opencv_sets_available() {
+        return;
+    }
     check_eval(Flavour::Classic);
 }

@@ -15,22 +15,19 @@
 //!   and counted, nothing half-written reaches the receiver;
 //! - `listen` on a live pty stops on SIGINT with its summary.
 //!
-//! Under qemu-user the serial ioctls (`termios2`) return ENOSYS; these tests
-//! then print why and skip (only in that case).
+//! Under qemu-user the serial ioctls (`TCGETS2`) return ENOSYS; the ARM
+//! runs declare `termios2` unavailable, and these tests record a skip there
+//! (tests/common/skip.rs). Anywhere else that is a failure.
 
 mod common;
 
-use std::ffi::CStr;
 use std::io::{BufRead, BufReader, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use common::edgepose;
+use common::pty::{decode_capture, pty, reader, serial_ioctls_work, symlink, Pty};
 use edgepose::frame::{Frame, FrameResult, Keypoint, Person, RecordMeta, TrackMeta, MAX_KEYPOINTS};
 use edgepose::sink::serial::{SerialSink, SerialStats};
 use edgepose::sink::Sink;
@@ -39,125 +36,6 @@ use edgepose_wire as wire;
 use serde_json::Value;
 
 // ---------------------------------------------------------------- helpers
-
-/// A pseudo-terminal pair; the test keeps a slave descriptor open so the
-/// master never sees a hang-up while the program under test reopens.
-struct Pty {
-    master: Option<OwnedFd>,
-    slave: Option<OwnedFd>,
-    path: String,
-}
-
-fn pty() -> Pty {
-    let (mut m, mut s): (libc::c_int, libc::c_int) = (-1, -1);
-    // SAFETY: openpty writes two descriptors; no name buffer is passed.
-    let r = unsafe {
-        libc::openpty(
-            &mut m,
-            &mut s,
-            std::ptr::null_mut(),
-            std::ptr::null(),
-            std::ptr::null(),
-        )
-    };
-    assert_eq!(r, 0, "openpty: {}", std::io::Error::last_os_error());
-    // SAFETY: both descriptors were just returned to us and are owned here.
-    let (master, slave) = unsafe { (OwnedFd::from_raw_fd(m), OwnedFd::from_raw_fd(s)) };
-    for fd in [m, s] {
-        // Not inherited by the programs under test, or closing the master
-        // here would not make the port vanish for them.
-        // SAFETY: fcntl on descriptors owned above.
-        assert_eq!(
-            unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) },
-            0
-        );
-    }
-    let mut name = [0 as libc::c_char; 256];
-    // SAFETY: the buffer and its length are valid.
-    let r = unsafe { libc::ttyname_r(slave.as_raw_fd(), name.as_mut_ptr(), name.len()) };
-    assert_eq!(r, 0, "ttyname_r");
-    // SAFETY: ttyname_r wrote a NUL-terminated string.
-    let path = unsafe { CStr::from_ptr(name.as_ptr()) }
-        .to_string_lossy()
-        .into_owned();
-    Pty {
-        master: Some(master),
-        slave: Some(slave),
-        path,
-    }
-}
-
-/// False (after saying why) when the serial ioctls are not implemented,
-/// as under qemu-user; any other failure to open the pty is a test failure.
-fn serial_ioctls_work(path: &str) -> bool {
-    match serialport::new(path, 115_200).open_native() {
-        Ok(_) => true,
-        Err(e) if e.description.contains("Function not implemented") => {
-            eprintln!(
-                "SKIPPED: serial ioctls on a pty return ENOSYS here (qemu-user?): {}",
-                e.description
-            );
-            false
-        }
-        Err(e) => panic!("cannot open pty slave {path}: {e}"),
-    }
-}
-
-/// Reads a master descriptor on a thread until stopped, or (with
-/// `close_after`) until that many `0x00` delimiters arrived, when it closes
-/// the master: the port vanishes for the slave's user.
-struct Reader {
-    stop: Arc<AtomicBool>,
-    handle: JoinHandle<Vec<u8>>,
-}
-
-fn reader(master: OwnedFd, close_after: Option<usize>) -> Reader {
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = Arc::clone(&stop);
-    let handle = std::thread::spawn(move || {
-        let fd: RawFd = master.as_raw_fd();
-        let mut out = Vec::new();
-        let mut buf = vec![0u8; 65536];
-        loop {
-            let stopping = flag.load(Ordering::Relaxed);
-            let mut p = libc::pollfd {
-                fd,
-                events: libc::POLLIN,
-                revents: 0,
-            };
-            // SAFETY: one valid pollfd.
-            let r = unsafe { libc::poll(&mut p, 1, if stopping { 0 } else { 20 }) };
-            if r > 0 && p.revents & libc::POLLIN != 0 {
-                // SAFETY: buf is valid for its length.
-                let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
-                if n > 0 {
-                    out.extend_from_slice(&buf[..n as usize]);
-                    if let Some(k) = close_after {
-                        if out.iter().filter(|b| **b == 0).count() >= k {
-                            drop(master);
-                            return out;
-                        }
-                    }
-                    continue;
-                }
-                std::thread::sleep(Duration::from_millis(5));
-            } else if stopping {
-                return out;
-            } else if r > 0 {
-                // Hang-up: no slave open (yet); wait for one.
-                std::thread::sleep(Duration::from_millis(5));
-            }
-        }
-    });
-    Reader { stop, handle }
-}
-
-impl Reader {
-    fn finish(self) -> Vec<u8> {
-        self.stop.store(true, Ordering::Relaxed);
-        self.handle.join().expect("reader thread")
-    }
-}
 
 /// Writes `bytes` into a file in a fresh temporary directory.
 fn temp_file(dir: &tempfile::TempDir, name: &str, bytes: &[u8]) -> PathBuf {
@@ -753,26 +631,20 @@ fn sink(spec: &str) -> SerialSink {
     SerialSink::open(&mut Spec::parse(spec).unwrap()).unwrap()
 }
 
-/// Decodes a binary capture with the library's deframer: sequence numbers
-/// of good frames, and the number of bad pieces.
-fn decode_capture(bytes: &[u8]) -> (Vec<u32>, usize) {
-    let mut buf = vec![0u8; wire::MAX_PAYLOAD_LEN + 64];
-    let mut d = wire::Deframer::new(&mut buf);
-    let (mut seqs, mut bad) = (Vec::new(), 0);
-    for &b in bytes {
-        match d.feed(b) {
-            Some(wire::Event::Frame(f)) => seqs.push(f.seq()),
-            Some(wire::Event::Error(_)) => bad += 1,
-            Some(wire::Event::Skipped(_)) => bad += 1,
-            None => {}
-        }
+/// Waits (up to 10 s) until the sink's writer thread has got to where
+/// `done` says: the sink writes on its own thread, so what a write did
+/// shows in the counters a moment after `emit` returned.
+fn settle(s: &SerialSink, what: &str, done: impl Fn(&SerialSink) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !done(s) {
+        assert!(
+            Instant::now() < deadline,
+            "the serial writer never got to: {what}; {:?}, {} queued",
+            s.stats(),
+            s.queued()
+        );
+        std::thread::sleep(Duration::from_millis(5));
     }
-    (seqs, bad)
-}
-
-fn symlink(target: &str, link: &Path) {
-    let _ = std::fs::remove_file(link);
-    std::os::unix::fs::symlink(target, link).unwrap();
 }
 
 #[test]
@@ -793,6 +665,8 @@ fn sink_reconnects_when_the_port_comes_back() {
     let r1 = reader(master.unwrap(), None);
     for seq in 0..5 {
         s.emit(&frame, &result(seq, 2, true), &meta).unwrap();
+        // Paced like frames: each record leaves before the next comes.
+        settle(&s, "the record sent", |s| s.queued() == 0);
     }
     s.flush().unwrap();
     std::thread::sleep(Duration::from_millis(50));
@@ -804,6 +678,7 @@ fn sink_reconnects_when_the_port_comes_back() {
     for seq in 5..10 {
         s.emit(&frame, &result(seq, 2, true), &meta).unwrap();
     }
+    settle(&s, "the failed write", |s| s.stats().disconnects > 0);
     let st = s.stats();
     assert_eq!(st.disconnects, 1);
     assert_eq!(st.sent, 5);
@@ -812,8 +687,8 @@ fn sink_reconnects_when_the_port_comes_back() {
     let mut p2 = pty();
     symlink(&p2.path, &link);
     let r2 = reader(p2.master.take().unwrap(), None);
-    // flush() tries to reopen at once (emit waits out the backoff) and
-    // sends what was queued while unplugged.
+    // flush() tries to reopen at once (the writer may also have got there
+    // on its backoff) and sends what was queued while unplugged.
     s.flush().unwrap();
     assert_eq!(s.stats().reconnects, 1, "{:?}", s.stats());
     for seq in 10..15 {
@@ -862,7 +737,10 @@ fn sink_waits_for_a_port_that_appears_later() {
     }
     symlink(&p.path, &link);
     let r = reader(p.master.take().unwrap(), None);
-    std::thread::sleep(Duration::from_millis(300));
+    // The writer reopens on its backoff and sends the two waiting records.
+    settle(&s, "the reopen and the waiting records", |s| {
+        s.stats().reconnects == 1 && s.queued() == 0
+    });
     for seq in 4..6 {
         s.emit(&frame, &result(seq, 1, false), &meta).unwrap();
     }
@@ -888,7 +766,11 @@ fn a_stalled_port_drops_the_oldest_records_and_never_blocks() {
     ));
     let (meta, frame) = (meta(), frame());
     const N: u64 = 120;
-    for seq in 0..N {
+    s.emit(&frame, &result(0, 10, true), &meta).unwrap();
+    // Record 0 on the wire (after the one-byte delimiter) before the rest
+    // come: the writer has its own thread, so this is the test's timing.
+    settle(&s, "record 0 under way", |s| s.stats().bytes > 1);
+    for seq in 1..N {
         s.emit(&frame, &result(seq, 10, true), &meta).unwrap();
     }
     let st = s.stats();

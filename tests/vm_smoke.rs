@@ -376,12 +376,12 @@ fn vm_runs_edgepose_with_litert() {
                 "box: guest {g}\nhost {h}"
             );
         }
-        for (gk, hk) in g["keypoints"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .zip(h["keypoints"].as_array().unwrap())
-        {
+        let (gks, hks) = (
+            g["keypoints"].as_array().unwrap(),
+            h["keypoints"].as_array().unwrap(),
+        );
+        assert_eq!(gks.len(), hks.len(), "keypoints: guest {g}\nhost {h}");
+        for (gk, hk) in gks.iter().zip(hks) {
             assert!(
                 close(&gk["x"], &hk["x"]) && close(&gk["y"], &hk["y"]),
                 "keypoint: guest {gk}\nhost {hk}"

@@ -81,6 +81,10 @@ pub fn command(ctx: &Context, args: &RunArgs) -> Result<ExitCode> {
     match report {
         Ok(r) => {
             eprintln!("{}", r.human());
+            if let Some(path) = &run.summary_json {
+                write_summary(path, &r)
+                    .with_context(|| format!("--summary-json {}", path.display()))?;
+            }
             Ok(ExitCode::SUCCESS)
         }
         Err(StreamError::Source(e)) => {
@@ -98,4 +102,19 @@ pub fn command(ctx: &Context, args: &RunArgs) -> Result<ExitCode> {
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// Writes the run's summary as JSON: to a temporary name beside `path`,
+/// then renamed into place, so a reader never sees half of it.
+fn write_summary(path: &std::path::Path, report: &crate::stream::RunReport) -> Result<()> {
+    let mut text = serde_json::to_string_pretty(report)?;
+    text.push('\n');
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".part");
+    let tmp = std::path::PathBuf::from(tmp);
+    let written = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    Ok(written?)
 }

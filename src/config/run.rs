@@ -3,7 +3,7 @@
 //! no `--source` uses the profile's `camera`, and `--sink serial` /
 //! `--sink display` (the bare words) its `serial` / `display`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::{count, number, show, ConfigError, Settings};
@@ -41,6 +41,9 @@ pub struct RunSettings {
     /// score threshold lowered to the tracker's low threshold when
     /// tracking (low-score detections may extend tracks that exist).
     pub decode: DecodeParams,
+    /// Where the end-of-run summary goes as JSON: a file in a directory
+    /// that exists (checked here, so a long run does not fail at its end).
+    pub summary_json: Option<PathBuf>,
 }
 
 impl RunSettings {
@@ -104,6 +107,11 @@ impl RunSettings {
             sink_queue,
             tracking,
             decode,
+            summary_json: args
+                .summary_json
+                .as_deref()
+                .map(|p| output_file("--summary-json", p))
+                .transpose()?,
         })
     }
 }
@@ -126,6 +134,27 @@ fn board_camera(board: &Board) -> Option<(String, &'static str)> {
         }
     }
     board.camera.clone().map(|c| (c, "camera"))
+}
+
+/// `path` when a file can be written there: not empty, not a directory,
+/// in a directory that exists.
+fn output_file(option: &'static str, path: &Path) -> Result<PathBuf, ConfigError> {
+    let bad = || ConfigError::BadOption {
+        option,
+        value: path.display().to_string(),
+        expected: "a file in a directory that exists",
+    };
+    if path.as_os_str().is_empty() || path.is_dir() {
+        return Err(bad());
+    }
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    if !dir.is_dir() {
+        return Err(bad());
+    }
+    Ok(path.to_path_buf())
 }
 
 /// `spec`, or for the bare words `serial` and `display` the board
@@ -300,6 +329,34 @@ mod tests {
             ["json"],
             "the command line replaces the file's list"
         );
+    }
+
+    #[test]
+    fn the_summary_file_must_be_writable_where_it_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let ok = dir.path().join("summary.json");
+        let r = RunSettings::resolve(
+            &args(&["--source", "x", "--summary-json", ok.to_str().unwrap()]),
+            &global(PI),
+        )
+        .unwrap();
+        assert_eq!(r.summary_json.as_deref(), Some(ok.as_path()));
+        let missing = dir.path().join("no/such/dir/s.json");
+        for bad in [dir.path(), missing.as_path()] {
+            let err = RunSettings::resolve(
+                &args(&["--source", "x", "--summary-json", bad.to_str().unwrap()]),
+                &global(PI),
+            )
+            .unwrap_err()
+            .to_string();
+            assert_eq!(
+                err,
+                format!(
+                    "--summary-json {}: expected a file in a directory that exists",
+                    bad.display()
+                )
+            );
+        }
     }
 
     #[test]

@@ -15,7 +15,7 @@
 use super::kernels::{Kernels, Planes, Store};
 use super::opencv::{self, Tap, Yuv};
 use super::InputMap;
-use crate::frame::{PixelFormat, YuvEncoding};
+use crate::frame::{Frame, PixelFormat, YuvEncoding};
 
 /// The geometry the tables were built for.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -64,7 +64,7 @@ impl<T: Clone + Default> Ring<T> {
 }
 
 /// One frame's source: its bytes and layout.
-struct Src<'a> {
+pub(super) struct Src<'a> {
     px: &'a [u8],
     format: PixelFormat,
     stride: usize,
@@ -73,9 +73,22 @@ struct Src<'a> {
     yuv: Yuv,
 }
 
-impl Src<'_> {
+impl<'a> Src<'a> {
+    /// The source of a whole (checked) frame; also the full-size RGB
+    /// conversion of [`super::rgb`].
+    pub(super) fn new(frame: &Frame<'a>) -> Self {
+        Self {
+            px: frame.pixels,
+            format: frame.format,
+            stride: frame.stride,
+            w: frame.width as usize,
+            h: frame.height as usize,
+            yuv: Yuv::new(frame.yuv),
+        }
+    }
+
     /// Converts source row `y` into three planes of `w` bytes in `out`.
-    fn convert(&self, k: &Kernels, y: usize, out: &mut [u8]) {
+    pub(super) fn convert(&self, k: &Kernels, y: usize, out: &mut [u8]) {
         let (r, rest) = out.split_at_mut(self.w);
         let (g, b) = rest.split_at_mut(self.w);
         let p = Planes { r, g, b };

@@ -7,10 +7,11 @@
 //! applies the value range and the input tensor's own quantization (uint8,
 //! int8 or float32) in the same pass. The resize itself is done by the
 //! backend in [`resize`]; docs/preprocessing.md says what each mode matches.
-//! [`RgbConverter`] makes a frame's own pixels packed RGB at full size, for
+//! [`ToRgb`] makes a frame's own pixels packed RGB at full size, for
 //! the sinks that draw on them.
 
 mod fused;
+mod jpeg;
 pub mod kernels;
 pub mod opencv;
 mod pillow;
@@ -18,7 +19,8 @@ mod resize;
 mod rgb;
 
 pub use fused::Fused;
-pub use rgb::RgbConverter;
+pub use jpeg::jpeg_payload;
+pub use rgb::ToRgb;
 
 pub use resize::LetterboxResizer;
 

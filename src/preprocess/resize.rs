@@ -7,6 +7,7 @@
 //! buffers are allocated once and reused per frame.
 
 use super::fused::Fused;
+use super::jpeg::JpegDecoder;
 use super::pillow::PillowResampler;
 use super::{InputMap, Letterbox, Preprocess, PreprocessError, ResizeMode};
 use crate::frame::{Frame, PixelFormat};
@@ -21,7 +22,7 @@ pub struct LetterboxResizer {
     mode: ResizeMode,
     exact: PillowResampler,
     fused: Fused,
-    jpeg: Option<turbojpeg::Decompressor>,
+    jpeg: JpegDecoder,
     jpeg_buf: Vec<u8>,
 }
 
@@ -37,7 +38,7 @@ impl LetterboxResizer {
             mode,
             exact: PillowResampler::default(),
             fused: Fused::new(dst_w, dst_h),
-            jpeg: None,
+            jpeg: JpegDecoder::default(),
             jpeg_buf: Vec::new(),
         }
     }
@@ -159,7 +160,7 @@ impl LetterboxResizer {
         Ok(())
     }
 
-    /// MJPEG / JPEG frames: decoded by libjpeg-turbo into a reused buffer
+    /// MJPEG / JPEG frames: decoded ([`super::jpeg`]) into a reused buffer
     /// (in draft mode at the smallest DCT scale, 1/2, 1/4 or 1/8, that still
     /// covers the letterboxed size), then letterboxed from RGB.
     fn prepare_jpeg(
@@ -167,58 +168,20 @@ impl LetterboxResizer {
         frame: &Frame<'_>,
         input: &mut [u8],
     ) -> Result<Letterbox, PreprocessError> {
-        let corrupt = |why: String| PreprocessError::CorruptJpeg {
-            seq: frame.seq,
-            origin: frame.origin.to_string(),
-            why,
-        };
-        let data = jpeg_payload(frame.pixels).ok_or_else(|| {
-            corrupt("no start-of-image/end-of-image markers: truncated frame".into())
-        })?;
-        if self.jpeg.is_none() {
-            self.jpeg = Some(turbojpeg::Decompressor::new().map_err(|e| corrupt(e.to_string()))?);
-        }
-        let Some(dec) = self.jpeg.as_mut() else {
-            return Err(corrupt("no JPEG decompressor".into()));
-        };
-        let header = dec.read_header(data).map_err(|e| corrupt(e.to_string()))?;
-        let (w, h) = (header.width, header.height);
-        if w == 0 || h == 0 || w > 16384 || h > 16384 {
-            return Err(corrupt(format!("implausible size {w}x{h}")));
-        }
-        let lb = Letterbox::new(w as u32, h as u32, self.dst_w, self.dst_h);
-        let mut factor = turbojpeg::ScalingFactor::ONE;
-        if self.mode == ResizeMode::Draft {
-            for f in [
-                turbojpeg::ScalingFactor::ONE_EIGHTH,
-                turbojpeg::ScalingFactor::ONE_QUARTER,
-                turbojpeg::ScalingFactor::ONE_HALF,
-            ] {
-                if f.scale(w) >= lb.new_w as usize && f.scale(h) >= lb.new_h as usize {
-                    factor = f;
-                    break;
-                }
-            }
-        }
-        dec.set_scaling_factor(factor)
-            .map_err(|e| corrupt(e.to_string()))?;
-        let (sw, sh) = (factor.scale(w), factor.scale(h));
-        // Grows to the largest frame once; no allocation per frame after.
-        if self.jpeg_buf.len() < sw * sh * 3 {
-            self.jpeg_buf.resize(sw * sh * 3, 0);
-        }
-        let rgb = &mut self.jpeg_buf[..sw * sh * 3];
-        dec.decompress(
-            data,
-            turbojpeg::Image {
-                pixels: &mut rgb[..],
-                width: sw,
-                pitch: sw * 3,
-                height: sh,
-                format: turbojpeg::PixelFormat::RGB,
+        let (dst_w, dst_h, draft) = (self.dst_w, self.dst_h, self.mode == ResizeMode::Draft);
+        let mut buf = std::mem::take(&mut self.jpeg_buf);
+        let decoded = self.jpeg.decode(
+            frame,
+            |w, h| {
+                let lb = Letterbox::new(w, h, dst_w, dst_h);
+                draft.then_some((lb.new_w, lb.new_h))
             },
-        )
-        .map_err(|e| corrupt(e.to_string()))?;
+            &mut buf,
+        );
+        self.jpeg_buf = buf;
+        let d = decoded?;
+        let lb = Letterbox::new(d.full.0, d.full.1, dst_w, dst_h);
+        let (sw, sh) = d.size;
         if self.mode == ResizeMode::Pillow {
             let buf = std::mem::take(&mut self.jpeg_buf);
             let done = self.exact_rgb(&buf[..sw * sh * 3], &lb, input);
@@ -238,31 +201,5 @@ impl LetterboxResizer {
             );
         }
         Ok(lb)
-    }
-}
-
-/// The JPEG inside a capture buffer: from the start-of-image marker to the
-/// last end-of-image marker (drivers pad buffers and report `bytesused`
-/// loosely); `None` when either marker is missing (a truncated frame).
-pub fn jpeg_payload(buf: &[u8]) -> Option<&[u8]> {
-    if buf.len() < 4 || buf[0] != 0xFF || buf[1] != 0xD8 {
-        return None;
-    }
-    let end = buf.windows(2).rposition(|w| w == [0xFF, 0xD9])?;
-    Some(&buf[..end + 2])
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn jpeg_payload_trims_padding_and_rejects_truncation() {
-        let mut b = vec![0xFF, 0xD8, 1, 2, 3, 0xFF, 0xD9];
-        assert_eq!(jpeg_payload(&b).map(<[u8]>::len), Some(7));
-        b.extend_from_slice(&[0, 0, 0, 0]);
-        assert_eq!(jpeg_payload(&b).map(<[u8]>::len), Some(7));
-        assert_eq!(jpeg_payload(&b[..5]), None);
-        assert_eq!(jpeg_payload(&[0xFF, 0xD9, 0xFF, 0xD9]), None);
     }
 }

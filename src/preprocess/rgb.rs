@@ -1,138 +1,80 @@
-//! A frame's own pixels as packed RGB at full size, for the sinks that draw
-//! on them (annotated images, the web preview): packed RGB is copied row by
-//! row (dropping any stride padding), YUYV, NV12 and GREY go through the
-//! fused converter of [`super::fused`] at scale 1 (its bilinear taps then
-//! fall on whole pixels, so it is a plain colour conversion with the
-//! frame's YCbCr matrix), MJPEG is decoded by libjpeg-turbo at full scale.
-//! Buffers grow to the largest frame once and are reused.
+//! Frames as packed RGB at their own size, for the sinks that draw on the
+//! picture (`--annotate`): the letterbox's own colour conversion
+//! (`cv2.cvtColor`'s integer BT.601 and the other colorimetries, through the
+//! fused converter's row kernels, [`super::fused`]) without the resize, and
+//! MJPEG decoded at full size ([`super::jpeg`]). So an annotated YUYV, NV12
+//! or MJPEG frame shows the picture the model saw, whatever the source
+//! format. Buffers are reused: once the frame size is known nothing is
+//! allocated per frame.
 
-use super::fused::Fused;
-use super::resize::jpeg_payload;
-use super::{InputMap, Letterbox, PreprocessError};
+use super::fused::Src;
+use super::jpeg::JpegDecoder;
+use super::kernels::{Kernels, Store};
+use super::PreprocessError;
 use crate::frame::{Frame, PixelFormat};
 
-/// Makes packed RGB of any frame format.
-#[derive(Default)]
-pub struct RgbConverter {
-    /// The converter and the frame width it was made for.
-    fused: Option<(Fused, u32, u32)>,
-    jpeg: Option<turbojpeg::Decompressor>,
+/// Converts frames of any format to packed RGB.
+pub struct ToRgb {
+    kernels: Kernels,
+    /// One converted row, planar (3 × width).
+    planes: Vec<u8>,
+    jpeg: JpegDecoder,
 }
 
-/// The input map that passes bytes through.
-fn identity() -> InputMap {
-    let mut table = [0u8; 256];
-    for (i, t) in table.iter_mut().enumerate() {
-        *t = i as u8;
-    }
-    InputMap::Bytes {
-        table,
-        identity: true,
+impl Default for ToRgb {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
-impl RgbConverter {
-    /// Writes `frame` as packed RGB into `out` (resized to fit) and returns
-    /// its width and height.
+impl ToRgb {
+    /// A converter on the best row kernels this CPU has.
+    pub fn new() -> Self {
+        Self {
+            kernels: Kernels::detect(),
+            planes: Vec::new(),
+            jpeg: JpegDecoder::default(),
+        }
+    }
+
+    /// Writes `frame` into `out` as packed RGB, `width × height × 3` bytes
+    /// (`out` keeps its capacity), and returns its width and height. The
+    /// frame's layout must have been checked ([`super::Preprocess::prepare`]
+    /// does: call this after it).
     pub fn convert(
         &mut self,
         frame: &Frame<'_>,
         out: &mut Vec<u8>,
     ) -> Result<(u32, u32), PreprocessError> {
-        let (w, h) = (frame.width, frame.height);
-        let bad_layout = || PreprocessError::BadLayout {
-            width: w,
-            height: h,
-            format: frame.format.fourcc(),
-            stride: frame.stride,
-            len: frame.pixels.len(),
-        };
         if frame.format == PixelFormat::Mjpeg {
-            return self.jpeg(frame, out);
+            let d = self.jpeg.decode(frame, |_, _| None, out)?;
+            out.truncate(d.size.0 * d.size.1 * 3);
+            return Ok(d.full);
         }
-        if w == 0 || h == 0 {
-            return Err(PreprocessError::BadFrame {
-                width: w,
-                height: h,
+        let (w, h) = (frame.width as usize, frame.height as usize);
+        let need = frame.format.frame_len(frame.stride, frame.height);
+        if w == 0 || h == 0 || frame.pixels.len() < need {
+            return Err(PreprocessError::BadLayout {
+                width: frame.width,
+                height: frame.height,
+                format: frame.format.fourcc(),
+                stride: frame.stride,
                 len: frame.pixels.len(),
             });
         }
-        if frame.stride < frame.format.min_stride(w)
-            || frame.pixels.len() < frame.format.frame_len(frame.stride, h)
-        {
-            return Err(bad_layout());
-        }
-        let row = w as usize * 3;
-        out.resize(row * h as usize, 0);
-        if frame.format == PixelFormat::Rgb24 {
-            for (dst, src) in out
-                .chunks_exact_mut(row)
-                .zip(frame.pixels.chunks(frame.stride))
-            {
-                dst.copy_from_slice(&src[..row]);
-            }
-            return Ok((w, h));
-        }
-        if !matches!(&self.fused, Some((_, fw, fh)) if (*fw, *fh) == (w, h)) {
-            self.fused = Some((Fused::new(w, h), w, h));
-        }
-        let Some((fused, ..)) = self.fused.as_mut() else {
-            return Err(bad_layout());
-        };
-        fused.letterbox(
-            frame.pixels,
-            frame.format,
-            frame.stride,
-            frame.yuv,
-            (w, h),
-            &Letterbox::new(w, h, w, h),
-            0,
-            &identity(),
-            out,
-        );
-        Ok((w, h))
-    }
-
-    /// A JPEG frame decoded at full size.
-    fn jpeg(
-        &mut self,
-        frame: &Frame<'_>,
-        out: &mut Vec<u8>,
-    ) -> Result<(u32, u32), PreprocessError> {
-        let corrupt = |why: String| PreprocessError::CorruptJpeg {
-            seq: frame.seq,
-            origin: frame.origin.to_string(),
-            why,
-        };
-        let data = jpeg_payload(frame.pixels).ok_or_else(|| {
-            corrupt("no start-of-image/end-of-image markers: truncated frame".into())
-        })?;
-        if self.jpeg.is_none() {
-            self.jpeg = Some(turbojpeg::Decompressor::new().map_err(|e| corrupt(e.to_string()))?);
-        }
-        let Some(dec) = self.jpeg.as_mut() else {
-            return Err(corrupt("no JPEG decompressor".into()));
-        };
-        let header = dec.read_header(data).map_err(|e| corrupt(e.to_string()))?;
-        let (w, h) = (header.width, header.height);
-        if w == 0 || h == 0 || w > 16384 || h > 16384 {
-            return Err(corrupt(format!("implausible size {w}x{h}")));
-        }
-        dec.set_scaling_factor(turbojpeg::ScalingFactor::ONE)
-            .map_err(|e| corrupt(e.to_string()))?;
         out.resize(w * h * 3, 0);
-        dec.decompress(
-            data,
-            turbojpeg::Image {
-                pixels: out.as_mut_slice(),
-                width: w,
-                pitch: w * 3,
-                height: h,
-                format: turbojpeg::PixelFormat::RGB,
-            },
-        )
-        .map_err(|e| corrupt(e.to_string()))?;
-        Ok((w as u32, h as u32))
+        if self.planes.len() < w * 3 {
+            self.planes.resize(w * 3, 0);
+        }
+        let src = Src::new(frame);
+        for (y, row) in out.chunks_exact_mut(w * 3).enumerate() {
+            let planes = &mut self.planes[..w * 3];
+            src.convert(&self.kernels, y, planes);
+            let (r, rest) = planes.split_at(w);
+            let (g, b) = rest.split_at(w);
+            self.kernels.store(r, g, b, &Store::Copy, row);
+        }
+        Ok((frame.width, frame.height))
     }
 }
 
@@ -140,63 +82,63 @@ impl RgbConverter {
 mod tests {
     use super::*;
     use crate::frame::YuvEncoding;
+    use crate::preprocess::opencv::Yuv;
 
-    fn frame(pixels: &[u8], format: PixelFormat, stride: usize, w: u32, h: u32) -> Frame<'_> {
+    fn frame(px: &[u8], format: PixelFormat, w: u32, h: u32, stride: usize) -> Frame<'_> {
         Frame {
             format,
             stride,
-            yuv: YuvEncoding::Bt601Full,
-            ..Frame::rgb(pixels, w, h, "test")
+            yuv: YuvEncoding::Bt601Limited,
+            ..Frame::rgb(px, w, h, "t")
         }
     }
 
     #[test]
-    fn strided_rgb_loses_its_padding() {
-        // 2x2 RGB rows padded to 8 bytes.
-        let px = [1, 2, 3, 4, 5, 6, 0, 0, 7, 8, 9, 10, 11, 12, 0, 0];
+    fn yuyv_and_nv12_convert_pixel_by_pixel_with_the_letterbox_formula() {
+        // 4x2 with distinct Y per pixel and U/V per pair (and per 2x2 in NV12).
+        let ys: Vec<u8> = (0..8).map(|i| 20 + 27 * i as u8).collect();
+        let (us, vs) = ([60u8, 200], [90u8, 170]);
+        let m = Yuv::new(YuvEncoding::Bt601Limited);
+        let want: Vec<u8> = (0..8)
+            .flat_map(|i| m.rgb(ys[i], us[(i % 4) / 2], vs[(i % 4) / 2]))
+            .collect();
+        let mut yuyv = Vec::new();
+        for row in 0..2 {
+            for pair in 0..2 {
+                let i = row * 4 + pair * 2;
+                yuyv.extend([ys[i], us[pair], ys[i + 1], vs[pair]]);
+            }
+        }
+        let mut nv12 = ys.clone();
+        nv12.extend([us[0], vs[0], us[1], vs[1]]);
+        let mut c = ToRgb::new();
         let mut out = Vec::new();
-        let size = RgbConverter::default()
-            .convert(&frame(&px, PixelFormat::Rgb24, 8, 2, 2), &mut out)
+        for (px, f, stride) in [(&yuyv, PixelFormat::Yuyv, 8), (&nv12, PixelFormat::Nv12, 4)] {
+            assert_eq!(
+                c.convert(&frame(px, f, 4, 2, stride), &mut out).unwrap(),
+                (4, 2)
+            );
+            assert_eq!(out, want, "{f:?}");
+        }
+        // Packed RGB with a padded stride comes out packed.
+        let mut rgb = want[..12].to_vec();
+        rgb.extend([0, 0, 0]);
+        rgb.extend(&want[12..]);
+        rgb.extend([0, 0, 0]);
+        c.convert(&frame(&rgb, PixelFormat::Rgb24, 4, 2, 15), &mut out)
             .unwrap();
-        assert_eq!(size, (2, 2));
-        assert_eq!(out, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+        assert_eq!(out, want);
+        let short = frame(&yuyv[..10], PixelFormat::Yuyv, 4, 2, 8);
+        assert!(c.convert(&short, &mut out).is_err());
     }
 
     #[test]
-    fn yuyv_and_grey_convert_pixel_for_pixel() {
-        // Full-range BT.601: Y=U=V=128 is grey 128; U=V=128 keeps Y as is.
-        let yuyv = [128, 128, 60, 128, 200, 128, 10, 128];
-        let mut out = Vec::new();
-        let mut c = RgbConverter::default();
-        c.convert(&frame(&yuyv, PixelFormat::Yuyv, 4, 2, 2), &mut out)
-            .unwrap();
-        assert_eq!(out, [128, 128, 128, 60, 60, 60, 200, 200, 200, 10, 10, 10]);
-        // Pure red in full-range BT.601: Y 76, U 85, V 255.
-        let red = [76, 85, 76, 255];
-        c.convert(&frame(&red, PixelFormat::Yuyv, 4, 2, 1), &mut out)
-            .unwrap();
-        for px in out.chunks(3) {
-            assert!(px[0] >= 253 && px[1] <= 2 && px[2] <= 2, "{px:?}");
-        }
+    fn grey_is_copied_to_all_three_channels() {
         let grey = [0, 255, 17, 99];
-        c.convert(&frame(&grey, PixelFormat::Grey, 2, 2, 2), &mut out)
+        let mut out = Vec::new();
+        ToRgb::new()
+            .convert(&frame(&grey, PixelFormat::Grey, 2, 2, 2), &mut out)
             .unwrap();
         assert_eq!(out, [0, 0, 0, 255, 255, 255, 17, 17, 17, 99, 99, 99]);
-    }
-
-    #[test]
-    fn short_frames_are_refused() {
-        let mut out = Vec::new();
-        let e = RgbConverter::default()
-            .convert(&frame(&[0; 7], PixelFormat::Yuyv, 4, 2, 2), &mut out)
-            .unwrap_err();
-        assert!(matches!(e, PreprocessError::BadLayout { .. }), "{e}");
-        let e = RgbConverter::default()
-            .convert(
-                &frame(&[0xFF, 0xD8, 0], PixelFormat::Mjpeg, 0, 0, 0),
-                &mut out,
-            )
-            .unwrap_err();
-        assert!(matches!(e, PreprocessError::CorruptJpeg { .. }), "{e}");
     }
 }

@@ -20,7 +20,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use crate::frame::{Frame, FrameResult, RecordMeta};
-use crate::report::RunReport;
+use crate::report::{Records, RunReport};
 
 pub use annotate::Annotator;
 pub use json::JsonLines;
@@ -105,6 +105,12 @@ pub trait Sink: Send {
     /// Results this sink dropped so far because it fell behind (its queue
     /// or slots were full); `None` for sinks that never drop.
     fn dropped(&self) -> Option<u64> {
+        None
+    }
+    /// For sinks that account for every record they were handed: how many,
+    /// how many were delivered and how many still wait (with
+    /// [`Sink::dropped`], every record is in exactly one of these).
+    fn records(&self) -> Option<Records> {
         None
     }
     /// True for sinks that bound their own backlog and never block the

@@ -16,6 +16,7 @@ use std::thread::JoinHandle;
 
 use super::{Sink, SinkError};
 use crate::frame::{Frame, FrameResult, RecordMeta};
+use crate::report::Records;
 
 /// Whether a full queue drops its oldest result or makes the producer wait.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,6 +41,8 @@ struct State {
     /// Slot the sink thread is writing out.
     busy: Option<usize>,
     closing: bool,
+    /// Results given to `emit`.
+    received: u64,
     dropped: u64,
     emitted: u64,
     error: Option<SinkError>,
@@ -87,6 +90,7 @@ impl Queued {
                 free: (0..capacity).rev().collect(),
                 busy: None,
                 closing: false,
+                received: 0,
                 dropped: 0,
                 emitted: 0,
                 error: None,
@@ -143,7 +147,8 @@ impl Queued {
         }
     }
 
-    /// Results dropped because the sink fell behind.
+    /// Results dropped because the sink fell behind (or failed to write
+    /// them out).
     pub fn dropped(&self) -> u64 {
         lock(&self.shared).dropped
     }
@@ -213,9 +218,13 @@ fn run(mut sink: Box<dyn Sink>, shared: &Shared, meta: &RecordMeta) -> Box<dyn S
         st.slots[i].origin = origin;
         st.busy = None;
         st.free.push(i);
-        st.emitted += 1;
-        if let Err(e) = outcome {
-            st.error.get_or_insert(e);
+        match outcome {
+            Ok(()) => st.emitted += 1,
+            // Not written out: dropped (the error ends the run).
+            Err(e) => {
+                st.dropped += 1;
+                st.error.get_or_insert(e);
+            }
         }
         shared.cv.notify_all();
     }
@@ -232,6 +241,7 @@ impl Sink for Queued {
         if let Some(e) = st.error.take() {
             return Err(e);
         }
+        st.received += 1;
         let idx = loop {
             if let Some(i) = st.free.pop() {
                 break i;
@@ -275,6 +285,17 @@ impl Sink for Queued {
 
     fn summary(&self) -> Option<String> {
         self.summary.clone()
+    }
+
+    /// The queue's view: results received, written out by the sink,
+    /// dropped when full, still waiting.
+    fn records(&self) -> Option<Records> {
+        let st = lock(&self.shared);
+        Some(Records {
+            records: st.received,
+            delivered: st.emitted,
+            queued: st.received.saturating_sub(st.emitted + st.dropped),
+        })
     }
 
     fn name(&self) -> String {
@@ -440,5 +461,47 @@ mod tests {
             "{seen:?} dropped {dropped}"
         );
         assert!(dropped >= 20, "dropped {dropped}");
+    }
+
+    /// Fails to write its second record.
+    struct Failing;
+
+    impl Sink for Failing {
+        fn emit(
+            &mut self,
+            _: &Frame<'_>,
+            r: &FrameResult,
+            _: &RecordMeta,
+        ) -> Result<(), SinkError> {
+            if r.seq == 1 {
+                return Err(SinkError::Write {
+                    what: "test".into(),
+                    source: std::io::Error::other("gone"),
+                });
+            }
+            Ok(())
+        }
+        fn flush(&mut self) -> Result<(), SinkError> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_record_the_sink_failed_to_write_is_dropped_not_delivered() {
+        let mut q = Queued::new(Box::new(Failing), 2, Full::Wait, meta());
+        for seq in 0..2 {
+            let r = FrameResult {
+                seq,
+                ..FrameResult::default()
+            };
+            q.emit(&Frame::rgb(&[], 1, 1, "x"), &r, &meta()).unwrap();
+        }
+        assert!(q.flush().is_err(), "the write error is reported");
+        let want = Records {
+            records: 2,
+            delivered: 1,
+            queued: 0,
+        };
+        assert_eq!((Sink::records(&q), q.dropped()), (Some(want), 1));
     }
 }

@@ -37,8 +37,9 @@ pub struct RawSource {
 }
 
 /// Splits concatenated JPEG images with the stream scanner; bytes outside
-/// images are skipped, a truncated last image is kept (the decoder rejects
-/// it, so it is reported).
+/// images are skipped, an image that breaks off and a truncated last image
+/// are kept as frames (the decoder rejects them, so they are reported and
+/// counted as frame errors, not lost without a word).
 fn split_jpegs(data: &[u8]) -> Vec<(usize, usize)> {
     let mut out = Vec::new();
     let mut scanner = JpegScanner::default();
@@ -49,7 +50,11 @@ fn split_jpegs(data: &[u8]) -> Vec<(usize, usize)> {
                 out.push((at, at + n));
                 at += n;
             }
-            Scan::Skip(n) | Scan::Corrupt(n) => at += n,
+            Scan::Skip(n) => at += n,
+            Scan::Corrupt(n) => {
+                out.push((at, at + n));
+                at += n;
+            }
             Scan::Need => {
                 if scanner.progress() > 0 {
                     out.push((at, data.len()));
@@ -199,6 +204,12 @@ mod tests {
         let d = [&[0u8, 7][..], &a, &b, &a[..a.len() / 2]].concat();
         let (x, y) = (2 + a.len(), 2 + a.len() + b.len());
         assert_eq!(split_jpegs(&d), vec![(2, x), (x, y), (y, d.len())]);
+        // An image that breaks off after its start marker is a frame of
+        // its own (rejected by the decoder, so counted), not skipped.
+        let d = [&a[..], &[0xFF, 0xD8], b"junk", &[0xFF, 0xD9], &b].concat();
+        let (x, y) = (a.len(), a.len() + 2);
+        let z = y + 6;
+        assert_eq!(split_jpegs(&d), vec![(0, x), (x, y), (z, z + b.len())]);
     }
 
     #[test]

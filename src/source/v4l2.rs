@@ -426,6 +426,10 @@ impl Camera {
             if self.stopping() {
                 return Ok(None);
             }
+            // Waiting for a frame, timing out or reopening the device is
+            // the capture side at work: the watchdog stays fed while the
+            // frame loop is idle (src/notify.rs).
+            crate::notify::capture_alive();
             if self.open.is_none() {
                 if let Some(since) = self.lost_since {
                     if since.elapsed() >= self.cfg.give_up {
@@ -449,7 +453,8 @@ impl Camera {
                             log::warn!("{}: cannot open ({why}); retrying", self.origin);
                         }
                         self.backoff.failed(Instant::now());
-                        self.backoff.sleep(self.stop.as_deref());
+                        self.backoff
+                            .sleep_with(self.stop.as_deref(), crate::notify::capture_alive);
                         continue;
                     }
                     Err(e) => return Err(e),

@@ -19,7 +19,7 @@
 //! finished, the sinks are flushed.
 //!
 //! The capture thread keeps each frame's pixels as packed RGB (converted
-//! from camera formats by [`RgbConverter`]) for the sinks that draw on
+//! from camera formats by [`ToRgb`]) for the sinks that draw on
 //! them: always for [`Sink::wants_pixels`], and while the flag of
 //! [`Sink::pixels_on_demand`] is set for the others.
 
@@ -29,10 +29,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Instant;
 
-use crate::frame::{Frame, FrameMeta, FrameResult, RecordMeta};
+use crate::frame::{Frame, FrameMeta, FrameResult, PixelFormat, RecordMeta};
 use crate::pipeline::{Pipeline, PipelineError};
-use crate::preprocess::{Letterbox, LetterboxResizer, Preprocess, RgbConverter};
-use crate::report::SinkDrops;
+use crate::preprocess::{Letterbox, LetterboxResizer, Preprocess, ToRgb};
+use crate::report::SinkCounts;
 use crate::sink::{Sink, SinkError};
 use crate::source::{Source, SourceError};
 use crate::stats::Samples;
@@ -84,6 +84,8 @@ struct Shared {
     mailbox: Mutex<Mailbox>,
     cv: Condvar,
     slots: Vec<Mutex<Slot>>,
+    /// Frames the source gave, read or not.
+    frames_in: AtomicU64,
     dropped: AtomicU64,
     frame_errors: AtomicU64,
 }
@@ -146,14 +148,15 @@ impl PixelWants {
     }
 }
 
-/// What each sink has dropped so far.
-fn sink_drops(sinks: &[Box<dyn Sink>]) -> Vec<SinkDrops> {
+/// What each sink has dropped (and delivered) so far.
+fn sink_counts(sinks: &[Box<dyn Sink>]) -> Vec<SinkCounts> {
     sinks
         .iter()
         .filter_map(|s| {
-            s.dropped().map(|dropped| SinkDrops {
+            s.dropped().map(|dropped| SinkCounts {
                 name: s.name(),
                 dropped,
+                records: s.records(),
             })
         })
         .collect()
@@ -190,6 +193,16 @@ pub struct Controls<'a> {
     pub frame_errors: FrameErrors,
 }
 
+/// A frame that cannot be read, pre-processed or converted: reported,
+/// counted and skipped (its slot `idx` given back). The capture side is
+/// alive all the same (src/notify.rs).
+fn skip_frame(shared: &Shared, errors: FrameErrors, idx: usize, what: std::fmt::Arguments<'_>) {
+    errors.report(what);
+    shared.frame_errors.fetch_add(1, Ordering::Relaxed);
+    crate::notify::capture_alive();
+    lock(&shared.mailbox).free.push(idx);
+}
+
 /// Capture-thread side: read, prepare, post.
 fn capture(
     source: &mut dyn Source,
@@ -199,7 +212,7 @@ fn capture(
     pixels: &PixelWants,
     errors: FrameErrors,
 ) {
-    let mut to_rgb = RgbConverter::default();
+    let mut to_rgb = ToRgb::new();
     let live = source.live();
     loop {
         if stop.load(Ordering::Relaxed) {
@@ -231,11 +244,13 @@ fn capture(
                 give_back(shared);
                 break;
             }
-            Some(Ok(f)) => f,
+            Some(Ok(f)) => {
+                shared.frames_in.fetch_add(1, Ordering::Relaxed);
+                f
+            }
             Some(Err(e)) if e.is_per_frame() => {
-                errors.report(format_args!("{e}"));
-                shared.frame_errors.fetch_add(1, Ordering::Relaxed);
-                give_back(shared);
+                shared.frames_in.fetch_add(1, Ordering::Relaxed);
+                skip_frame(shared, errors, idx, format_args!("{e}"));
                 continue;
             }
             Some(Err(e)) => {
@@ -251,9 +266,8 @@ fn capture(
             Ok(lb) => lb,
             Err(e) => {
                 drop(slot);
-                errors.report(format_args!("{}: frame {}: {e}", frame.origin, frame.seq));
-                shared.frame_errors.fetch_add(1, Ordering::Relaxed);
-                give_back(shared);
+                let what = format_args!("{}: frame {}: {e}", frame.origin, frame.seq);
+                skip_frame(shared, errors, idx, what);
                 continue;
             }
         };
@@ -269,15 +283,24 @@ fn capture(
         slot.height = lb.src_h;
         slot.arrived = Some(arrived);
         slot.source_ms = source_ms;
+        slot.pixels.clear();
         if pixels.now() {
-            if let Err(e) = to_rgb.convert(&frame, &mut slot.pixels) {
-                // The model input was made from this frame; only the
-                // picture is missing.
-                log::debug!("{}: frame {}: no RGB picture: {e}", frame.origin, frame.seq);
-                slot.pixels.clear();
+            // The sinks that draw get the picture as RGB, whatever the
+            // source format (reused buffer: no allocation once warm).
+            if frame.format == PixelFormat::Rgb24 && frame.stride == frame.width as usize * 3 {
+                slot.pixels.extend_from_slice(frame.pixels);
+            } else {
+                let Slot { pixels, .. } = &mut *slot;
+                match to_rgb.convert(&frame, pixels) {
+                    Ok((w, h)) => (slot.width, slot.height) = (w, h),
+                    Err(e) => {
+                        drop(slot);
+                        let what = format_args!("{}: frame {}: {e}", frame.origin, frame.seq);
+                        skip_frame(shared, errors, idx, what);
+                        continue;
+                    }
+                }
             }
-        } else {
-            slot.pixels.clear();
         }
         drop(slot);
         let mut mb = lock(&shared.mailbox);
@@ -327,6 +350,7 @@ pub fn run(
                 })
             })
             .collect(),
+        frames_in: AtomicU64::new(0),
         dropped: AtomicU64::new(0),
         frame_errors: AtomicU64::new(0),
     };
@@ -388,6 +412,7 @@ pub fn run(
         return Err(e.into());
     }
     flushed?;
+    report.frames_in = shared.frames_in.load(Ordering::Relaxed);
     report.dropped = shared.dropped.load(Ordering::Relaxed);
     report.frame_errors = shared.frame_errors.load(Ordering::Relaxed);
     report.wall_s = start.elapsed().as_secs_f64();
@@ -400,7 +425,7 @@ pub fn run(
     let info = pipeline.engine().info();
     report.load_ms = info.load_ms;
     report.delegate = info.delegate.clone();
-    report.sinks = sink_drops(sinks);
+    report.sinks = sink_counts(sinks);
     report.notes.extend(source.summary());
     report
         .notes
@@ -424,6 +449,7 @@ fn infer_loop(
 ) -> Result<(), StreamError> {
     // The counts so far, for SIGUSR1 and the sinks that show them live.
     let so_far = |report: &RunReport| RunReport {
+        frames_in: shared.frames_in.load(Ordering::Relaxed),
         frames: report.frames,
         persons: report.persons,
         dropped: shared.dropped.load(Ordering::Relaxed),
@@ -450,12 +476,17 @@ fn infer_loop(
                 if mb.done {
                     break None;
                 }
-                // Wake now and then to answer SIGUSR1 while idle.
-                mb = shared
+                // Wake now and then to answer SIGUSR1 while idle, and to
+                // keep systemd's watchdog fed while the capture side shows
+                // life (a camera being reopened) though no frame comes.
+                let (guard, waited) = shared
                     .cv
                     .wait_timeout(mb, std::time::Duration::from_millis(200))
-                    .map(|(g, _)| g)
-                    .unwrap_or_else(|p| p.into_inner().0);
+                    .unwrap_or_else(|p| p.into_inner());
+                mb = guard;
+                if waited.timed_out() {
+                    crate::notify::watchdog_idle();
+                }
                 if controls.report.is_some_and(|f| f.load(Ordering::Relaxed)) {
                     break None;
                 }
@@ -521,7 +552,7 @@ fn infer_loop(
             let info = pipeline.engine().info();
             r.load_ms = info.load_ms;
             r.delegate = info.delegate.clone();
-            r.sinks = sink_drops(sinks);
+            r.sinks = sink_counts(sinks);
             for sink in sinks.iter_mut().filter(|s| s.wants_live_report()) {
                 sink.live_report(&r);
             }

@@ -5,7 +5,9 @@
 //! back to the layout `scripts/setup.sh` creates): `EDGEPOSE_CACHE`
 //! (`.cache`), `EDGEPOSE_MODEL_MIRROR` (`../shared/models`),
 //! `EDGEPOSE_DATA_DIR` (`../shared/data`). A missing runtime is a test
-//! failure that says to run the setup, never a silent skip.
+//! failure that says to run the setup, never a silent skip; the parts a
+//! machine may truly lack (the VM, the serial ioctls under qemu-user,
+//! LiteRT on armv7) go through [`skip`].
 //!
 //! **ARM builds under qemu-user.** `cargo test --target aarch64-unknown-linux-gnu`
 //! (or `armv7-unknown-linux-gnueabihf`) runs each test binary through
@@ -21,6 +23,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::OnceLock;
 
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -53,15 +56,30 @@ fn must_exist(p: PathBuf, what: &str) -> PathBuf {
     p
 }
 
+fn litert_path() -> PathBuf {
+    cache().join(format!(
+        "runtimes/litert/{}/libLiteRt.so",
+        std::env::consts::ARCH
+    ))
+}
+
 /// The LiteRT library for this machine's architecture.
 pub fn litert_lib() -> PathBuf {
-    must_exist(
-        cache().join(format!(
-            "runtimes/litert/{}/libLiteRt.so",
-            std::env::consts::ARCH
-        )),
-        "LiteRT library",
-    )
+    must_exist(litert_path(), "LiteRT library")
+}
+
+/// Whether a test that needs LiteRT itself (not just some runtime, see
+/// [`primary`]) can run: see [`skip`]. LiteRT publishes no 32-bit ARM
+/// build, so the armv7 runs declare it unavailable.
+pub fn litert_available() -> bool {
+    skip::available(skip::Part::Litert, || {
+        let p = litert_path();
+        if p.exists() {
+            Ok(())
+        } else {
+            Err(format!("there is no LiteRT library at {}", p.display()))
+        }
+    })
 }
 
 fn debian_arch() -> (&'static str, &'static str, &'static str) {
@@ -92,6 +110,23 @@ pub fn classic_root() -> PathBuf {
             .join(debian_arch().0),
         "classic TFLite root",
     )
+}
+
+/// Whether the OpenCV reference sets (`tests/fixtures/reference-opencv*`)
+/// hold for this architecture: they were made on x86_64, whose int8 kernels
+/// round differently from ARM's (see [`skip`]; the ARM runs declare them
+/// unavailable).
+pub fn opencv_sets_available() -> bool {
+    skip::available(skip::Part::OpencvSets, || {
+        if std::env::consts::ARCH == "x86_64" {
+            Ok(())
+        } else {
+            Err(format!(
+                "the OpenCV reference sets were made on x86_64, not {}",
+                std::env::consts::ARCH
+            ))
+        }
+    })
 }
 
 /// The classic TFLite C library.
@@ -142,22 +177,6 @@ pub fn emulation() -> Option<Emulation> {
 /// True when the tests run as ARM code under qemu-user.
 pub fn emulated() -> bool {
     std::env::var_os("EDGEPOSE_TEST_QEMU").is_some()
-}
-
-/// For a test of a kernel interface that qemu-user does not translate (the
-/// serial termios2 ioctls, for example): when the tests run under qemu-user
-/// and `err` is ENOSYS or ENOTTY from that interface, prints why the
-/// test cannot run here and returns true (the test then returns). Natively,
-/// or for any other error, returns false, so a real failure still fails.
-pub fn qemu_cannot_host(what: &str, err: &std::io::Error) -> bool {
-    let untranslated = matches!(err.raw_os_error(), Some(libc::ENOSYS) | Some(libc::ENOTTY));
-    if emulated() && untranslated {
-        println!(
-            "SKIPPED under qemu-user: {what}: {err} (qemu does not translate it; runs natively)"
-        );
-        return true;
-    }
-    false
 }
 
 /// `program` as a command: directly, or through qemu-user on `root`.
@@ -338,8 +357,66 @@ pub fn sample(name: &str) -> PathBuf {
 pub fn file_name(p: &Path) -> String {
     p.file_name().unwrap().to_string_lossy().into_owned()
 }
+
+/// A C compiler for the architecture the tests run on: the test binary may
+/// be a cross build running under qemu-user, whose edgepose can only load
+/// a delegate of its own architecture. `EDGEPOSE_TEST_CC` overrides.
+pub fn c_compiler() -> String {
+    if let Ok(cc) = std::env::var("EDGEPOSE_TEST_CC") {
+        return cc;
+    }
+    let cross = match std::env::consts::ARCH {
+        "aarch64" => Some("aarch64-linux-gnu-gcc"),
+        "arm" => Some("arm-linux-gnueabihf-gcc"),
+        _ => None,
+    };
+    let native = |name: &str| {
+        Command::new(name)
+            .arg("-dumpmachine")
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+    };
+    // `cc` when it targets this architecture (a native machine), else the
+    // Debian cross compiler.
+    match native("cc") {
+        Some(m) if m.starts_with(std::env::consts::ARCH) => "cc".into(),
+        _ => cross.unwrap_or("cc").into(),
+    }
+}
+
+/// The test delegate (tests/fixtures/test-delegate/test_delegate.c: a
+/// plugin delegate at the TFLite 2.14 ABI), compiled once per test binary.
+pub fn test_delegate() -> &'static Path {
+    static LIB: OnceLock<PathBuf> = OnceLock::new();
+    LIB.get_or_init(|| {
+        let headers = cache().join("tflite-headers");
+        assert!(
+            headers.join("tensorflow/lite/core/c/common.h").exists(),
+            "TFLite headers not found at {}: run scripts/setup.sh first",
+            headers.display()
+        );
+        let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("libedgepose_test_delegate.so");
+        let src = repo().join("tests/fixtures/test-delegate/test_delegate.c");
+        let status = Command::new(c_compiler())
+            .args(["-shared", "-fPIC", "-O1", "-Wall", "-Werror", "-I"])
+            .arg(&headers)
+            .arg(&src)
+            .arg("-o")
+            .arg(&out)
+            .status()
+            .expect("run cc (scripts/setup.sh installs gcc)");
+        assert!(status.success(), "compiling {} failed", src.display());
+        out
+    })
+}
+
 pub mod frames;
+pub mod mqtt;
 pub mod poses;
+pub mod pty;
+pub mod skip;
 pub mod vm;
 
 /// A detected person in the layout of the reference fixtures: box, score,

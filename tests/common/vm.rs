@@ -22,10 +22,11 @@
 //! not in `serial`.
 //!
 //! # Troubleshooting
-//! - "run scripts/setup.sh": the kernel, busybox or QEMU is missing; the
-//!   setup installs them (`scripts/setup-vm.sh`).
-//! - A test that says SKIP: QEMU cannot be installed or run on this machine
-//!   (`.cache/vm/unavailable` says why); nothing else skips.
+//! - "needs vm but ...: run scripts/setup.sh": the kernel, busybox or QEMU
+//!   is missing, or QEMU cannot run here (`.cache/vm/unavailable` says why);
+//!   the setup installs them (`scripts/setup-vm.sh`). Where the VM cannot
+//!   exist, the run declares it (`EDGEPOSE_TEST_UNAVAILABLE="vm=WHY"`, see
+//!   [`super::skip`]) and the VM tests record a skip instead.
 //! - Status 125: the guest died before its exit marker; status 124: the
 //!   guest script ran past its time limit. Both panics print the console's
 //!   end; `EDGEPOSE_VM_KEEP=1` keeps the work folder (initramfs, console and
@@ -101,9 +102,9 @@ fn vm_cache() -> PathBuf {
     cache().join("vm")
 }
 
-/// Whether the bed can run here. `Err` carries the reason to skip: only
-/// when QEMU cannot be installed or run on this machine. A missing kernel or
-/// busybox, or a QEMU that setup would install, is a failure, not a skip.
+/// Whether the bed can run here: `Err` says what is missing (the caller,
+/// [`Vm::new`], fails with it unless the run declared the VM unavailable,
+/// see [`super::skip`]).
 fn availability() -> Result<(), String> {
     if super::emulated() {
         // The guest is an x86_64 Debian: the ARM edgepose this suite built
@@ -113,7 +114,11 @@ fn availability() -> Result<(), String> {
     }
     let marker = vm_cache().join("unavailable");
     if let Ok(reason) = fs::read_to_string(&marker) {
-        return Err(format!("{} ({})", reason.trim(), marker.display()));
+        return Err(format!(
+            "the set-up could not provide it: {} ({})",
+            reason.trim(),
+            marker.display()
+        ));
     }
     match Command::new("qemu-system-x86_64").arg("--version").output() {
         Ok(o) if o.status.success() => {}
@@ -123,22 +128,13 @@ fn availability() -> Result<(), String> {
                 String::from_utf8_lossy(&o.stderr).trim()
             ))
         }
-        Err(_) if Path::new("/usr/bin/apt-get").exists() => {
-            panic!("qemu-system-x86_64 is not installed: run scripts/setup.sh (scripts/setup-vm.sh installs qemu-system-x86)")
-        }
-        Err(e) => {
-            return Err(format!(
-                "qemu-system-x86_64 cannot be started ({e}) and this machine has no apt-get to install it"
-            ))
-        }
+        Err(e) => return Err(format!("qemu-system-x86_64 cannot be started ({e})")),
     }
     for f in ["vmlinuz", "busybox", "root/.complete"] {
         let p = vm_cache().join(f);
-        assert!(
-            p.exists(),
-            "VM test bed: {} missing: run scripts/setup.sh",
-            p.display()
-        );
+        if !p.exists() {
+            return Err(format!("the VM bed lacks {}", p.display()));
+        }
     }
     Ok(())
 }
@@ -168,11 +164,12 @@ fn copy_file(src: &Path, dest: &Path) {
 }
 
 impl Vm {
-    /// A VM whose guest runs `script` (POSIX `sh`, in `/payload`). `None`,
-    /// after printing the reason, only when QEMU cannot run on this machine.
+    /// A VM whose guest runs `script` (POSIX `sh`, in `/payload`). When the
+    /// bed cannot run here the test fails naming the set-up step, or, if
+    /// the run declared the VM unavailable ([`super::skip`]), the skip is
+    /// recorded and this is `None` (the test returns).
     pub fn new(script: &str) -> Option<Vm> {
-        if let Err(why) = availability() {
-            eprintln!("SKIP: VM test bed unavailable: {why}");
+        if !super::skip::available(super::skip::Part::Vm, availability) {
             return None;
         }
         let dir = tempfile::Builder::new()

@@ -42,6 +42,7 @@ use std::time::{Duration, Instant};
 use super::json::Record;
 use super::{Sink, SinkError};
 use crate::frame::{Frame, FrameResult, RecordMeta};
+use crate::report::Records;
 use crate::spec::Spec;
 use state::{First, Handed, Rec, Shared};
 
@@ -243,6 +244,23 @@ impl Sink for MqttSink {
 
     fn dropped(&self) -> Option<u64> {
         Some(self.counts().dropped)
+    }
+
+    /// Delivered: for QoS 0 the PUBLISH went out (at most once: the broker
+    /// may still lose it), for QoS 1 and 2 the broker acknowledged it;
+    /// queued: neither delivered nor dropped yet.
+    fn records(&self) -> Option<Records> {
+        let c = self.counts();
+        let delivered = if self.shared.cfg.qos == Qos::AtMostOnce {
+            c.published
+        } else {
+            c.acknowledged
+        };
+        Some(Records {
+            records: c.records,
+            delivered,
+            queued: c.records.saturating_sub(delivered + c.dropped),
+        })
     }
 
     fn summary(&self) -> Option<String> {

@@ -2,43 +2,48 @@
 //! as JSON lines or as compact binary frames ([`edgepose_wire`]). Its options,
 //! sizes and troubleshooting are in docs/outputs.md.
 //!
-//! The sink never stalls the pipeline. Records wait in a queue of `queue`
-//! (default 4) preallocated buffers; each [`Sink::emit`] writes for at most
-//! `timeout_ms` (default 20 ms) to a non-blocking port and returns, keeping
-//! any partly written record to finish next time. A new record is only
-//! started once the driver's transmit queue holds no more than one record,
-//! so a slow link carries fresh frames, not a backlog; when the queue is
-//! full the oldest record that has not started is dropped and counted.
+//! The sink never stalls the pipeline: [`Sink::emit`] only encodes the
+//! record into a ring of `queue` (default 4) reusable buffers and returns;
+//! the sink's own thread ([`writer`]) is the only user of the port. It
+//! writes each record to the non-blocking port, waiting at most `timeout_ms`
+//! (default 20 ms) at a time before it looks at the ring again. A new record
+//! is only started once the driver's transmit queue holds no more than one
+//! record, so a slow link carries fresh frames, not a backlog; when the ring
+//! is full the oldest waiting record is dropped and counted (the newest
+//! always gets in; the one on the wire is finished).
 //! If the port disappears (a USB adapter unplugged: EIO, ENXIO, ENODEV or a
-//! hang-up on write), the sink closes it and reopens it with backoff
+//! hang-up on write), the writer closes it and reopens it with backoff
 //! (50 ms doubling to 2 s), counting disconnects and reconnects; a port
 //! that does not exist yet when the run starts is waited for the same way.
 //! After every (re)open it first sends one delimiter (`0x00`, or a newline
 //! for JSON) so the receiver never glues a half-sent record to the next.
 //! [`Sink::summary`] reports records sent, dropped, still queued,
-//! disconnects, reconnects and failed opens.
+//! disconnects, reconnects and failed opens; every record is in exactly one
+//! of sent, dropped and queued.
 //!
 //! The port is opened exclusively (`TIOCEXCL`, `flock`), in raw mode.
 
-use std::io::Write;
+use std::sync::Arc;
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-
-use serialport::SerialPort;
 
 use edgepose_wire as wire;
 
 use super::{json, Sink, SinkError};
 use crate::frame::{Frame, FrameResult, RecordMeta};
+use crate::report::Records;
 use crate::spec::Spec;
 
 pub mod port;
 mod ring;
+mod writer;
 
 pub use port::{
     explain_open_error, is_absent, parse_baud, parse_data_bits, parse_flow, parse_parity,
     parse_stop_bits, Link, PortOptions,
 };
-use ring::{Dropped, Queue};
+use ring::Queue;
+use writer::{Shared, Writer};
 
 /// How records are encoded on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,13 +87,12 @@ pub struct SerialStats {
 
 /// The serial sink (see the module docs).
 pub struct SerialSink {
-    link: Link,
+    shared: Arc<Shared>,
+    writer: Option<JoinHandle<()>>,
+    path: String,
+    opts: PortOptions,
     encoding: Encoding,
-    timeout: Duration,
-    queue: Queue,
     payload: Vec<u8>,
-    resync: bool,
-    stats: SerialStats,
 }
 
 impl SerialSink {
@@ -114,175 +118,58 @@ impl SerialSink {
             .unwrap_or(4);
         // Reject unknown options before touching the port.
         spec.finish()?;
-        let mut sink = Self {
-            link: Link::new(&spec.target, opts, timeout, true),
-            encoding,
-            timeout,
-            queue: Queue::new(queue),
-            payload: vec![0; wire::MAX_PAYLOAD_LEN],
-            resync: false,
-            stats: SerialStats::default(),
-        };
-        match sink.link.connect() {
-            Ok(()) => sink.resync = true,
-            Err(e) if is_absent(&e) => log::warn!(
-                "serial {}: {}; waiting for it to appear",
-                spec.target,
-                e.description
-            ),
+        let path = spec.target.clone();
+        let mut link = Link::new(&path, opts, timeout, true);
+        let resync = match link.connect() {
+            Ok(()) => true,
+            Err(e) if is_absent(&e) => {
+                log::warn!("serial {path}: {}; waiting for it to appear", e.description);
+                false
+            }
             Err(e) => {
                 return Err(SinkError::Serial {
-                    path: spec.target.clone(),
+                    path,
                     why: explain_open_error(&e),
                 })
             }
-        }
-        Ok(sink)
+        };
+        let shared = Arc::new(Shared::new(Queue::new(queue)));
+        let w = Writer::new(Arc::clone(&shared), link, encoding, timeout, resync);
+        let writer = std::thread::Builder::new()
+            .name("serial".into())
+            .spawn(move || w.run())
+            .map_err(|e| SinkError::Serial {
+                path: path.clone(),
+                why: format!("cannot start the writer thread: {e}"),
+            })?;
+        Ok(Self {
+            shared,
+            writer: Some(writer),
+            path,
+            opts,
+            encoding,
+            payload: vec![0; wire::MAX_PAYLOAD_LEN],
+        })
     }
 
     /// The counters so far.
     pub fn stats(&self) -> SerialStats {
-        let link = self.link.counts();
-        SerialStats {
-            disconnects: link.disconnects,
-            reconnects: link.reconnects,
-            failed_opens: link.failed_opens,
-            ..self.stats
-        }
+        self.shared.lock().stats
     }
 
-    /// Records waiting to be written.
+    /// Records not yet sent nor dropped: waiting in the ring, or on the
+    /// wire.
     pub fn queued(&self) -> usize {
-        self.queue.len
+        let st = self.shared.lock();
+        st.queue.len + usize::from(st.in_flight)
     }
+}
 
-    fn encode(
-        &mut self,
-        frame: &Frame<'_>,
-        result: &FrameResult,
-        meta: &RecordMeta,
-    ) -> Result<(), SinkError> {
-        self.stats.records += 1;
-        let (slot, dropped) = self.queue.push_slot();
-        match dropped {
-            Dropped::Nothing => {}
-            Dropped::Whole => self.stats.dropped += 1,
-            Dropped::HalfWritten => {
-                self.stats.dropped += 1;
-                self.resync = true;
-            }
-        }
-        let res = match self.encoding {
-            Encoding::Json => {
-                json::write_line(slot, frame.origin, result, meta).map_err(|e| e.to_string())
-            }
-            Encoding::Binary => encode_binary(&mut self.payload, slot, result),
-        };
-        res.map_err(|why| {
-            self.queue.pop_back();
-            SinkError::Serial {
-                path: self.link.path().to_string(),
-                why: format!("cannot encode frame {}: {why}", result.seq),
-            }
-        })
-    }
-
-    fn try_open(&mut self, now: Instant) {
-        match self.link.reconnect_if_due(now) {
-            Ok(false) => {}
-            Ok(true) => {
-                log::warn!("serial {}: connected", self.link.path());
-                self.resync = true;
-            }
-            Err(e) => log::debug!(
-                "serial {}: reopen failed: {}",
-                self.link.path(),
-                e.description
-            ),
-        }
-    }
-
-    fn lost(&mut self, e: &std::io::Error) {
-        log::warn!(
-            "serial {}: port lost ({e}); reconnecting with backoff",
-            self.link.path()
-        );
-        self.link.lost();
-        if self.queue.offset > 0 {
-            // The half-written record is gone with the port.
-            self.queue.pop_front();
-            self.stats.dropped += 1;
-        }
-    }
-
-    /// Writes queued records until the queue is empty, the port is busy or
-    /// `deadline` passes.
-    fn pump(&mut self, deadline: Instant) {
-        loop {
-            let now = Instant::now();
-            if !self.link.is_open() {
-                self.try_open(now);
-            }
-            let Some(port) = self.link.port() else {
-                return;
-            };
-            let Some(rec) = self.queue.front() else {
-                return;
-            };
-            let left = deadline.saturating_duration_since(now);
-            let starting = self.queue.offset == 0;
-            if starting {
-                // Keep the driver's queue short: start a record only when
-                // what is still waiting there is no more than one record.
-                let outq = port.bytes_to_write().unwrap_or(0) as usize;
-                if outq > rec.len().max(64) {
-                    return;
-                }
-            }
-            let _ = port.set_timeout(left);
-            let res = if self.resync {
-                let delim: &[u8] = match self.encoding {
-                    Encoding::Binary => &[0],
-                    Encoding::Json => b"\n",
-                };
-                port.write(delim).map(|n| {
-                    if n == 1 {
-                        self.resync = false;
-                        self.stats.bytes += 1;
-                    }
-                    0
-                })
-            } else {
-                port.write(rec)
-            };
-            match res {
-                Ok(n) => {
-                    self.stats.bytes += n as u64;
-                    self.queue.offset += n;
-                    if self.queue.offset >= self.queue.front_len() {
-                        self.queue.pop_front();
-                        self.stats.sent += 1;
-                    }
-                }
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
-                    ) =>
-                {
-                    if Instant::now() >= deadline {
-                        return;
-                    }
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    self.lost(&e);
-                    return;
-                }
-            }
-            if Instant::now() >= deadline {
-                return;
-            }
+impl Drop for SerialSink {
+    fn drop(&mut self) {
+        self.shared.stop();
+        if let Some(w) = self.writer.take() {
+            let _ = w.join();
         }
     }
 }
@@ -320,58 +207,60 @@ fn encode_binary(payload: &mut [u8], out: &mut Vec<u8>, r: &FrameResult) -> Resu
 }
 
 impl Sink for SerialSink {
+    /// Encodes the record into the ring (dropping the oldest waiting one
+    /// when it is full) and wakes the writer; never touches the port.
     fn emit(
         &mut self,
         frame: &Frame<'_>,
         result: &FrameResult,
         meta: &RecordMeta,
     ) -> Result<(), SinkError> {
-        // Make room first (and reopen a lost port), then queue and send.
-        let deadline = Instant::now() + self.timeout;
-        self.pump(deadline);
-        self.encode(frame, result, meta)?;
-        self.pump(deadline);
+        let mut guard = self.shared.lock();
+        let st = &mut *guard;
+        let (slot, dropped) = st.queue.push_slot();
+        let res = match self.encoding {
+            Encoding::Json => {
+                json::write_line(slot, frame.origin, result, meta).map_err(|e| e.to_string())
+            }
+            Encoding::Binary => encode_binary(&mut self.payload, slot, result),
+        };
+        st.stats.records += 1;
+        if dropped {
+            st.stats.dropped += 1;
+        }
+        if let Err(why) = res {
+            st.queue.pop_back();
+            st.stats.records -= 1;
+            return Err(SinkError::Serial {
+                path: self.path.clone(),
+                why: format!("cannot encode frame {}: {why}", result.seq),
+            });
+        }
+        drop(guard);
+        self.shared.notify();
         Ok(())
     }
 
     /// Gives queued records up to 2 s to go out (and the driver up to the
     /// same deadline to transmit them); a lost port gets one more reopen
-    /// attempt. What remains is reported as queued.
+    /// attempt. What remains is reported as queued. The writer goes on:
+    /// records emitted after a flush are sent as before.
     fn flush(&mut self) -> Result<(), SinkError> {
-        let deadline = Instant::now() + FLUSH_DEADLINE;
-        while self.queue.len > 0 && Instant::now() < deadline {
-            if !self.link.is_open() {
-                // One immediate try; do not hold up the exit for a device
-                // that is gone.
-                self.link.retry_now();
-                self.pump(deadline);
-                if !self.link.is_open() {
-                    break;
-                }
-            }
-            self.pump(deadline);
-            if self.queue.len > 0 {
-                std::thread::sleep(Duration::from_millis(2));
-            }
+        if self.shared.flush(Instant::now() + FLUSH_DEADLINE) {
+            Ok(())
+        } else {
+            Err(SinkError::Thread {
+                name: format!("serial {}", self.path),
+            })
         }
-        if let Some(port) = self.link.port() {
-            while port.bytes_to_write().unwrap_or(0) > 0 && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(2));
-            }
-            if port.bytes_to_write().unwrap_or(0) > 0 {
-                // Do not let close() wait for a stalled link.
-                let _ = port.clear(serialport::ClearBuffer::Output);
-            }
-        }
-        Ok(())
     }
 
     fn name(&self) -> String {
         "serial".into()
     }
 
-    /// The record ring (`queue=`) is the sink's queue; emit writes for at
-    /// most `timeout_ms`.
+    /// The record ring (`queue=`) is the sink's queue, emptied by its own
+    /// thread.
     fn own_queue(&self) -> bool {
         true
     }
@@ -380,17 +269,26 @@ impl Sink for SerialSink {
         Some(self.stats().dropped)
     }
 
+    fn records(&self) -> Option<Records> {
+        let s = self.stats();
+        Some(Records {
+            records: s.records,
+            delivered: s.sent,
+            queued: self.queued() as u64,
+        })
+    }
+
     fn summary(&self) -> Option<String> {
         let s = self.stats();
         Some(format!(
             "serial {} ({}, {}): {} records, {} sent, {} dropped, {} queued, {} bytes, {} disconnects, {} reconnects, {} failed opens",
-            self.link.path(),
+            self.path,
             self.encoding.name(),
-            self.link.options().describe(),
+            self.opts.describe(),
             s.records,
             s.sent,
             s.dropped,
-            self.queue.len,
+            self.queued(),
             s.bytes,
             s.disconnects,
             s.reconnects,

@@ -279,6 +279,11 @@ impl Link {
         self.backoff.failed(Instant::now());
     }
 
+    /// When the next (re)open attempt is due (`None`: at once).
+    pub fn retry_at(&self) -> Option<Instant> {
+        self.backoff.retry_at()
+    }
+
     /// Makes the next attempt due at once (a last try before shutdown).
     pub fn retry_now(&mut self) {
         self.backoff.retry_now();

@@ -1,24 +1,14 @@
 //! The serial sink's queue: a fixed ring of reusable record buffers (the
-//! sink's only queue). When it is full the oldest record that is not being
-//! written is dropped; a record already partly on the wire is kept (or, in a
-//! ring of one, dropped with the receiver told to resynchronise).
-
-/// What making room in the [`Queue`] cost.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Dropped {
-    Nothing,
-    Whole,
-    /// A record already partly on the wire: the receiver needs a delimiter.
-    HalfWritten,
-}
+//! sink's only queue), filled by the frame loop and emptied by the writer
+//! thread. When it is full the oldest waiting record is dropped: the newest
+//! always gets in. The record on the wire has left the ring (the writer
+//! swapped its buffer out), so it is never cut short to make room.
 
 /// Fixed ring of reusable record buffers.
 pub(super) struct Queue {
     slots: Vec<Vec<u8>>,
     head: usize,
     pub(super) len: usize,
-    /// Bytes of the head record already written.
-    pub(super) offset: usize,
 }
 
 impl Queue {
@@ -27,41 +17,23 @@ impl Queue {
             slots: (0..n).map(|_| Vec::new()).collect(),
             head: 0,
             len: 0,
-            offset: 0,
         }
     }
 
-    pub(super) fn cap(&self) -> usize {
+    fn cap(&self) -> usize {
         self.slots.len()
     }
 
-    pub(super) fn idx(&self, i: usize) -> usize {
+    fn idx(&self, i: usize) -> usize {
         (self.head + i) % self.cap()
     }
 
-    /// A slot for a new record at the back. When full, the oldest record
-    /// not being written is dropped; returns the slot and what was dropped.
-    pub(super) fn push_slot(&mut self) -> (&mut Vec<u8>, Dropped) {
-        let mut dropped = Dropped::Nothing;
-        if self.len == self.cap() {
-            if self.offset == 0 || self.cap() == 1 {
-                // Drop the head (not started, or nothing else to drop).
-                dropped = if self.offset == 0 {
-                    Dropped::Whole
-                } else {
-                    Dropped::HalfWritten
-                };
-                self.head = self.idx(1);
-                self.offset = 0;
-            } else {
-                // The head is half-written: keep it, drop the next one by
-                // shifting the records behind it forward.
-                dropped = Dropped::Whole;
-                for i in 1..self.len - 1 {
-                    let (a, b) = (self.idx(i), self.idx(i + 1));
-                    self.slots.swap(a, b);
-                }
-            }
+    /// A cleared slot for a new record at the back, and whether the oldest
+    /// record was dropped to make room.
+    pub(super) fn push_slot(&mut self) -> (&mut Vec<u8>, bool) {
+        let dropped = self.len == self.cap();
+        if dropped {
+            self.head = self.idx(1);
             self.len -= 1;
         }
         let i = self.idx(self.len);
@@ -76,18 +48,22 @@ impl Queue {
         self.len -= 1;
     }
 
-    pub(super) fn front(&self) -> Option<&[u8]> {
-        (self.len > 0).then(|| &self.slots[self.head][self.offset..])
+    /// Length of the oldest record.
+    pub(super) fn front_len(&self) -> Option<usize> {
+        (self.len > 0).then(|| self.slots[self.head].len())
     }
 
-    pub(super) fn front_len(&self) -> usize {
-        self.slots[self.head].len()
-    }
-
-    pub(super) fn pop_front(&mut self) {
+    /// Takes the oldest record out of the ring by swapping its buffer with
+    /// `out` (whose old buffer becomes the free slot): no copy, no
+    /// allocation. False when the ring is empty.
+    pub(super) fn take_front(&mut self, out: &mut Vec<u8>) -> bool {
+        if self.len == 0 {
+            return false;
+        }
+        std::mem::swap(&mut self.slots[self.head], out);
         self.head = self.idx(1);
         self.len -= 1;
-        self.offset = 0;
+        true
     }
 }
 
@@ -95,35 +71,37 @@ impl Queue {
 mod tests {
     use super::*;
 
+    fn push(q: &mut Queue, v: u8) -> bool {
+        let (s, dropped) = q.push_slot();
+        s.extend([v, v]);
+        dropped
+    }
+
     #[test]
-    fn queue_drops_the_oldest_record_not_being_written() {
+    fn a_full_ring_drops_its_oldest_and_taking_swaps_buffers() {
         let mut q = Queue::new(3);
-        for v in [1u8, 2, 3] {
-            let (s, d) = q.push_slot();
-            s.push(v);
-            s.push(v);
-            assert_eq!(d, Dropped::Nothing);
+        assert!(!push(&mut q, 1) && !push(&mut q, 2) && !push(&mut q, 3));
+        assert!(push(&mut q, 4), "full: the oldest (1) goes");
+        let mut out = Vec::with_capacity(100);
+        assert!(q.take_front(&mut out));
+        assert_eq!(out, [2, 2]);
+        // The writer's old buffer (capacity 100) is now a free slot.
+        q.push_slot().0.extend([6, 6, 6]);
+        q.pop_back();
+        assert!(!push(&mut q, 5), "room after a take");
+        assert!(q.slots.iter().any(|s| s.capacity() >= 100));
+        assert_eq!(q.front_len(), Some(2));
+        let mut got = Vec::new();
+        while q.take_front(&mut out) {
+            got.push(out[0]);
         }
-        let (s, d) = q.push_slot();
-        s.extend([4, 4]);
-        assert_eq!(d, Dropped::Whole, "full queue drops");
-        assert_eq!(q.front(), Some(&[2u8, 2][..]), "oldest (1) dropped");
-        q.offset = 1; // record 2 half-written
-        let (s, d) = q.push_slot();
-        s.extend([5, 5]);
-        assert_eq!(d, Dropped::Whole);
-        assert_eq!(q.front(), Some(&[2u8][..]), "half-written record kept");
-        q.pop_front();
-        assert_eq!(q.front(), Some(&[4u8, 4][..]), "3 was dropped instead");
-        q.pop_front();
-        assert_eq!(q.front(), Some(&[5u8, 5][..]));
-        q.pop_front();
-        assert_eq!(q.front(), None);
+        assert_eq!(got, [3, 4, 5]);
+        assert_eq!(q.front_len(), None);
 
         let mut one = Queue::new(1);
-        one.push_slot().0.extend([1, 1]);
-        one.offset = 1;
-        assert_eq!(one.push_slot().1, Dropped::HalfWritten);
-        assert_eq!(one.offset, 0);
+        assert!(!push(&mut one, 1));
+        assert!(push(&mut one, 2), "a ring of one keeps the newest");
+        assert!(one.take_front(&mut out));
+        assert_eq!(out, [2, 2]);
     }
 }
