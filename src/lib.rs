@@ -23,6 +23,7 @@ pub mod frame;
 pub mod infer;
 pub mod model;
 pub mod notify;
+pub mod panic;
 pub mod pipeline;
 pub mod preprocess;
 pub mod sink;

@@ -1,13 +1,17 @@
 //! edgepose binary: parse arguments, build settings, run, map the outcome to
-//! an exit code (0 success, 1 failure, 2 usage error from clap).
+//! an exit code (0 success, 1 failure, 2 usage error from clap, 70 a panic:
+//! see `edgepose::panic`).
 
 use std::process::ExitCode;
 
 use clap::Parser;
 
 fn main() -> ExitCode {
+    edgepose::panic::install();
     let cli = edgepose::cli::Cli::parse();
     edgepose::cmd::init_logging(cli.global.verbose);
+    #[cfg(debug_assertions)]
+    test_panic();
     match edgepose::cmd::run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -19,5 +23,25 @@ fn main() -> ExitCode {
             );
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Debug builds only, for the test of the panic hook (tests/bad_input.rs):
+/// `EDGEPOSE_TEST_PANIC=main` panics here, `=thread` in a second thread
+/// while this one waits for it forever (as the frame loop would wait for a
+/// capture thread): the process must still end, with one line and exit 70.
+#[cfg(debug_assertions)]
+fn test_panic() {
+    match std::env::var("EDGEPOSE_TEST_PANIC").as_deref() {
+        Ok("main") => panic!("test panic on the main thread\nsecond line"),
+        Ok("thread") => {
+            let _t = std::thread::Builder::new()
+                .name("capture".into())
+                .spawn(|| panic!("test panic on another thread"));
+            loop {
+                std::thread::park();
+            }
+        }
+        _ => {}
     }
 }

@@ -387,11 +387,12 @@ impl Camera {
 
     /// Closes the device after a loss. The `v4l` crate panics in its
     /// destructors on unexpected ioctl errors; a vanished device must not
-    /// take the program down, so such a panic is caught and logged.
+    /// take the program down, so such a panic is caught and logged
+    /// ([`crate::panic::catch`]).
     fn close(&mut self) {
         if let Some(mut open) = self.open.take() {
             let stream = open.stream.take();
-            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(stream)));
+            let r = crate::panic::catch(move || drop(stream));
             if r.is_err() {
                 log::warn!("{}: error while releasing the buffers", self.origin);
             }

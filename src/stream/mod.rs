@@ -145,6 +145,7 @@ fn capture(
     keep_pixels: bool,
     errors: FrameErrors,
 ) {
+    let _done = DoneOnDrop(shared);
     let live = source.live();
     loop {
         if stop.load(Ordering::Relaxed) {
@@ -229,9 +230,19 @@ fn capture(
         }
         shared.cv.notify_all();
     }
-    let mut mb = lock(&shared.mailbox);
-    mb.done = true;
-    shared.cv.notify_all();
+}
+
+/// Marks the capture as done when dropped: at its end, and also when the
+/// capture thread panics, so the frame loop never waits for a thread that
+/// is gone (it then reports [`StreamError::CaptureThread`]).
+struct DoneOnDrop<'a>(&'a Shared);
+
+impl Drop for DoneOnDrop<'_> {
+    fn drop(&mut self) {
+        let mut mb = lock(&self.0.mailbox);
+        mb.done = true;
+        self.0.cv.notify_all();
+    }
 }
 
 /// Runs `source` through the pipeline into `sinks` until the source ends or
