@@ -11,6 +11,35 @@ use serde::Serialize;
 /// Most keypoints per person a decoder supports.
 pub const MAX_KEYPOINTS: usize = 32;
 
+/// Most pixels of an image or JPEG frame edgepose decodes: 40 megapixels
+/// (a 7300 × 5500 photo). Decoded to RGB that is 120 MB; more would not fit
+/// next to a model on a 1 GB board, and a pose model looks at 640 × 640 at
+/// most. Checked from the file's header, before anything is allocated.
+pub const MAX_IMAGE_PIXELS: u64 = 40_000_000;
+
+/// What is wrong with an image of `width` × `height` pixels, if anything:
+/// none at all, or more than [`MAX_IMAGE_PIXELS`].
+pub fn check_image_size(width: u64, height: u64) -> Result<(), String> {
+    if width == 0 || height == 0 {
+        return Err(format!("{width} × {height} pixels: an empty image"));
+    }
+    let pixels = width.saturating_mul(height);
+    if pixels > MAX_IMAGE_PIXELS {
+        return Err(format!(
+            "{width} × {height} pixels ({:.1} megapixels) is more than the {} megapixels \
+             edgepose decodes; scale it down first",
+            pixels as f64 / 1e6,
+            MAX_IMAGE_PIXELS / 1_000_000
+        ));
+    }
+    Ok(())
+}
+
+/// The error for a JPEG in CMYK or YCCK (print colour spaces, from Adobe
+/// tools), which edgepose does not convert.
+pub const CMYK_JPEG: &str = "a CMYK JPEG (a print colour space); edgepose reads RGB and \
+     greyscale JPEGs: convert it to RGB first (e.g. `convert IN -colorspace sRGB OUT.jpg`)";
+
 /// One keypoint: position (pixels) and confidence.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct Keypoint {
@@ -230,4 +259,23 @@ pub struct RecordMeta {
     pub skeleton: Vec<[usize; 2]>,
     /// Keypoints scoring below this are marked not visible.
     pub keypoint_threshold: f32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn image_sizes_are_capped_without_overflow() {
+        assert!(check_image_size(8000, 5000).is_ok());
+        assert!(check_image_size(1, 40_000_000).is_ok());
+        let e = check_image_size(65_000, 65_000).unwrap_err();
+        assert_eq!(
+            e,
+            "65000 × 65000 pixels (4225.0 megapixels) is more than the 40 megapixels edgepose \
+             decodes; scale it down first"
+        );
+        assert!(check_image_size(u64::MAX, u64::MAX).is_err());
+        assert!(check_image_size(0, 5).unwrap_err().contains("empty"));
+    }
 }

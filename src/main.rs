@@ -15,15 +15,28 @@ fn main() -> ExitCode {
     match edgepose::cmd::run(cli) {
         Ok(code) => code,
         Err(e) => {
-            // One line, whatever the underlying libraries put in their messages.
-            let msg = format!("{e:#}");
-            eprintln!(
-                "edgepose: error: {}",
-                msg.split_whitespace().collect::<Vec<_>>().join(" ")
-            );
+            eprintln!("edgepose: error: {}", one_line(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes on one line, whatever the underlying libraries
+/// put in their messages. A cause whose text the line already holds (many
+/// errors show their source in their own message) is not repeated.
+fn one_line(e: &anyhow::Error) -> String {
+    let mut msg = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if msg.contains(&text) {
+            continue;
+        }
+        if !msg.is_empty() {
+            msg.push_str(": ");
+        }
+        msg.push_str(&text);
+    }
+    msg.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Debug builds only, for the test of the panic hook (tests/bad_input.rs):

@@ -843,7 +843,7 @@ fn sink_waits_for_a_port_that_appears_later() {
     let dir = tempfile::tempdir().unwrap();
     let link = dir.path().join("ttyACM0");
     let mut s = sink(&format!(
-        "serial:{}?encoding=binary&queue=2",
+        "serial:{}?encoding=binary&queue=2&wait=true",
         link.display()
     ));
     // Its record ring is its one queue: `run` puts none in front of it.

@@ -204,9 +204,9 @@ pub fn builtin() -> Result<Vec<Manifest>, ModelError> {
 impl Manifest {
     /// Parses and validates a manifest; `path` names it in errors.
     pub fn parse(path: &str, text: &str) -> Result<Self, ModelError> {
-        let m: Manifest = toml::from_str(text).map_err(|e| ModelError::Manifest {
+        let m: Manifest = crate::files::parse_toml(text).map_err(|why| ModelError::Manifest {
             path: path.to_string(),
-            why: e.message().to_string(),
+            why,
         })?;
         m.validate(path)?;
         Ok(m)
@@ -214,9 +214,11 @@ impl Manifest {
 
     /// Reads and parses a manifest file.
     pub fn load(path: &std::path::Path) -> Result<Self, ModelError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ModelError::Manifest {
-            path: path.display().to_string(),
-            why: e.to_string(),
+        let text = crate::files::read_text(path, crate::files::MANIFEST).map_err(|e| {
+            ModelError::Manifest {
+                path: path.display().to_string(),
+                why: e.to_string(),
+            }
         })?;
         Self::parse(&path.display().to_string(), &text)
     }

@@ -100,7 +100,7 @@ impl RawSource {
         let (width, height, stride, frames) = if format == PixelFormat::Mjpeg {
             let frames = split_jpegs(&data);
             if frames.is_empty() {
-                return Err(SourceError::Decode {
+                return Err(SourceError::Recording {
                     path: spec.target.clone(),
                     why: "no JPEG start marker found; expected concatenated JPEG images".into(),
                 });
@@ -124,7 +124,7 @@ impl RawSource {
             }
             let len = format.frame_len(stride, h);
             if data.len() < len || data.len() % len != 0 {
-                return Err(SourceError::Decode {
+                return Err(SourceError::Recording {
                     path: spec.target.clone(),
                     why: format!(
                         "{} bytes is not a whole number of {w}x{h} {} frames of {len} bytes",

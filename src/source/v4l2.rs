@@ -270,7 +270,16 @@ impl Camera {
                 lost(e)
             }
         })?;
-        let caps = dev.query_caps().map_err(|e| self.err(e))?;
+        let caps = dev.query_caps().map_err(|e| {
+            if e.raw_os_error() == Some(libc::ENOTTY) {
+                self.err(
+                    "not a video capture device (it does not answer V4L2's capability query); \
+                     `edgepose probe` lists the capture nodes",
+                )
+            } else {
+                self.err(e)
+            }
+        })?;
         use v4l::capability::Flags;
         if !caps.capabilities.contains(Flags::VIDEO_CAPTURE) {
             return Err(self.err(format!(

@@ -11,12 +11,16 @@
 //! full the oldest record that has not started is dropped and counted.
 //! If the port disappears (a USB adapter unplugged: EIO, ENXIO, ENODEV or a
 //! hang-up on write), the sink closes it and reopens it with backoff
-//! (50 ms doubling to 2 s), counting disconnects and reconnects; a port
-//! that does not exist yet when the run starts is waited for the same way.
-//! After every (re)open it first sends one delimiter (`0x00`, or a newline
-//! for JSON) so the receiver never glues a half-sent record to the next.
-//! [`Sink::summary`] reports records sent, dropped, still queued,
-//! disconnects, reconnects and failed opens.
+//! (50 ms doubling to 2 s), counting disconnects and reconnects. A port
+//! that does not exist when the run starts is an error (a mistyped or
+//! unplugged device would otherwise swallow every record), unless
+//! `wait=true` asks to wait for it the same way (an adapter plugged in
+//! later). After every (re)open it first sends one delimiter (`0x00`, or a
+//! newline for JSON) so the receiver never glues a half-sent record to the
+//! next. [`Sink::summary`] reports records sent, dropped, still queued,
+//! disconnects, reconnects and failed opens; at the end of a run every
+//! record is either sent or dropped (what the flush could not send counts
+//! as dropped).
 //!
 //! The port is opened exclusively (`TIOCEXCL`, `flock`), in raw mode.
 
@@ -78,6 +82,9 @@ pub struct SerialStats {
     pub reconnects: u64,
     /// Failed attempts to (re)open.
     pub failed_opens: u64,
+    /// Bytes of sent records the driver had not transmitted when the run
+    /// ended (discarded so that the exit does not wait for the link).
+    pub discarded_bytes: u64,
 }
 
 /// The serial sink (see the module docs).
@@ -112,6 +119,7 @@ impl SerialSink {
         let queue = spec
             .take_in_range("queue", 1..=64, "a number of records")?
             .unwrap_or(4);
+        let wait = spec.take_bool("wait")?.unwrap_or(false);
         // Reject unknown options before touching the port.
         spec.finish()?;
         let mut sink = Self {
@@ -125,11 +133,21 @@ impl SerialSink {
         };
         match sink.link.connect() {
             Ok(()) => sink.resync = true,
-            Err(e) if is_absent(&e) => log::warn!(
-                "serial {}: {}; waiting for it to appear",
+            Err(e) if is_absent(&e) && wait => log::warn!(
+                "serial {}: {}; waiting for it to appear (wait=true)",
                 spec.target,
                 e.description
             ),
+            Err(e) if is_absent(&e) => {
+                return Err(SinkError::Serial {
+                    path: spec.target.clone(),
+                    why: format!(
+                        "no such device ({}): is the adapter plugged in? wait=true waits \
+                         for it to appear",
+                        e.description
+                    ),
+                })
+            }
             Err(e) => {
                 return Err(SinkError::Serial {
                     path: spec.target.clone(),
@@ -336,7 +354,8 @@ impl Sink for SerialSink {
 
     /// Gives queued records up to 2 s to go out (and the driver up to the
     /// same deadline to transmit them); a lost port gets one more reopen
-    /// attempt. What remains is reported as queued.
+    /// attempt. What remains then is counted as dropped, and bytes the
+    /// driver still held are reported.
     fn flush(&mut self) -> Result<(), SinkError> {
         let deadline = Instant::now() + FLUSH_DEADLINE;
         while self.queue.len > 0 && Instant::now() < deadline {
@@ -358,10 +377,17 @@ impl Sink for SerialSink {
             while port.bytes_to_write().unwrap_or(0) > 0 && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(2));
             }
-            if port.bytes_to_write().unwrap_or(0) > 0 {
+            let left = port.bytes_to_write().unwrap_or(0);
+            if left > 0 {
                 // Do not let close() wait for a stalled link.
                 let _ = port.clear(serialport::ClearBuffer::Output);
+                self.stats.discarded_bytes += u64::from(left);
             }
+        }
+        // Never sent: dropped, so records = sent + dropped at the end.
+        while self.queue.len > 0 {
+            self.queue.pop_front();
+            self.stats.dropped += 1;
         }
         Ok(())
     }
@@ -378,8 +404,12 @@ impl Sink for SerialSink {
 
     fn summary(&self) -> Option<String> {
         let s = self.stats();
+        let discarded = match s.discarded_bytes {
+            0 => String::new(),
+            n => format!(", {n} bytes untransmitted at exit"),
+        };
         Some(format!(
-            "serial {} ({}, {}): {} records, {} sent, {} dropped, {} queued, {} bytes, {} disconnects, {} reconnects, {} failed opens",
+            "serial {} ({}, {}): {} records, {} sent, {} dropped, {} queued, {} bytes, {} disconnects, {} reconnects, {} failed opens{discarded}",
             self.link.path(),
             self.encoding.name(),
             self.link.options().describe(),
