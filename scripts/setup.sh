@@ -16,6 +16,7 @@
 #     (scripts/setup-boards.sh); the nightly toolchain and cargo-fuzz
 #     (scripts/setup-fuzz.sh); the VM test bed (scripts/setup-vm.sh)
 #   - a Python venv with the reference-check tools (ai-edge-litert, numpy, pillow)
+#   - the model factory's venv (AI Edge Quantizer; scripts/setup-quantize.sh)
 #   - every model file, resolved from EDGEPOSE_MODEL_MIRROR or upstream, sha256-checked
 #
 # Package sources are derived from this machine's own apt and pip configuration;
@@ -134,6 +135,8 @@ if [ "${EDGEPOSE_SETUP_REFERENCE:-0}" = 1 ] && { [ ! -x "$venv214/bin/python" ] 
     python3 -m venv "$venv214"
     "$venv214/bin/pip" install --quiet "tflite-runtime==2.14.0" "numpy<2" pillow
 fi
+
+bash "$here/scripts/setup-quantize.sh"  # the model factory's venv (scripts/quantize.sh)
 
 bash "$here/scripts/setup-vm.sh" # VM test bed: QEMU, Debian kernel, modules (scripts/vm/README.md)
 

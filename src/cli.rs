@@ -98,6 +98,15 @@ pub enum Command {
     /// decode it, print one JSON line per frame, and report damaged frames
     /// and sequence gaps on stderr with a summary at the end.
     Listen(ListenArgs),
+    /// Print the manifest edgepose uses for --model (given with --manifest,
+    /// beside the file, built in, or inferred from the model's outputs) as
+    /// TOML: a starting point for a model edgepose does not ship.
+    Manifest,
+    /// Write the model-input tensors edgepose feeds the model (letterboxed,
+    /// mapped to the input's type) for frames of a source into one NumPy
+    /// `.npy` file `[N, H, W, 3]`: calibration data for a quantizer
+    /// (scripts/quantize.sh). Prints a JSON summary (frames, sha256).
+    CalibInputs(CalibInputsArgs),
     /// Time each stage (median, p99) and end-to-end against bare invoke.
     Bench(BenchArgs),
 }
@@ -168,7 +177,8 @@ pub struct EvalArgs {
     /// COCO-format keypoint annotation file (omit for agreement only).
     #[arg(long)]
     pub annotations: Option<PathBuf>,
-    /// Folder with the images (the annotation file's `file_name`s).
+    /// Folder with the images (the annotation file's `file_name`s); for
+    /// agreement only, also a recording (`raw:FILE?format=...`).
     #[arg(long)]
     pub images: PathBuf,
     /// Reference model of the same network (e.g. the float32 export).
@@ -195,6 +205,21 @@ pub struct EvalArgs {
     /// Number of worst-agreeing images drawn in the report.
     #[arg(long, default_value_t = 4)]
     pub worst: usize,
+}
+
+/// Arguments of `calib-inputs`.
+#[derive(Debug, Args, Clone)]
+pub struct CalibInputsArgs {
+    /// A folder of JPEG/PNG images, image files, or one recording
+    /// (`raw:FILE?format=YUYV&width=640&height=480`).
+    #[arg(long = "source", required = true)]
+    pub sources: Vec<String>,
+    /// The `.npy` file to write.
+    #[arg(long)]
+    pub output: PathBuf,
+    /// Most frames written, evenly spaced over the source.
+    #[arg(long, default_value_t = 100)]
+    pub max_frames: usize,
 }
 
 /// Arguments of `bench`.

@@ -31,10 +31,10 @@ pub const CONFIG: Kind = Kind {
     what: "config file",
     cap: MIB,
 };
-/// A model manifest (a few KB).
+/// A model manifest (a few hundred bytes of TOML).
 pub const MANIFEST: Kind = Kind {
     what: "manifest",
-    cap: MIB,
+    cap: 64 * KIB,
 };
 /// A board profile (a few KB).
 pub const BOARD: Kind = Kind {
@@ -87,11 +87,11 @@ pub enum ReadError {
     Content(String),
 }
 
-/// `bytes` for people: "17 bytes", "1.0 MiB".
+/// A cap for people: "16 bytes", "64 KiB", "1 MiB".
 pub fn size_text(bytes: u64) -> String {
     match bytes {
-        b if b >= MIB => format!("{:.1} MiB", b as f64 / MIB as f64),
-        b if b >= KIB => format!("{:.1} KiB", b as f64 / KIB as f64),
+        b if b >= MIB && b % MIB == 0 => format!("{} MiB", b / MIB),
+        b if b >= KIB && b % KIB == 0 => format!("{} KiB", b / KIB),
         b => format!("{b} bytes"),
     }
 }
@@ -99,8 +99,7 @@ pub fn size_text(bytes: u64) -> String {
 fn too_large(what: &str, size: Option<u64>, cap: u64) -> String {
     match size {
         Some(size) => format!(
-            "it is {}, more than the {} a {what} may have",
-            size_text(size),
+            "it is {size} bytes, more than the {} a {what} may have",
             size_text(cap)
         ),
         None => format!(
@@ -284,7 +283,7 @@ mod tests {
             .to_string();
         assert_eq!(
             e,
-            "it goes on past the 1.0 MiB a config file may have (read that far and stopped)"
+            "it goes on past the 1 MiB a config file may have (read that far and stopped)"
         );
         let e = read(dir.path(), tiny).unwrap_err().to_string();
         assert_eq!(e, "it is a directory, not a test file");

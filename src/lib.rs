@@ -14,6 +14,7 @@
 
 pub mod backoff;
 pub mod board;
+pub mod calib;
 pub mod cli;
 pub mod cmd;
 pub mod config;

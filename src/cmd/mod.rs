@@ -1,12 +1,15 @@
 //! The commands, one file each: [`infer`], [`run`], [`eval`], [`bench`],
-//! [`models`], [`probe`], [`listen`]. Each turns its arguments into settings, opens
-//! what it needs and reports; the work itself lives in the stages below.
+//! [`models`], [`manifest`], [`calib_inputs`], [`probe`], [`listen`]. Each
+//! turns its arguments into settings, opens what it needs and reports; the
+//! work itself lives in the stages below.
 //! Errors gain context here (with `anyhow`) and reach `main` as one line.
 
 pub mod bench;
+pub mod calib_inputs;
 pub mod eval;
 pub mod infer;
 pub mod listen;
+pub mod manifest;
 pub mod models;
 pub mod probe;
 pub mod run;
@@ -81,6 +84,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Eval(args) => eval::command(&ctx, &args),
         Command::Bench(args) => bench::command(&ctx, &args),
         Command::Models => models::command(&ctx),
+        Command::Manifest => manifest::command(&ctx),
+        Command::CalibInputs(args) => calib_inputs::command(&ctx, &args),
         Command::Probe(args) => probe::command(&ctx, &args),
         Command::Listen(args) => listen::command(&args),
     }

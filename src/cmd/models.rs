@@ -1,6 +1,7 @@
-//! `edgepose models`: the built-in model manifests, and whether each file is
-//! present in the model directory and matches its checksum; exit code 1
-//! when a present file does not.
+//! `edgepose models`: the built-in model manifests and those beside model
+//! files in the model directory (the model factory's), and whether each
+//! file is present there and matches its checksum; exit code 1 when a
+//! present file does not.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -17,13 +18,13 @@ pub fn command(ctx: &Context) -> Result<ExitCode> {
 
 fn list(dir: &Path) -> Result<ExitCode> {
     let status = model::status_all(dir)?;
-    let manifests = model::manifest::builtin()?;
     println!(
         "{:<24} {:<46} {:<8} {:<9} {:<18} {:<10} licence",
         "id", "file", "present", "verified", "layout", "input"
     );
     let mut bad = false;
-    for (s, m) in status.iter().zip(&manifests) {
+    for s in &status {
+        let m = &s.manifest;
         bad |= s.present && !s.verified;
         println!(
             "{:<24} {:<46} {:<8} {:<9} {:<18} {:<10} {}",

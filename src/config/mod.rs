@@ -10,13 +10,15 @@
 //! - [`RunSettings`] ([`run`]): `run`'s sources, sinks, tracking, queue
 //!   length and interval, with the board profile's camera as the default
 //!   source;
-//! - [`EvalSettings`] ([`eval`]) and [`BenchSettings`] ([`bench`]).
+//! - [`EvalSettings`] ([`eval`]), [`BenchSettings`] ([`bench`]) and
+//!   [`CalibSettings`] ([`calib`], `calib-inputs`).
 //!
 //! `infer` and `probe` take only paths besides the global options (each is
-//! checked where it is opened) and `models` only the model directory
-//! ([`model_dir`]).
+//! checked where it is opened), `models` only the model directory
+//! ([`model_dir`]) and `manifest` none.
 
 pub mod bench;
+pub mod calib;
 pub mod eval;
 mod file;
 pub mod global;
@@ -26,6 +28,7 @@ use std::fmt::Display;
 use std::ops::RangeInclusive;
 
 pub use bench::BenchSettings;
+pub use calib::CalibSettings;
 pub use eval::EvalSettings;
 pub use file::{FileConfig, Overrides};
 pub use global::{default_library_candidates, model_dir, Settings, DEFAULT_MODEL_DIR};

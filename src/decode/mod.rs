@@ -2,17 +2,21 @@
 //! scores and keypoints, in model-input pixel coordinates.
 //!
 //! One decoder per output layout (see [`crate::model::Layout`]): Ultralytics
-//! anchor-free YOLO-pose ([`yolo`]), TI's anchor-based YOLO-Pose heads, its
-//! NMS-in-graph export and YOLOv7-pose ([`ti`]), and MoveNet SinglePose
-//! ([`movenet`]). Integer outputs are dequantized with the tensor's own
-//! scale and zero point as values are read. Each decoder reads its outputs
-//! into [`Candidates`]; the step from candidates to persons (scaling to
-//! pixels, class-agnostic greedy NMS from [`nms`], keypoints) is shared in
-//! [`candidates`]. All buffers are reused across frames.
+//! anchor-free YOLO-pose ([`yolo`]), the same cut before its decode
+//! ([`raw_heads`]), TI's anchor-based YOLO-Pose heads, its NMS-in-graph
+//! export, YOLOv7-pose and Ultralytics' NMS-free end-to-end export
+//! (YOLO26-pose, the NMS export's columns) ([`ti`]), and MoveNet SinglePose
+//! ([`movenet`]). Integer
+//! outputs are dequantized with the tensor's own scale and zero point as
+//! values are read. Each decoder reads its outputs into [`Candidates`]; the
+//! step from candidates to persons (scaling to pixels, class-agnostic
+//! greedy NMS from [`nms`], keypoints) is shared in [`candidates`]. All
+//! buffers are reused across frames.
 
 pub mod candidates;
 pub mod movenet;
 pub mod nms;
+pub mod raw_heads;
 pub mod ti;
 pub mod yolo;
 
@@ -188,12 +192,20 @@ pub fn for_model(
             input,
             params,
         )?),
-        Layout::TiNms | Layout::Yolov7Pose => Box::new(ti::FlatDecoder::new(
-            manifest.output.layout,
-            &iface.outputs[0],
+        Layout::TiNms | Layout::Yolov7Pose | Layout::YoloEndToEnd => {
+            Box::new(ti::FlatDecoder::new(
+                manifest.output.layout,
+                &iface.outputs[0],
+                k,
+                input,
+                manifest.output.coords,
+                params,
+            )?)
+        }
+        Layout::YoloRawHeads => Box::new(raw_heads::RawHeadsDecoder::new(
+            &iface.outputs,
             k,
-            input,
-            manifest.output.coords,
+            (manifest.input.size[0], manifest.input.size[1]),
             params,
         )?),
         Layout::TiAnchor => Box::new(ti::AnchorDecoder::new(

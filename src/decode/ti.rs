@@ -1,5 +1,6 @@
 //! TI YOLO-Pose family (the ReLU "ti_lite" models of TI's edgeai-yolov5
-//! `yolo-pose` branch) and YOLOv7-pose.
+//! `yolo-pose` branch), YOLOv7-pose, and the rows of Ultralytics' NMS-free
+//! end-to-end export (YOLO26-pose), which have TI's NMS export's columns.
 //!
 //! - [`AnchorDecoder`]: the raw heads, one output per stride, 3 anchors per
 //!   cell, `6 + 3K` values per anchor (box 4, objectness, class, K × (x, y,
@@ -8,9 +9,11 @@
 //!   `(raw·2 − 0.5 + grid)·stride` (no sigmoid), conf = σ(raw). Heads may be
 //!   `[1, A, H, W, 6+3K]` or NHWC `[1, H, W, A·(6+3K)]`.
 //! - [`FlatDecoder`] for already-decoded rows: TI's export with NMS in the
-//!   graph, `[N, 6+3K]` = x1, y1, x2, y2, score, class, keypoints (no NMS
-//!   needed); and YOLOv7-pose `[1, N, 6+3K]` = cx, cy, w, h, obj, cls,
-//!   keypoints (score = obj·cls, then NMS).
+//!   graph, `[N, 6+3K]`, and Ultralytics' end-to-end export, `[1, N, 6+3K]`
+//!   (N = its `max_det`, 300 by default, padding rows scoring 0) = x1, y1,
+//!   x2, y2, score, class, keypoints (one row per person: no NMS, best
+//!   first, at most `max_detections`); and YOLOv7-pose `[1, N, 6+3K]` = cx,
+//!   cy, w, h, obj, cls, keypoints (score = obj·cls, then NMS).
 
 use super::{
     check_len, shapes, sigmoid, Candidates, DecodeError, DecodeParams, Decoder, Dequant,
@@ -170,8 +173,8 @@ impl Decoder for AnchorDecoder {
     }
 }
 
-/// Decoder for decoded rows: TI NMS-in-graph `[N, 6+3K]` or YOLOv7-pose
-/// `[1, N, 6+3K]`.
+/// Decoder for decoded rows: TI NMS-in-graph `[N, 6+3K]`, Ultralytics
+/// end-to-end `[1, N, 6+3K]` or YOLOv7-pose `[1, N, 6+3K]`.
 pub struct FlatDecoder {
     layout: Layout,
     info: TensorInfo,
@@ -196,7 +199,7 @@ impl FlatDecoder {
         let per = 6 + 3 * k;
         let rows = match (layout, info.shape.as_slice()) {
             (Layout::TiNms, [n, c]) if *c == per => *n,
-            (Layout::Yolov7Pose, [1, n, c]) if *c == per => *n,
+            (Layout::Yolov7Pose | Layout::YoloEndToEnd, [1, n, c]) if *c == per => *n,
             _ => {
                 return Err(DecodeError::Layout {
                     layout: layout.name(),
@@ -227,9 +230,14 @@ impl Decoder for FlatDecoder {
         self.candidates.clear();
         let deq = self.deq;
         let v = |r: usize, c: usize| deq.get(bytes, r * per + c);
+        // Rows that are already one per person (NMS in the graph or none
+        // needed) are kept best first, ties in row order, with no suppression.
+        let one_per_person = matches!(self.layout, Layout::TiNms | Layout::YoloEndToEnd);
         for r in 0..self.rows {
             let (bbox, score) = match self.layout {
-                Layout::TiNms => ([v(r, 0), v(r, 1), v(r, 2), v(r, 3)], v(r, 4)),
+                Layout::TiNms | Layout::YoloEndToEnd => {
+                    ([v(r, 0), v(r, 1), v(r, 2), v(r, 3)], v(r, 4))
+                }
                 _ => {
                     let (cx, cy, w, h) = (v(r, 0), v(r, 1), v(r, 2), v(r, 3));
                     (
@@ -246,8 +254,7 @@ impl Decoder for FlatDecoder {
         let emit = Emit {
             coords: self.coords,
             input_wh: self.input_wh,
-            // TI's export ran NMS in the graph: keep every row above threshold.
-            iou_threshold: if self.layout == Layout::TiNms {
+            iou_threshold: if one_per_person {
                 f32::INFINITY
             } else {
                 self.params.iou_threshold
@@ -537,5 +544,149 @@ mod tests {
         assert_eq!(out.persons.len(), 1);
         assert!((out.persons[0].score - 0.81).abs() < 1e-6);
         assert_eq!(out.persons[0].bbox, [75.0, 50.0, 125.0, 150.0]);
+    }
+
+    /// YOLO26 end-to-end rows: x1, y1, x2, y2, score, class, 17 × (x, y, v).
+    const PER: usize = 57;
+
+    /// A `[1, 300, 57]` tensor with `rows` written at the top, zeros after
+    /// (as the export pads).
+    fn e2e_tensor(rows: &[[f32; PER]]) -> Vec<f32> {
+        let mut t = vec![0f32; 300 * PER];
+        for (r, row) in rows.iter().enumerate() {
+            t[r * PER..(r + 1) * PER].copy_from_slice(row);
+        }
+        t
+    }
+
+    fn e2e_row(b: [f32; 4], score: f32, kx: f32) -> [f32; PER] {
+        let mut r = [0f32; PER];
+        r[..4].copy_from_slice(&b);
+        r[4] = score;
+        r[5] = 0.0; // class: person
+        for j in 0..17 {
+            r[6 + 3 * j] = kx + 0.01 * j as f32;
+            r[7 + 3 * j] = b[1] + 0.02;
+            r[8 + 3 * j] = 0.5 + 0.01 * j as f32;
+        }
+        r
+    }
+
+    fn e2e_info(dtype: ElementType, quant: Option<Quant>) -> TensorInfo {
+        TensorInfo {
+            name: "output0".into(),
+            shape: vec![1, 300, PER],
+            dtype,
+            quant,
+        }
+    }
+
+    fn e2e_bytes(t: &[f32]) -> Vec<Vec<u8>> {
+        vec![t.iter().flat_map(|v| v.to_ne_bytes()).collect()]
+    }
+
+    #[test]
+    fn overlapping_persons_are_all_kept_without_nms() {
+        // Two heavily overlapping boxes (IoU ≈ 0.9): NMS at 0.7 would drop
+        // one; the end-to-end output is already one row per person.
+        let t = e2e_tensor(&[
+            e2e_row([0.2, 0.2, 0.6, 0.8], 0.9, 0.3),
+            e2e_row([0.21, 0.2, 0.6, 0.8], 0.85, 0.31),
+            e2e_row([0.7, 0.1, 0.9, 0.5], 0.1, 0.8), // below 0.25
+        ]);
+        let mut d = FlatDecoder::new(
+            Layout::YoloEndToEnd,
+            &e2e_info(ElementType::F32, None),
+            17,
+            [320.0, 320.0],
+            Coords::Auto,
+            DecodeParams::default(),
+        )
+        .unwrap();
+        let mut out = Detections::default();
+        d.decode(&e2e_bytes(&t), &mut out).unwrap();
+        assert_eq!(out.persons.len(), 2);
+        let p = &out.persons[0];
+        for (got, want) in p.bbox.iter().zip([64.0, 64.0, 192.0, 256.0]) {
+            assert!((got - want).abs() < 1e-3, "{:?}", p.bbox);
+        }
+        assert!((p.keypoints[16].x - (0.3 + 0.16) * 320.0).abs() < 1e-3);
+        assert!((p.keypoints[0].y - 0.22 * 320.0).abs() < 1e-3);
+        assert!((p.keypoints[10].score - 0.6).abs() < 1e-6);
+        assert_eq!(out.persons[1].score, 0.85);
+    }
+
+    #[test]
+    fn rows_are_ranked_and_capped_at_max_detections() {
+        let t = e2e_tensor(&[
+            e2e_row([10.0, 10.0, 50.0, 90.0], 0.4, 20.0),
+            e2e_row([100.0, 10.0, 150.0, 90.0], 0.95, 120.0),
+            e2e_row([200.0, 10.0, 250.0, 90.0], 0.6, 220.0),
+        ]);
+        let params = DecodeParams {
+            max_detections: 2,
+            ..DecodeParams::default()
+        };
+        let mut d = FlatDecoder::new(
+            Layout::YoloEndToEnd,
+            &e2e_info(ElementType::F32, None),
+            17,
+            [320.0, 320.0],
+            Coords::Auto,
+            params,
+        )
+        .unwrap();
+        let mut out = Detections::default();
+        d.decode(&e2e_bytes(&t), &mut out).unwrap();
+        let scores: Vec<f32> = out.persons.iter().map(|p| p.score).collect();
+        assert_eq!(scores, vec![0.95, 0.6]);
+        // Pixel coordinates (values above 2) stay as they are.
+        assert_eq!(out.persons[0].bbox, [100.0, 10.0, 150.0, 90.0]);
+        assert_eq!(out.persons[0].keypoints[0].x, 120.0);
+    }
+
+    #[test]
+    fn int8_rows_are_dequantized() {
+        let q = Quant {
+            scale: 1.0 / 255.0,
+            zero_point: -128,
+        };
+        let t = e2e_tensor(&[e2e_row([0.25, 0.25, 0.5, 0.75], 0.8, 0.3)]);
+        let b: Vec<u8> = t
+            .iter()
+            .map(|&v| ((v / q.scale).round() as i32 + q.zero_point).clamp(-128, 127) as i8 as u8)
+            .collect();
+        let mut d = FlatDecoder::new(
+            Layout::YoloEndToEnd,
+            &e2e_info(ElementType::I8, Some(q)),
+            17,
+            [320.0, 320.0],
+            Coords::Normalized,
+            DecodeParams::default(),
+        )
+        .unwrap();
+        let mut out = Detections::default();
+        d.decode(&vec![b], &mut out).unwrap();
+        assert_eq!(out.persons.len(), 1);
+        let p = &out.persons[0];
+        assert!((p.bbox[3] - 240.0).abs() < 1.3, "{:?}", p.bbox);
+        assert!((p.score - 0.8).abs() < 0.003);
+    }
+
+    #[test]
+    fn a_yolov8_style_output_is_refused() {
+        let i = TensorInfo {
+            shape: vec![1, 56, 2100],
+            ..e2e_info(ElementType::F32, None)
+        };
+        let e = FlatDecoder::new(
+            Layout::YoloEndToEnd,
+            &i,
+            17,
+            [320.0, 320.0],
+            Coords::Auto,
+            DecodeParams::default(),
+        );
+        assert!(e.is_err());
     }
 }

@@ -56,8 +56,7 @@ impl CocoFile {
 }
 
 fn read(path: &Path) -> Result<String, String> {
-    crate::files::read_text(path, crate::files::COCO)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))
+    crate::files::read_text(path, crate::files::COCO).map_err(|e| e.to_string())
 }
 
 /// Image ids unique, and every annotation on one of the images: else the
@@ -123,10 +122,10 @@ pub fn parse_annotations(text: &str) -> Result<CocoFile, String> {
     Ok(file)
 }
 
-/// Reads a COCO keypoint annotation file (see [`parse_annotations`]).
+/// Reads a COCO keypoint annotation file (see [`parse_annotations`]); the
+/// error does not name the file (the caller does).
 pub fn load_annotations(path: impl AsRef<Path>) -> Result<CocoFile, String> {
-    let path = path.as_ref();
-    parse_annotations(&read(path)?).map_err(|e| format!("{}: {e}", path.display()))
+    parse_annotations(&read(path.as_ref())?)
 }
 
 /// Parses a COCO results file: a list of `{image_id, category_id,
@@ -142,7 +141,9 @@ pub fn parse_results(text: &str) -> Result<Vec<Detection>, String> {
 /// Reads a COCO results file (see [`parse_results`]).
 pub fn load_results(path: impl AsRef<Path>) -> Result<Vec<Detection>, String> {
     let path = path.as_ref();
-    parse_results(&read(path)?).map_err(|e| format!("{}: {e}", path.display()))
+    read(path)
+        .and_then(|text| parse_results(&text))
+        .map_err(|e| format!("{}: {e}", path.display()))
 }
 
 #[cfg(test)]

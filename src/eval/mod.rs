@@ -158,6 +158,9 @@ pub fn evaluate(
     if coco.is_none() && reference.is_none() {
         return Err(EvalError::NothingToDo);
     }
+    // Agreement only may run over a recording (`raw:FILE?...`): its frames
+    // are numbered in order; no pictures of the worst frames are drawn.
+    let recording = coco.is_none() && opts.images.to_str().is_some_and(|s| s.starts_with("raw:"));
     // (image id, path) in id order; without annotations, the folder's images.
     let images: Vec<(u64, PathBuf)> = match &coco {
         Some(c) => {
@@ -169,6 +172,7 @@ pub fn evaluate(
             v.sort_by_key(|(id, _)| *id);
             v
         }
+        None if recording => Vec::new(),
         None => crate::source::expand(std::slice::from_ref(&opts.images))?
             .into_iter()
             .enumerate()
@@ -176,7 +180,13 @@ pub fn evaluate(
             .collect(),
     };
     let paths: Vec<PathBuf> = images.iter().map(|(_, p)| p.clone()).collect();
-    let mut source = ImageSource::new(&paths, Duration::ZERO)?;
+    let mut source: Box<dyn Source> = if recording {
+        let spec = opts.images.to_string_lossy().into_owned();
+        crate::source::open(&[spec], Duration::ZERO, None)?
+    } else {
+        Box::new(ImageSource::new(&paths, Duration::ZERO)?)
+    };
+    let keep_worst = if recording { 0 } else { opts.worst };
     let k = model.model().manifest.keypoints.names.len();
     let mut agreement = reference
         .as_ref()
@@ -184,27 +194,31 @@ pub fn evaluate(
     let (mut results, mut reference_results) = (Vec::new(), Vec::new());
     let (mut a, mut b) = (FrameResult::default(), FrameResult::default());
     let mut worst: Vec<WorstImage> = Vec::new();
-    let total = images.len();
+    let mut total = images.len();
     let mut index = 0;
     while let Some(frame) = source.next_frame() {
         let frame = frame?;
-        let (image_id, path) = &images[index];
+        let (image_id, path) = match images.get(index) {
+            Some((id, p)) => (*id, p.clone()),
+            None => (index as u64, PathBuf::from(frame.origin.to_string())),
+        };
         index += 1;
+        total = total.max(index);
         model.process(&frame, &mut a)?;
-        detections(*image_id, &a, &mut results);
+        detections(image_id, &a, &mut results);
         if let (Some(r), Some(ag)) = (reference.as_deref_mut(), agreement.as_mut()) {
             r.process(&frame, &mut b)?;
-            detections(*image_id, &b, &mut reference_results);
+            detections(image_id, &b, &mut reference_results);
             let (pa, pb) = (keep(&a, opts.agreement_conf), keep(&b, opts.agreement_conf));
             let img = ag.add_image(&pa, &pb);
-            if opts.worst > 0
-                && (worst.len() < opts.worst || img.mean_oks < worst[worst.len() - 1].mean_oks)
+            if keep_worst > 0
+                && (worst.len() < keep_worst || img.mean_oks < worst[worst.len() - 1].mean_oks)
             {
-                if worst.len() == opts.worst {
+                if worst.len() == keep_worst {
                     worst.pop();
                 }
                 worst.push(WorstImage {
-                    path: path.clone(),
+                    path,
                     mean_oks: img.mean_oks,
                     model: pa,
                     reference: pb,

@@ -66,6 +66,12 @@ pub enum Layout {
     Yolov7Pose,
     /// MoveNet SinglePose `[1,1,K,3]` (y, x, score), normalised.
     Movenet,
+    /// Ultralytics anchor-free pose cut before its decode (model factory
+    /// `int8-heads`): per stride, NHWC box-distribution, class and keypoint heads.
+    YoloRawHeads,
+    /// Ultralytics NMS-free end-to-end export (YOLO26-pose): `[1, N, 6+3K]`
+    /// rows x1,y1,x2,y2,score,class,kpts, one per person.
+    YoloEndToEnd,
 }
 
 impl Layout {
@@ -76,6 +82,8 @@ impl Layout {
             Layout::TiNms => "ti-nms",
             Layout::Yolov7Pose => "yolov7-pose",
             Layout::Movenet => "movenet",
+            Layout::YoloRawHeads => "yolo-raw-heads",
+            Layout::YoloEndToEnd => "yolo-end-to-end",
         }
     }
 }
@@ -145,6 +153,40 @@ impl KeypointSpec {
     }
 }
 
+/// Where a model made by the model factory (`scripts/quantize.sh`) came
+/// from: enough to reproduce it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Provenance {
+    /// File name of the float model it was made from.
+    pub source_model: String,
+    pub source_sha256: String,
+    /// Factory recipe (`int8`, `int8-heads`, `int8-float-decode`, `dynamic`, `float-heads`).
+    pub recipe: String,
+    /// The calibration set, when the recipe needs one.
+    #[serde(default)]
+    pub calibration: Option<CalibrationRecord>,
+    /// Tool name → version (quantizer, runtime, edgepose).
+    #[serde(default)]
+    pub tools: std::collections::BTreeMap<String, String>,
+    /// The factory command line.
+    #[serde(default)]
+    pub command: String,
+}
+
+/// The frames a model was calibrated on.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CalibrationRecord {
+    /// The source as given (folder or `raw:` recording).
+    pub source: String,
+    /// Frames used (evenly spaced over the source) of those readable.
+    pub frames: usize,
+    pub frames_in_source: usize,
+    /// sha256 of the calibration tensors (edgepose's letterboxed inputs).
+    pub sha256: String,
+}
+
 /// One model manifest.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -160,6 +202,9 @@ pub struct Manifest {
     pub input: InputSpec,
     pub output: OutputSpec,
     pub keypoints: KeypointSpec,
+    /// Set by the model factory on the models it writes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<Provenance>,
 }
 
 /// The manifests shipped in `models/`, embedded at build time.
@@ -189,6 +234,9 @@ const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../models/movenet-singlepose-lightning-int8-4.toml"),
     ),
 ];
+
+/// Largest manifest file read (a manifest is a few hundred bytes).
+pub const MAX_MANIFEST_BYTES: u64 = crate::files::MANIFEST.cap;
 
 /// Id of the default model.
 pub const DEFAULT_MODEL: &str = "yolov8n_320_quant_pc_uf_pose_coco-st.tflite";
@@ -271,14 +319,16 @@ impl Manifest {
             path: path.to_string(),
             why: "it has no input tensor".into(),
         })?;
-        let layout = guess_layout(iface).ok_or_else(|| ModelError::Mismatch {
-            path: path.to_string(),
-            why: format!(
+        let layout =
+            guess_layout(iface, input_hw(&input.shape)).ok_or_else(|| ModelError::Mismatch {
+                path: path.to_string(),
+                why: format!(
                 "its outputs {} match no known layout (yolo-anchor-free [1,5+3K,N], ti-nms [N,57], \
-                 yolov7-pose [1,N,57], ti-anchor heads, movenet [1,1,K,3]); write a manifest for it",
+                 yolov7-pose [1,N,57], yolo-end-to-end [1,300,57], yolo-raw-heads [1,H/s,W/s,C] \
+                 per stride, ti-anchor heads, movenet [1,1,K,3]); write a manifest for it",
                 describe_shapes(iface)
             ),
-        })?;
+            })?;
         let (h, w) = input_hw(&input.shape).unwrap_or((0, 0));
         let file = std::path::Path::new(path)
             .file_name()
@@ -306,6 +356,7 @@ impl Manifest {
                 anchors: vec![],
             },
             keypoints: KeypointSpec::coco17(),
+            provenance: None,
         })
     }
 
@@ -361,9 +412,21 @@ impl Manifest {
                 iface.outputs.len() == 1
                     && matches!(iface.outputs[0].shape.as_slice(), [_, c] if *c == 6 + 3 * k)
             }
-            Layout::Yolov7Pose => {
+            Layout::Yolov7Pose | Layout::YoloEndToEnd => {
                 iface.outputs.len() == 1
                     && matches!(iface.outputs[0].shape.as_slice(), [1, _, c] if *c == 6 + 3 * k)
+            }
+            Layout::YoloRawHeads => {
+                let shapes: Vec<&[usize]> =
+                    iface.outputs.iter().map(|o| o.shape.as_slice()).collect();
+                let hw = (self.input.size[0], self.input.size[1]);
+                if let Err(why) = super::heads::raw_levels(&shapes, k, hw) {
+                    return bad(format!(
+                        "outputs {} do not fit layout yolo-raw-heads: {why}",
+                        describe_shapes(iface)
+                    ));
+                }
+                true
             }
             Layout::TiAnchor => {
                 iface.outputs.len() == self.output.strides.len()
@@ -404,15 +467,26 @@ fn describe_shapes(iface: &ModelInterface) -> String {
     parts.join(", ")
 }
 
-/// Layout guess for COCO-17 models without a manifest.
-fn guess_layout(iface: &ModelInterface) -> Option<Layout> {
+/// Layout guess for COCO-17 models without a manifest. `[1, N, 57]` is
+/// YOLOv7-pose when N is its anchor count for the input (3 anchors per cell
+/// at strides 8, 16, 32), else an end-to-end export (N = its max_det).
+fn guess_layout(iface: &ModelInterface, hw: Option<(usize, usize)>) -> Option<Layout> {
     let shapes: Vec<&[usize]> = iface.outputs.iter().map(|o| o.shape.as_slice()).collect();
+    let yolov7_rows = hw.map(|(h, w)| {
+        [8, 16, 32]
+            .iter()
+            .map(|s| 3 * h.div_ceil(*s) * w.div_ceil(*s))
+            .sum::<usize>()
+    });
     match shapes.as_slice() {
         [[1, 56, n]] if *n > 56 => Some(Layout::YoloAnchorFree),
         [[1, 1, 17, 3]] => Some(Layout::Movenet),
         [[_, 57]] => Some(Layout::TiNms),
-        [[1, _, 57]] => Some(Layout::Yolov7Pose),
-        _ => None,
+        [[1, n, 57]] if Some(*n) == yolov7_rows => Some(Layout::Yolov7Pose),
+        [[1, _, 57]] => Some(Layout::YoloEndToEnd),
+        _ => hw
+            .filter(|hw| super::heads::raw_levels(&shapes, 17, *hw).is_ok())
+            .map(|_| Layout::YoloRawHeads),
     }
 }
 
@@ -428,6 +502,18 @@ mod tests {
         for m in &all {
             assert_eq!(m.keypoints.names.len(), 17, "{}", m.id);
         }
+    }
+
+    #[test]
+    fn an_oversized_manifest_file_is_refused_before_it_is_parsed() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("big.toml");
+        std::fs::write(&p, vec![b'#'; MAX_MANIFEST_BYTES as usize + 1]).unwrap();
+        let err = Manifest::load(&p).unwrap_err().to_string();
+        assert!(
+            err.contains("it is 65537 bytes, more than the 64 KiB a manifest may have"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -10,8 +10,10 @@
 //!
 //! A model is resolved by id or file name against the model directory, its
 //! sha256 is verified, and its interface is checked against the manifest.
-//! The manifest fields and the errors a user may meet are in
-//! docs/models-and-accuracy.md.
+//! A model file may carry its manifest beside it (`NAME.toml` next to
+//! `NAME.tflite`, as the model factory writes them); such manifests in the
+//! model directory are listed by `edgepose models` too. The manifest fields
+//! and the errors a user may meet are in docs/models-and-accuracy.md.
 
 pub mod heads;
 pub mod manifest;
@@ -92,19 +94,66 @@ pub fn read_model_file(path: &Path) -> Result<Vec<u8>, ModelError> {
     Ok(edgepose_model_file::read_model_file(path)?)
 }
 
+/// The manifest beside a model file (`NAME.toml` next to `NAME.tflite`),
+/// if there is one; it must name that file.
+pub fn sidecar(path: &Path) -> Result<Option<Manifest>, ModelError> {
+    let toml = path.with_extension("toml");
+    if path.extension().is_none_or(|e| e != "tflite") || !toml.is_file() {
+        return Ok(None);
+    }
+    let m = Manifest::load(&toml)?;
+    let file_name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    if m.file != file_name {
+        return Err(ModelError::Manifest {
+            path: toml.display().to_string(),
+            why: format!(
+                "it describes {:?}, not the model file {file_name:?} beside it",
+                m.file
+            ),
+        });
+    }
+    Ok(Some(m))
+}
+
+/// The manifests beside model files in `dir` (`NAME.toml` whose `file` is
+/// `NAME.tflite`), sorted by file name. Other TOML files are skipped.
+pub fn sidecars(dir: &Path) -> Vec<Manifest> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut v: Vec<Manifest> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "toml") && p.is_file())
+        .filter_map(|p| Manifest::load(&p).ok().map(|m| (p, m)))
+        .filter(|(p, m)| p.with_extension("tflite").file_name() == Some(m.file.as_ref()))
+        .map(|(_, m)| m)
+        .collect();
+    v.sort_by(|a, b| a.file.cmp(&b.file));
+    v
+}
+
 /// Resolves `spec` (a manifest id, a model file name, or a path to a
 /// `.tflite` file) to a verified model.
 ///
-/// A path whose file name matches a known manifest uses that manifest and is
-/// checked against its sha256; a path with no manifest gets one inferred
-/// from the model's interface (YOLO anchor-free or MoveNet by shape).
+/// A path whose file name matches a manifest given with `--manifest`, then
+/// one beside the file ([`sidecar`]), then a built-in one, uses that
+/// manifest and is checked against its sha256; a path with no manifest gets
+/// one inferred from the model's interface (by output shapes).
 pub fn resolve(
     spec: &str,
     model_dir: &Path,
     extra_manifests: &[Manifest],
 ) -> Result<ResolvedModel, ModelError> {
     let builtin = manifest::builtin()?;
-    let all: Vec<&Manifest> = extra_manifests.iter().chain(builtin.iter()).collect();
+    let beside = sidecars(model_dir);
+    let all: Vec<&Manifest> = extra_manifests
+        .iter()
+        .chain(beside.iter())
+        .chain(builtin.iter())
+        .collect();
     let spec_path = Path::new(spec);
     let looks_like_path = spec.contains('/') || spec.ends_with(".tflite");
     let by_name = |name: &str| {
@@ -127,7 +176,12 @@ pub fn resolve(
                 spec_path.to_path_buf()
             }
         };
-        (path, by_name(file_name))
+        let found = extra_manifests
+            .iter()
+            .find(|m| m.file == file_name)
+            .cloned()
+            .map_or_else(|| sidecar(&path), |m| Ok(Some(m)))?;
+        (path, found.or_else(|| by_name(file_name)))
     } else {
         let m = by_name(spec).ok_or_else(|| ModelError::Unknown(spec.to_string()))?;
         (model_dir.join(&m.file), Some(m))
@@ -161,6 +215,8 @@ pub fn resolve(
 /// Status of one manifest's file in the model directory (for `edgepose models`).
 #[derive(Debug, Clone, Serialize)]
 pub struct ModelStatus {
+    #[serde(skip)]
+    pub manifest: Manifest,
     pub id: String,
     pub file: String,
     pub path: String,
@@ -169,9 +225,17 @@ pub struct ModelStatus {
     pub detail: String,
 }
 
-/// Checks every built-in manifest against the model directory.
+/// Checks every built-in manifest, then every manifest beside a model file
+/// in the model directory, against the model directory.
 pub fn status_all(model_dir: &Path) -> Result<Vec<ModelStatus>, ModelError> {
-    Ok(manifest::builtin()?
+    let mut all = manifest::builtin()?;
+    let builtin_files: Vec<String> = all.iter().map(|m| m.file.clone()).collect();
+    all.extend(
+        sidecars(model_dir)
+            .into_iter()
+            .filter(|m| !builtin_files.contains(&m.file)),
+    );
+    Ok(all
         .into_iter()
         .map(|m| {
             let path = model_dir.join(&m.file);
@@ -190,6 +254,7 @@ pub fn status_all(model_dir: &Path) -> Result<Vec<ModelStatus>, ModelError> {
                 }
             };
             ModelStatus {
+                manifest: m.clone(),
                 id: m.id.clone(),
                 file: m.file.clone(),
                 path: path.display().to_string(),

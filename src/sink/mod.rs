@@ -53,18 +53,19 @@ pub enum SinkError {
         expected: &'static str,
     },
     /// A sink that could not be opened, named as the user gave it.
-    #[error("{}", named(option, spec, source))]
+    /// (Its message holds the inner error's: no `source` of its own.)
+    #[error("{}", named(option, spec, inner))]
     Open {
         option: &'static str,
         spec: String,
-        source: Box<SinkError>,
+        inner: Box<SinkError>,
     },
 }
 
 /// `OPTION SPEC: why`, without naming the sink twice when `why` starts
 /// with the spec or with the sink's own name for itself (`serial DEVICE`).
-fn named(option: &str, spec: &str, source: &SinkError) -> String {
-    let why = source.to_string();
+fn named(option: &str, spec: &str, inner: &SinkError) -> String {
+    let why = inner.to_string();
     let own = crate::spec::Spec::parse(spec)
         .ok()
         .and_then(|s| Some(format!("{} {}", s.kind?, s.target)));
@@ -185,7 +186,7 @@ pub fn open_all(
                 result = Err(SinkError::Open {
                     option: "--sink",
                     spec: specs[i].clone(),
-                    source: Box::new(e),
+                    inner: Box::new(e),
                 });
                 break;
             }
