@@ -531,3 +531,25 @@ fn sources_named_like_specs_and_devices_that_are_no_camera() {
         &["frames: no such file or directory"],
     );
 }
+
+#[test]
+fn records_a_sink_never_delivered_are_counted_as_dropped() {
+    // wait=true: the device may appear later, so the run starts; it never
+    // does, and the record that waited for it is counted, not lost.
+    let out = common::run(
+        edgepose(common::primary())
+            .args(["run", "--quiet", "--source"])
+            .arg(sample("samples/bus.jpg"))
+            .args(["--sink", "serial:/dev/does-not-exist?wait=true"]),
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("edgepose: serial /dev/does-not-exist"))
+        .unwrap_or_else(|| panic!("no serial summary: {err}"));
+    assert!(
+        line.contains("1 records, 0 sent, 1 dropped, 0 queued"),
+        "{line}"
+    );
+}
