@@ -1,8 +1,10 @@
 //! Benchmark of the fused camera-frame conversion: YUYV, NV12 and MJPEG
 //! frames of 640x480 and 1280x720 letterboxed into a 320x320 int8 model
-//! input (colour conversion + bilinear resize + quantization in one pass;
-//! MJPEG decoded by libjpeg-turbo at reduced DCT scale first), and RGB for
-//! comparison. Median and p99 over many runs; nothing is asserted.
+//! input (OpenCV's colour conversion + INTER_LINEAR resize + quantization in
+//! one pass; MJPEG decoded by libjpeg-turbo first, at full size, and at
+//! reduced DCT scale in `draft` mode), and RGB for comparison; the YUYV and
+//! NV12 rows also on the scalar kernels, for the SIMD speed-up. Median and
+//! p99 over many runs; nothing is asserted.
 //!
 //! `cargo bench --bench convert` (release profile). The frames are a real
 //! photo (`$EDGEPOSE_DATA_DIR/samples/zidane.jpg`), so JPEG sizes are real.
@@ -11,7 +13,8 @@ use std::time::{Duration, Instant};
 
 use edgepose::frame::{Frame, PixelFormat, YuvEncoding};
 use edgepose::model::{ElementType, Quant, TensorInfo};
-use edgepose::preprocess::{InputMap, LetterboxResizer, Preprocess, ResizeMode};
+use edgepose::preprocess::kernels::Kernels;
+use edgepose::preprocess::{Fused, InputMap, Letterbox, LetterboxResizer, Preprocess, ResizeMode};
 
 fn frames(w: u32, h: u32) -> Vec<(PixelFormat, Vec<u8>, usize)> {
     let data = std::env::var("EDGEPOSE_DATA_DIR").unwrap_or_else(|_| "../shared/data".into());
@@ -73,19 +76,14 @@ fn main() {
         }),
     };
     let mut tensor = vec![0u8; 320 * 320 * 3];
+    println!("row kernels: {:?}", Kernels::detect().isa());
     println!(
-        "{:<8}{:<11}{:>11}{:>11}{:>8}",
-        "format", "frame", "median ms", "p99 ms", "runs"
+        "{:<8}{:<11}{:<9}{:>11}{:>11}{:>8}",
+        "format", "frame", "mode", "median ms", "p99 ms", "runs"
     );
+    let map = InputMap::new(&input, [0.0, 1.0]);
     for (w, h) in [(640, 480), (1280, 720)] {
         for (format, bytes, stride) in frames(w, h) {
-            let mut pre = LetterboxResizer::new(
-                320,
-                320,
-                114,
-                InputMap::new(&input, [0.0, 1.0]),
-                ResizeMode::Fast,
-            );
             let frame = Frame {
                 pixels: &bytes,
                 format,
@@ -97,25 +95,64 @@ fn main() {
                 timestamp: Duration::ZERO,
                 origin: "bench",
             };
-            for _ in 0..50 {
-                pre.prepare(&frame, &mut tensor).unwrap();
-            }
-            let mut t: Vec<f64> = (0..1000)
-                .map(|_| {
-                    let s = Instant::now();
+            let modes: &[ResizeMode] = if format == PixelFormat::Mjpeg {
+                &[ResizeMode::Opencv, ResizeMode::Draft]
+            } else {
+                &[ResizeMode::Opencv]
+            };
+            for &mode in modes {
+                let mut pre = LetterboxResizer::new(320, 320, 114, map.clone(), mode);
+                let t = time(|| {
                     pre.prepare(&frame, &mut tensor).unwrap();
-                    s.elapsed().as_secs_f64() * 1e3
-                })
-                .collect();
-            t.sort_by(f64::total_cmp);
-            println!(
-                "{:<8}{:<11}{:>11.3}{:>11.3}{:>8}",
-                format.fourcc(),
-                format!("{w}x{h}"),
-                t[t.len() / 2],
-                t[t.len() * 99 / 100],
-                t.len()
-            );
+                });
+                row(format, w, h, &format!("{mode:?}").to_lowercase(), &t);
+            }
+            if matches!(format, PixelFormat::Yuyv | PixelFormat::Nv12) {
+                let lb = Letterbox::new(w, h, 320, 320);
+                let mut f = Fused::with_kernels(320, 320, Kernels::scalar());
+                let t = time(|| {
+                    f.letterbox(
+                        &bytes,
+                        format,
+                        stride,
+                        frame.yuv,
+                        (w, h),
+                        &lb,
+                        114,
+                        &map,
+                        &mut tensor,
+                    );
+                });
+                row(format, w, h, "scalar", &t);
+            }
         }
     }
+}
+
+/// Sorted milliseconds of 1000 runs after 50 warm-up runs.
+fn time(mut f: impl FnMut()) -> Vec<f64> {
+    for _ in 0..50 {
+        f();
+    }
+    let mut t: Vec<f64> = (0..1000)
+        .map(|_| {
+            let s = Instant::now();
+            f();
+            s.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    t.sort_by(f64::total_cmp);
+    t
+}
+
+fn row(format: PixelFormat, w: u32, h: u32, mode: &str, t: &[f64]) {
+    println!(
+        "{:<8}{:<11}{:<9}{:>11.3}{:>11.3}{:>8}",
+        format.fourcc(),
+        format!("{w}x{h}"),
+        mode,
+        t[t.len() / 2],
+        t[t.len() * 99 / 100],
+        t.len()
+    );
 }

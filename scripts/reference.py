@@ -1,11 +1,21 @@
 #!/usr/bin/env python3
 """Independent reference results for edgepose's tests.
 
-Runs each pose model on each test image with the LiteRT Python interpreter and numpy
-(Pillow for decoding and resizing), following Ultralytics' documented letterbox and
-NMS conventions, and writes one JSON fixture per model. The Rust tests compare
-edgepose's output against these files. This is our own short implementation, kept
-independent of edgepose's code on purpose.
+Runs each pose model on each test image with the LiteRT Python interpreter and numpy,
+following Ultralytics' letterbox and NMS conventions, and writes one JSON fixture per
+model. The Rust tests compare edgepose's output against these files. This is our own
+short implementation, kept independent of edgepose's code on purpose.
+
+Two pre-processings (--resize):
+- pillow (the default; tests/fixtures/reference/, reference-classic/ and the ARM sets): Pillow decodes and
+  resizes (antialiased BILINEAR), what edgepose's --resize pillow matches;
+- opencv (tests/fixtures/reference-opencv*/): what Ultralytics does, cv2.imdecode, BGR->RGB,
+  cv2.resize(..., INTER_LINEAR) and cv2.copyMakeBorder with the pad value; edgepose's
+  default. With --camera it also makes YUYV and NV12 frames out of every image (an integer
+  BT.601 RGB->YUV formula, below) and records the input tensor that cv2.cvtColor
+  (COLOR_YUV2RGB_YUYV / COLOR_YUV2RGB_NV12) + the same letterbox gives, and with
+  --images all it adds the 80 images of coco-train-mini; --eval adds the COCO AP of the
+  pipeline on coco-val-mini and coco-train-mini (tests/fixtures/reference-opencv/README.md).
 
 Regenerate (from the repository root, only when you mean to change the fixtures):
 
@@ -13,6 +23,11 @@ Regenerate (from the repository root, only when you mean to change the fixtures)
         --models-dir ../shared/models --data-dir ../shared/data --out tests/fixtures/reference
     .cache/venv-tflite214/bin/python scripts/reference.py --kernels builtin \
         --models-dir ../shared/models --data-dir ../shared/data --out tests/fixtures/reference-classic
+    .cache/venv/bin/python scripts/reference.py --resize opencv --images all --camera --eval \
+        --models-dir ../shared/models --data-dir ../shared/data --out tests/fixtures/reference-opencv
+    .cache/venv-tflite214/bin/python scripts/reference.py --kernels builtin --resize opencv \
+        --images all --eval --models-dir ../shared/models --data-dir ../shared/data \
+        --out tests/fixtures/reference-opencv-classic
 
 The interpreter comes from `ai_edge_litert` (LiteRT 2.3, what the LiteRT flavour runs) or,
 when that is not installed, from `tflite_runtime` (2.14.0, the same TFLite version as
@@ -33,6 +48,10 @@ import sys
 
 import numpy as np
 from PIL import Image
+try:
+    import cv2
+except ImportError:           # --resize opencv needs it (scripts/setup.sh pins it)
+    cv2 = None
 try:
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
     RUNTIME = "ai-edge-litert"
@@ -68,8 +87,12 @@ MOVENET_BOX_KP = 0.5  # MoveNet box: keypoints with score >= this (all 17 if non
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+# Detection floats are rounded to 4 decimals in the fixtures; --eval keeps them whole.
+ROUND = 4
+
+
 def r4(x):
-    return round(float(x), 4)
+    return round(float(x), ROUND) if ROUND is not None else float(x)
 
 
 def sha256_file(path):
@@ -91,6 +114,56 @@ def letterbox(img, size, pad_value):
     canvas[top:top + new_h, left:left + new_w] = np.asarray(img, dtype=np.uint8)
     lb = {"scale": r, "left": left, "top": top, "new_w": new_w, "new_h": new_h}
     return canvas, lb
+
+
+def letterbox_cv2(img, size, pad_value):
+    """Ultralytics' LetterBox (ultralytics/data/augment.py) on an RGB uint8 array."""
+    h, w = img.shape[:2]
+    r = min(size / h, size / w)
+    new_w, new_h = int(round(w * r)), int(round(h * r))
+    if (new_w, new_h) != (w, h):
+        img = cv2.resize(img, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
+    dw, dh = (size - new_w) / 2, (size - new_h) / 2
+    top, bottom = int(round(dh - 0.1)), int(round(dh + 0.1))
+    left, right = int(round(dw - 0.1)), int(round(dw + 0.1))
+    canvas = cv2.copyMakeBorder(img, top, bottom, left, right, cv2.BORDER_CONSTANT,
+                                value=(pad_value,) * 3)
+    assert canvas.shape == (size, size, 3), canvas.shape
+    lb = {"scale": r, "left": left, "top": top, "new_w": new_w, "new_h": new_h}
+    return canvas, lb
+
+
+def decode_cv2(path):
+    """cv2.imread as Ultralytics reads images (BGR), then to RGB."""
+    bgr = cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_COLOR)
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def camera_frames(rgb):
+    """YUYV and NV12 frames made from an RGB image cropped to even sizes, with the
+    integer BT.601 limited-range formula Y = ((66R + 129G + 25B + 128) >> 8) + 16,
+    U = ((-38R - 74G + 112B + 128) >> 8) + 128, V = ((112R - 94G - 18B + 128) >> 8) + 128;
+    chroma from the even pixel of each pair (YUYV) or the top-left pixel of each 2x2
+    block (NV12). tests/reference.rs makes the same frames. Returns (name, RGB as
+    cv2.cvtColor converts the frame back)."""
+    h, w = rgb.shape[0] // 2 * 2, rgb.shape[1] // 2 * 2
+    p = rgb[:h, :w].astype(np.int32)
+    R, G, B = p[..., 0], p[..., 1], p[..., 2]
+    Y = (((66 * R + 129 * G + 25 * B + 128) >> 8) + 16).astype(np.uint8)
+    U = (((-38 * R - 74 * G + 112 * B + 128) >> 8) + 128).astype(np.uint8)
+    V = (((112 * R - 94 * G - 18 * B + 128) >> 8) + 128).astype(np.uint8)
+    yuyv = np.empty((h, w * 2), np.uint8)
+    yuyv[:, 0::2] = Y
+    yuyv[:, 1::4] = U[:, 0::2]
+    yuyv[:, 3::4] = V[:, 0::2]
+    nv12 = np.empty((h * 3 // 2, w), np.uint8)
+    nv12[:h] = Y
+    nv12[h:, 0::2] = U[0::2, 0::2]
+    nv12[h:, 1::2] = V[0::2, 0::2]
+    return [
+        ("yuyv", cv2.cvtColor(yuyv.reshape(h, w, 2), cv2.COLOR_YUV2RGB_YUYV)),
+        ("nv12", cv2.cvtColor(nv12, cv2.COLOR_YUV2RGB_NV12)),
+    ]
 
 
 def make_input(pixels, detail, raw_pixels):
@@ -121,7 +194,9 @@ def dequantize(out, detail):
 
 
 def nms(boxes, scores):
-    """Greedy NMS, torchvision IoU (no +1). Returns kept indices, best first."""
+    """Greedy NMS, torchvision IoU (no +1) in float32 as torchvision computes it on
+    Ultralytics' float32 boxes. Returns kept indices, best first."""
+    boxes, scores = boxes.astype(np.float32), scores.astype(np.float32)
     order = np.argsort(-scores, kind="stable")  # ties keep anchor order
     areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
     keep = []
@@ -135,7 +210,7 @@ def nms(boxes, scores):
         yy2 = np.minimum(boxes[i, 3], boxes[rest, 3])
         inter = np.clip(xx2 - xx1, 0, None) * np.clip(yy2 - yy1, 0, None)
         iou = inter / (areas[i] + areas[rest] - inter)
-        order = rest[iou <= IOU]
+        order = rest[iou <= np.float32(IOU)]
     return keep
 
 
@@ -163,7 +238,7 @@ def decode_yolo(out, size, lb, w, h):
     scores = p[:, 4]
     kps = p[:, 5:].reshape(-1, 17, 3)
     persons = []
-    for i in nms(boxes.astype(np.float64), scores.astype(np.float64)):
+    for i in nms(boxes, scores):
         box = unletterbox(boxes[i].reshape(2, 2), lb, w, h).reshape(4)
         kxy = unletterbox(kps[i, :, :2], lb, w, h)
         persons.append({
@@ -269,7 +344,17 @@ class CApiInterpreter:
         return out
 
 
-def run_model(model_path, data_dir, command, kernels, capi=None):
+def image_list(data_dir, which):
+    if which == "small":
+        return IMAGES
+    train = sorted(f for f in os.listdir(os.path.join(data_dir, "coco-train-mini"))
+                   if f.endswith(".jpg"))
+    return IMAGES + ["coco-train-mini/" + f for f in train]
+
+
+def load_model(model_path, kernels, capi):
+    """The interpreter for one model; returns (infer, size, pad, input, output details),
+    infer(canvas, lb, w, h) -> (input tensor, persons best first, output probe)."""
     name = os.path.basename(model_path)
     movenet = name.startswith("movenet")
     pad = 0 if movenet else 114
@@ -282,12 +367,8 @@ def run_model(model_path, data_dir, command, kernels, capi=None):
     it.allocate_tensors()
     ind, outd = it.get_input_details()[0], it.get_output_details()[0]
     size = int(ind["shape"][1])
-    images = []
-    for rel in IMAGES:
-        # No EXIF rotation is applied: pixels are used in stored order.
-        img = Image.open(os.path.join(data_dir, rel)).convert("RGB")
-        w, h = img.size
-        canvas, lb = letterbox(img, size, pad)
+
+    def infer(canvas, lb, w, h):
         x = make_input(canvas, ind, raw_pixels=movenet)
         it.set_tensor(ind["index"], x)
         it.invoke()
@@ -299,12 +380,80 @@ def run_model(model_path, data_dir, command, kernels, capi=None):
             persons = decode_yolo(out, size, lb, w, h)
             probe = out[0, :8, 0]                # channels 0..7 of anchor 0
         persons.sort(key=lambda d: -d["score"])
-        images.append({
+        return x, persons, probe
+
+    return infer, size, pad, ind, outd
+
+
+def eval_model(model_path, data_dir, kernels, capi):
+    """COCO keypoint AP/AR (pycocotools, via scripts/cocoeval_ref.py) of the OpenCV
+    pipeline on coco-val-mini and coco-train-mini, with edgepose eval's settings:
+    score > 0.001, at most 20 persons per image after NMS, maxDets 20."""
+    import subprocess
+    import tempfile
+    global CONF, MAX_DET, ROUND
+    CONF, MAX_DET, ROUND = 0.001, 20, None
+    infer, size, pad, _, _ = load_model(model_path, kernels, capi)
+    stats = {}
+    for ds in ("coco-val-mini", "coco-train-mini"):
+        gt_path = os.path.join(data_dir, ds, "person_keypoints.json")
+        with open(gt_path) as f:
+            ids = {i["file_name"]: i["id"] for i in json.load(f)["images"]}
+        results = []
+        for fname in sorted(ids):
+            rgb = decode_cv2(os.path.join(data_dir, ds, fname))
+            h, w = rgb.shape[:2]
+            canvas, lb = letterbox_cv2(rgb, size, pad)
+            for p in infer(canvas, lb, w, h)[1]:
+                results.append({"image_id": ids[fname], "category_id": 1, "score": p["score"],
+                                "keypoints": [v for k in p["keypoints"] for v in k]})
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+            json.dump(results, f)
+        out = subprocess.run([sys.executable, os.path.join(REPO, "scripts", "cocoeval_ref.py"),
+                              gt_path, f.name], capture_output=True, text=True, check=True)
+        os.unlink(f.name)
+        stats[ds] = json.loads(out.stdout.strip().splitlines()[-1])
+    CONF, MAX_DET, ROUND = 0.25, 300, 4
+    return stats
+
+
+def run_model(model_path, data_dir, command, kernels, capi=None, resize="pillow",
+              images_list=IMAGES, camera=False):
+    name = os.path.basename(model_path)
+    movenet = name.startswith("movenet")
+    infer, size, pad, ind, outd = load_model(model_path, kernels, capi)
+
+    images = []
+    for rel in images_list:
+        # No EXIF rotation is applied: pixels are used in stored order (none of the
+        # images has an EXIF orientation).
+        if resize == "opencv":
+            rgb = decode_cv2(os.path.join(data_dir, rel))
+            h, w = rgb.shape[:2]
+            canvas, lb = letterbox_cv2(rgb, size, pad)
+        else:
+            img = Image.open(os.path.join(data_dir, rel)).convert("RGB")
+            w, h = img.size
+            canvas, lb = letterbox(img, size, pad)
+        x, persons, probe = infer(canvas, lb, w, h)
+        entry = {
             "file": rel, "width": w, "height": h, "letterbox": lb,
             "input_sha256": hashlib.sha256(x.tobytes()).hexdigest(),
             "output_probe": [r4(v) for v in probe],
             "persons": persons,
-        })
+        }
+        if camera:
+            entry["camera"] = {}
+            for fmt, crgb in camera_frames(rgb):
+                ch, cw = crgb.shape[:2]
+                ccanvas, clb = letterbox_cv2(crgb, size, pad)
+                cx, cpersons, _ = infer(ccanvas, clb, cw, ch)
+                cam = {"width": cw, "height": ch,
+                       "input_sha256": hashlib.sha256(cx.tobytes()).hexdigest()}
+                if rel in IMAGES:                # persons for the small set only
+                    cam["persons"] = cpersons
+                entry["camera"][fmt] = cam
+        images.append(entry)
     q = lambda d: {"dtype": np.dtype(d["dtype"]).name,
                    "scale": float(d["quantization"][0]), "zero_point": int(d["quantization"][1])}
     return {
@@ -321,6 +470,8 @@ def run_model(model_path, data_dir, command, kernels, capi=None):
         "conf_threshold": CONF,
         "iou_threshold": None if movenet else IOU,
         "pad_value": pad,
+        "resize": resize,
+        "opencv": cv2.__version__ if resize == "opencv" else None,
         "images": images,
     }
 
@@ -331,6 +482,15 @@ def main():
     ap.add_argument("--data-dir", default=os.environ.get("EDGEPOSE_DATA_DIR"))
     ap.add_argument("--out", default="tests/fixtures/reference")
     ap.add_argument("--kernels", choices=["xnnpack", "builtin"], default="xnnpack")
+    ap.add_argument("--resize", choices=["pillow", "opencv"], default="pillow",
+                    help="pre-processing to reproduce (module docs)")
+    ap.add_argument("--images", choices=["small", "all"], default="small",
+                    help="small: samples + coco-val-mini; all: also coco-train-mini")
+    ap.add_argument("--camera", action="store_true",
+                    help="also YUYV/NV12 frames made from each image (--resize opencv)")
+    ap.add_argument("--eval", action="store_true",
+                    help="also write eval.json: COCO AP of every model on coco-val-mini and "
+                         "coco-train-mini (--resize opencv; needs pycocotools)")
     ap.add_argument("--capi", metavar="LIB",
                     help="run this TFLite C library through its C API (ctypes) instead of a Python interpreter")
     a = ap.parse_args()
@@ -338,6 +498,10 @@ def main():
         a.kernels = "builtin"
     elif Interpreter is None:
         ap.error("neither ai_edge_litert nor tflite_runtime is installed: use --capi LIB")
+    if a.resize == "opencv" and cv2 is None:
+        ap.error("--resize opencv needs cv2: run scripts/setup.sh (opencv-python-headless)")
+    if (a.camera or a.eval) and a.resize != "opencv":
+        ap.error("--camera and --eval go with --resize opencv")
     if not a.models_dir or not a.data_dir:
         ap.error("need --models-dir and --data-dir (or EDGEPOSE_MODEL_MIRROR / EDGEPOSE_DATA_DIR)")
     # Recorded command: paths relative to the repository root, so it is machine-independent.
@@ -347,19 +511,32 @@ def main():
     launcher = os.environ.get("EDGEPOSE_REFERENCE_LAUNCHER") or venv + "/bin/python"
     command = (launcher + " scripts/reference.py --kernels {} --models-dir {} --data-dir {} --out {}"
                .format(a.kernels, rel(a.models_dir), rel(a.data_dir), rel(a.out)))
+    if a.resize != "pillow":
+        command += " --resize " + a.resize
+    if a.images != "small":
+        command += " --images " + a.images
+    if a.camera:
+        command += " --camera"
+    if a.eval:
+        command += " --eval"
     if a.capi:
         command += " --capi " + os.environ.get("EDGEPOSE_REFERENCE_CAPI_NAME", a.capi)
     os.makedirs(a.out, exist_ok=True)
+    images_list = image_list(a.data_dir, a.images)
     print("%-46s %s" % ("model", " ".join("%9s" % os.path.basename(i)[-9:-4] for i in IMAGES)))
     for m in MODELS:
-        res = run_model(os.path.join(a.models_dir, m), a.data_dir, command, a.kernels, a.capi)
+        res = run_model(os.path.join(a.models_dir, m), a.data_dir, command, a.kernels, a.capi,
+                        a.resize, images_list, a.camera)
+        if a.eval:
+            res["eval"] = eval_model(os.path.join(a.models_dir, m), a.data_dir, a.kernels, a.capi)
         path = os.path.join(a.out, os.path.splitext(m)[0] + ".json")
         text = json.dumps(res, indent=1)
         # Put flat number lists (boxes, keypoints, probes) on one line each.
         text = re.sub(r"\[[^\[\]{}\"]*\]", lambda m: " ".join(m.group(0).split()), text)
         with open(path, "w") as f:
             f.write(text + "\n")
-        print("%-46s %s" % (m, " ".join("%9d" % len(i["persons"]) for i in res["images"])))
+        print("%-46s %s" % (m, " ".join("%9d" % len(i["persons"]) for i in res["images"][:len(IMAGES)])),
+              " AP %s" % " ".join("%.4f" % v[0] for v in res["eval"].values()) if a.eval else "")
     return 0
 
 

@@ -15,7 +15,8 @@
 #     (scripts/setup-cross.sh); the test delegate's headers and Teflon
 #     (scripts/setup-boards.sh); the nightly toolchain and cargo-fuzz
 #     (scripts/setup-fuzz.sh); the VM test bed (scripts/setup-vm.sh)
-#   - a Python venv with the reference-check tools (ai-edge-litert, numpy, pillow)
+#   - a Python venv with the reference-check tools (ai-edge-litert, numpy, pillow,
+#     opencv-python-headless pinned: the OpenCV reference pre-processing)
 #   - the model factory's venv (AI Edge Quantizer; scripts/setup-quantize.sh)
 #   - every model file, resolved from EDGEPOSE_MODEL_MIRROR or upstream, sha256-checked
 #
@@ -120,11 +121,20 @@ bash "$here/scripts/setup-boards.sh"   # test-delegate compiler and TFLite heade
 bash "$here/scripts/setup-fuzz.sh"     # nightly toolchain + cargo-fuzz for scripts/fuzz.sh
 
 # ---------------------------------------------------------------- Python reference tools
+# OpenCV pinned: scripts/reference.py's letterbox is cv2.resize INTER_LINEAR and
+# cv2.cvtColor, which edgepose's default pre-processing matches byte for byte.
+# 4.10.0.84 runs with numpy 1.x (the classic venv) and 2.x alike; 4.14.0.94 and
+# 5.1.0.95 give the same bytes (docs/preprocessing.md).
+opencv_pin="opencv-python-headless==4.10.0.84"
 venv="$cache/venv"
 if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import ai_edge_litert, numpy, PIL, pycocotools' 2>/dev/null; then
     log "creating the reference-check venv"
     python3 -m venv "$venv"
     "$venv/bin/pip" install --quiet "ai-edge-litert==$litert_version" numpy pillow pycocotools
+fi
+if ! "$venv/bin/python" -c 'import cv2; assert cv2.__version__ == "4.10.0"' 2>/dev/null; then
+    log "installing $opencv_pin into the reference-check venv"
+    "$venv/bin/pip" install --quiet "$opencv_pin"
 fi
 
 # The classic flavour's reference runs TFLite 2.14 (tflite-runtime, needs numpy < 2):
@@ -133,7 +143,10 @@ venv214="$cache/venv-tflite214"
 if [ "${EDGEPOSE_SETUP_REFERENCE:-0}" = 1 ] && { [ ! -x "$venv214/bin/python" ] || ! "$venv214/bin/python" -c 'import tflite_runtime, numpy, PIL' 2>/dev/null; }; then
     log "creating the classic-reference venv"
     python3 -m venv "$venv214"
-    "$venv214/bin/pip" install --quiet "tflite-runtime==2.14.0" "numpy<2" pillow
+    "$venv214/bin/pip" install --quiet "tflite-runtime==2.14.0" "numpy<2" pillow "$opencv_pin" pycocotools
+fi
+if [ "${EDGEPOSE_SETUP_REFERENCE:-0}" = 1 ] && ! "$venv214/bin/python" -c 'import cv2, pycocotools' 2>/dev/null; then
+    "$venv214/bin/pip" install --quiet "$opencv_pin" pycocotools
 fi
 
 bash "$here/scripts/setup-quantize.sh"  # the model factory's venv (scripts/quantize.sh)

@@ -49,9 +49,10 @@ pub struct Global {
     /// Most persons per frame.
     #[arg(long = "max-det", global = true)]
     pub max_detections: Option<usize>,
-    /// Letterbox resize: fast (SIMD bilinear interpolation, as Ultralytics'
-    /// OpenCV letterbox; default) or exact (bit-exact with Pillow's
-    /// antialiased BILINEAR, for reference checks).
+    /// Letterbox resize: opencv (byte-identical to Ultralytics' OpenCV
+    /// pre-processing; default), pillow (byte-identical to Pillow's
+    /// antialiased BILINEAR) or draft (MJPEG decoded at reduced DCT scale;
+    /// faster, not exact). `fast` and `exact` are the old names.
     #[arg(long, global = true, value_enum)]
     pub resize: Option<crate::preprocess::ResizeMode>,
     /// Board profile: a name from boards/ (rpi4, rpi5, ti-am62a, ...) or a
@@ -225,7 +226,8 @@ pub struct CalibInputsArgs {
 /// Arguments of `bench`.
 #[derive(Debug, Args, Clone)]
 pub struct BenchArgs {
-    /// Image to run on.
+    /// Image to run on, or a recording whose first frame is used
+    /// (`raw:FILE?format=YUYV&width=640&height=480`).
     pub image: PathBuf,
     /// Timed iterations.
     #[arg(long, default_value_t = 200)]

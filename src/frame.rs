@@ -115,7 +115,10 @@ impl PixelFormat {
         match self {
             PixelFormat::Rgb24 => w * 3,
             PixelFormat::Yuyv => w.div_ceil(2) * 4,
-            PixelFormat::Nv12 | PixelFormat::Grey => w,
+            // NV12's chroma rows hold whole U/V pairs: an odd width needs
+            // one more byte per row.
+            PixelFormat::Nv12 => w.div_ceil(2) * 2,
+            PixelFormat::Grey => w,
             PixelFormat::Mjpeg => 0,
         }
     }

@@ -187,7 +187,7 @@ fn tracking_adds_no_allocation() {
     )
     .unwrap();
     let opts = EngineOptions::cpu(common::primary().lib(), 2);
-    let mut p = Pipeline::new(m, &opts, DecodeParams::default(), ResizeMode::Exact).unwrap();
+    let mut p = Pipeline::new(m, &opts, DecodeParams::default(), ResizeMode::Pillow).unwrap();
     let mut src =
         ImageSource::new(&[common::sample("samples/zidane.jpg")], Duration::ZERO).unwrap();
     let frame = src.next_frame().unwrap().unwrap();
@@ -228,22 +228,22 @@ fn steady_state_frames_allocate_nothing() {
     for (model_file, resize, persons) in [
         (
             "yolov8n_320_quant_pc_uf_pose_coco-st.tflite",
-            ResizeMode::Exact,
+            ResizeMode::Pillow,
             2,
         ),
-        ("yolo11n-pose-320-int8.tflite", ResizeMode::Exact, 2),
-        ("yolo11n-pose-320-float32.tflite", ResizeMode::Exact, 2),
+        ("yolo11n-pose-320-int8.tflite", ResizeMode::Pillow, 2),
+        ("yolo11n-pose-320-float32.tflite", ResizeMode::Pillow, 2),
         (
             "movenet-singlepose-lightning-int8-4.tflite",
-            ResizeMode::Exact,
+            ResizeMode::Pillow,
             1,
         ),
         (
             "yolov8n_320_quant_pc_uf_pose_coco-st.tflite",
-            ResizeMode::Fast,
+            ResizeMode::Opencv,
             2,
         ),
-        ("yolo11n-pose-320-int8.tflite", ResizeMode::Fast, 2),
+        ("yolo11n-pose-320-int8.tflite", ResizeMode::Opencv, 2),
     ] {
         let (n, resize_only) = allocations(model_file, resize, persons);
         println!(
@@ -358,7 +358,7 @@ fn streaming_run_allocates_nothing_per_frame_on_any_thread() {
     // One runtime thread: the runtime's own worker threads (XNNPACK's pool)
     // would otherwise be counted with ours.
     let opts = EngineOptions::cpu(common::primary().lib(), 1);
-    let mut p = Pipeline::new(m, &opts, DecodeParams::default(), ResizeMode::Fast).unwrap();
+    let mut p = Pipeline::new(m, &opts, DecodeParams::default(), ResizeMode::Opencv).unwrap();
     trace_requested();
     assert!(
         !on_harness_thread(),

@@ -410,6 +410,15 @@ fn bench_reports_every_stage_and_the_ratio() {
     let e2e = r["end_to_end"]["median_ms"].as_f64().unwrap();
     let inv = r["bare_invoke"]["median_ms"].as_f64().unwrap();
     assert!((ratio - e2e / inv).abs() < 1e-9);
+    // The pipelined throughput through run's frame loop, as a ratio to
+    // the invoke-bound rate.
+    let fps = r["pipelined_fps"].as_f64().unwrap();
+    assert!(fps > 0.0, "pipelined frames/s");
+    let pr = r["pipelined_ratio"].as_f64().unwrap();
+    assert!(
+        (pr - fps * inv / 1e3).abs() < 1e-9,
+        "{pr} vs {fps} × {inv} ms"
+    );
 }
 
 #[test]

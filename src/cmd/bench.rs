@@ -1,7 +1,12 @@
-//! `edgepose bench`: times each stage on one image (median, p99) and
-//! end-to-end against bare invoke, interleaved so both see the same load.
+//! `edgepose bench`: times each stage on one image or recorded frame
+//! (median, p99) and end-to-end against bare invoke, interleaved so both
+//! see the same load; then the pipelined throughput: the same frame
+//! replayed through `run`'s frame loop ([`crate::stream`], pre-processing
+//! on the capture thread overlapped with invoke), as a ratio to the
+//! invoke-bound rate 1 / bare invoke.
 
 use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
@@ -10,21 +15,23 @@ use serde::Serialize;
 use super::Context;
 use crate::cli::BenchArgs;
 use crate::config::BenchSettings;
-use crate::frame::FrameResult;
+use crate::frame::{Frame, FrameResult, PixelFormat, YuvEncoding};
 use crate::infer::DelegateStatus;
 use crate::pipeline::Pipeline;
-use crate::source::{ImageSource, Source};
+use crate::source::{Source, SourceError};
 use crate::stats::{stage_table, Samples, Summary};
+use crate::stream::{Controls, FrameErrors};
 
 /// Runs `bench`.
 pub fn command(ctx: &Context, args: &BenchArgs) -> Result<ExitCode> {
     let settings = ctx.settings()?;
     let bench_settings = BenchSettings::resolve(args)?;
-    let mut source = ImageSource::new(std::slice::from_ref(&bench_settings.image), Duration::ZERO)?;
+    let spec = bench_settings.image.display().to_string();
+    let mut source = crate::source::open(&[spec], Duration::ZERO, None)?;
     let mut pipeline = ctx.load(&settings)?;
     let r = bench(
         &mut pipeline,
-        &mut source,
+        source.as_mut(),
         bench_settings.iterations,
         bench_settings.warmup,
     )?;
@@ -60,6 +67,12 @@ pub struct BenchReport {
     pub end_to_end: Summary,
     /// end_to_end median / bare_invoke median.
     pub ratio_median: f64,
+    /// Frames per second through `run`'s frame loop (pre-processing
+    /// overlapped with invoke), the frame replayed `iterations` times.
+    pub pipelined_fps: f64,
+    /// pipelined_fps / (1 / bare_invoke median): 1.0 when pre-processing
+    /// and decoding are completely hidden behind invoke.
+    pub pipelined_ratio: f64,
 }
 
 impl BenchReport {
@@ -76,8 +89,10 @@ impl BenchReport {
             ("end-to-end", &self.end_to_end),
         ]));
         s.push_str(&format!(
-            "end-to-end / bare invoke (median): {:.3}\nengine load {:.1} ms, first invoke {:.1} ms\ndelegate: {}",
+            "end-to-end / bare invoke (median): {:.3}\npipelined: {:.1} frames/s = {:.3} × 1 / bare invoke\nengine load {:.1} ms, first invoke {:.1} ms\ndelegate: {}",
             self.ratio_median,
+            self.pipelined_fps,
+            self.pipelined_ratio,
             self.load_ms,
             self.first_invoke_ms,
             self.delegate.summary()
@@ -86,8 +101,50 @@ impl BenchReport {
     }
 }
 
-/// Times the pipeline on one image: bare invoke and end-to-end interleaved,
-/// so both see the same machine load.
+/// One frame's bytes, kept to be replayed.
+struct Recorded {
+    pixels: Vec<u8>,
+    format: PixelFormat,
+    stride: usize,
+    yuv: YuvEncoding,
+    width: u32,
+    height: u32,
+    origin: String,
+}
+
+/// A source that yields one recorded frame `left` more times, read
+/// losslessly as a recording is.
+struct Replay {
+    frame: Recorded,
+    left: usize,
+    seq: u64,
+}
+
+impl Source for Replay {
+    fn next_frame(&mut self) -> Option<Result<Frame<'_>, SourceError>> {
+        self.left = self.left.checked_sub(1)?;
+        self.seq += 1;
+        let f = &self.frame;
+        Some(Ok(Frame {
+            pixels: &f.pixels,
+            format: f.format,
+            stride: f.stride,
+            yuv: f.yuv,
+            width: f.width,
+            height: f.height,
+            seq: self.seq,
+            timestamp: Duration::ZERO,
+            origin: &f.origin,
+        }))
+    }
+
+    fn describe(&self) -> String {
+        format!("{} (replayed)", self.frame.origin)
+    }
+}
+
+/// Times the pipeline on one frame: bare invoke and end-to-end interleaved,
+/// so both see the same machine load; then the frame loop's throughput.
 pub fn bench(
     pipeline: &mut Pipeline,
     source: &mut dyn Source,
@@ -98,6 +155,15 @@ pub fn bench(
         .next_frame()
         .context("the bench image list is empty")??;
     let image = frame.origin.to_string();
+    let recorded = Recorded {
+        pixels: frame.pixels.to_vec(),
+        format: frame.format,
+        stride: frame.stride,
+        yuv: frame.yuv,
+        width: frame.width,
+        height: frame.height,
+        origin: image.clone(),
+    };
     let mut result = FrameResult::default();
     let t = Instant::now();
     pipeline.engine_mut().invoke()?;
@@ -120,8 +186,26 @@ pub fn bench(
         pipeline.engine_mut().invoke()?;
         inv.push(t.elapsed().as_secs_f64() * 1e3);
     }
-    let info = pipeline.engine().info();
     let (bare, end) = (inv.summary(), e2e.summary());
+    let never = AtomicBool::new(false);
+    let controls = Controls {
+        stop: &never,
+        report: None,
+        frame_errors: FrameErrors::Log,
+    };
+    let meta = pipeline.record_meta(0.5);
+    let mut replay = Replay {
+        frame: recorded,
+        left: iterations,
+        seq: 0,
+    };
+    let run = crate::stream::run(pipeline, &mut replay, &mut [], &meta, None, &controls)?;
+    let pipelined_fps = if run.wall_s > 0.0 {
+        run.frames as f64 / run.wall_s
+    } else {
+        0.0
+    };
+    let info = pipeline.engine().info();
     Ok(BenchReport {
         model: pipeline.model().manifest.id.clone(),
         runtime: info.flavour.name().into(),
@@ -141,5 +225,7 @@ pub fn bench(
         } else {
             0.0
         },
+        pipelined_fps,
+        pipelined_ratio: pipelined_fps * bare.median_ms / 1e3,
     })
 }

@@ -28,6 +28,10 @@ pub struct Emit {
     /// NMS suppresses a box whose IoU with a kept box exceeds this
     /// (`f32::INFINITY`: NMS already ran in the graph, keep every box).
     pub iou_threshold: f32,
+    /// The boxes were pushed as `[cx, cy, w, h]`: they become corners after
+    /// the scaling to pixels, `cx·s − (w·s)/2` in f32, as Ultralytics does
+    /// (its results are compared with such boxes to 1e-6 in AP).
+    pub centre_size: bool,
 }
 
 impl Candidates {
@@ -100,6 +104,12 @@ impl Candidates {
         out.persons.clear();
         out.num_keypoints = k;
         let (sx, sy) = self.scale_to_pixels(emit.coords, emit.input_wh);
+        if emit.centre_size {
+            for c in &mut self.list {
+                let [cx, cy, w, h] = c.bbox;
+                c.bbox = [cx - w / 2.0, cy - h / 2.0, cx + w / 2.0, cy + h / 2.0];
+            }
+        }
         nms(
             &mut self.list,
             emit.iou_threshold,
@@ -129,6 +139,7 @@ mod tests {
 
     fn emit(coords: Coords, iou_threshold: f32) -> Emit {
         Emit {
+            centre_size: false,
             coords,
             input_wh: [320.0, 240.0],
             iou_threshold,

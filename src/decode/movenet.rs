@@ -80,6 +80,7 @@ impl Decoder for MovenetDecoder {
             self.candidates.push(bbox, score, 0, 1.0);
         }
         let emit = Emit {
+            centre_size: false,
             coords: Coords::Normalized,
             input_wh: self.input_wh,
             iou_threshold: self.params.iou_threshold,

@@ -180,6 +180,7 @@ impl Decoder for RawHeadsDecoder {
             }
         }
         let emit = Emit {
+            centre_size: false,
             coords: Coords::Pixels,
             input_wh: self.input_wh,
             iou_threshold: self.params.iou_threshold,

@@ -142,6 +142,7 @@ impl Decoder for AnchorDecoder {
             }
         }
         let emit = Emit {
+            centre_size: false,
             coords: Coords::Pixels,
             input_wh: [1.0, 1.0],
             iou_threshold: self.params.iou_threshold,
@@ -252,6 +253,7 @@ impl Decoder for FlatDecoder {
             }
         }
         let emit = Emit {
+            centre_size: false,
             coords: self.coords,
             input_wh: self.input_wh,
             iou_threshold: if one_per_person {

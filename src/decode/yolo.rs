@@ -64,15 +64,13 @@ impl Decoder for YoloDecoder {
             let score = at(4, a);
             if score > self.params.conf_threshold {
                 let (cx, cy, w, h) = (at(0, a), at(1, a), at(2, a), at(3, a));
-                self.candidates.push(
-                    [cx - w / 2.0, cy - h / 2.0, cx + w / 2.0, cy + h / 2.0],
-                    score,
-                    a,
-                    cx.abs().max(cy.abs()),
-                );
+                // Corners after the scaling (`Emit::centre_size`).
+                self.candidates
+                    .push([cx, cy, w, h], score, a, cx.abs().max(cy.abs()));
             }
         }
         let emit = Emit {
+            centre_size: true,
             coords: self.coords,
             input_wh: self.input_wh,
             iou_threshold: self.params.iou_threshold,

@@ -1,45 +1,21 @@
-//! Fused letterbox for camera frames: colour conversion (YUYV, NV12, GREY,
-//! RGB24), bilinear resize and quantization to the model input in one pass,
-//! straight from the (mapped) frame buffer, with no full-frame copy and no
-//! allocation per frame.
+//! Fused letterbox for camera frames and decoded images: colour conversion
+//! (YUYV, NV12, GREY, RGB24), OpenCV's `INTER_LINEAR` resize and the
+//! model's quantization in one pass over the frame buffer, with no
+//! full-frame copy and no allocation per frame.
 //!
-//! The resize is the 2×2-tap bilinear interpolation of OpenCV's
-//! `INTER_LINEAR` (the one Ultralytics' letterbox uses): output pixel `d`
-//! samples source position `(d + 0.5) · src/dst − 0.5`, clamped at the
-//! edges, with 11-bit fixed-point weights. For YUV sources Y, U and V are
-//! interpolated separately (chroma of a 4:2:2 / 4:2:0 pair is repeated for
-//! both of its pixels) and converted to RGB afterwards: the conversion is
-//! affine, so this equals converting first and interpolating after, up to
-//! rounding. The YCbCr matrix (BT.601 / BT.709, limited or full range) comes
-//! from the frame.
-//!
-//! Why hand-written: the SIMD crates convert whole frames (a full-frame copy)
-//! or resize one pixel type; none fuses YUV sampling, resize and the
-//! model's quantization table. Per output pixel this is a few integer
-//! multiply-adds, and the tables that drive it are computed once per
-//! geometry into buffers sized for the model input.
+//! The result is byte for byte `cv2.cvtColor` (to RGB) followed by
+//! `cv2.resize(..., INTER_LINEAR)` ([`super::opencv`] says how): each
+//! source row the resize reads is converted once into planar R, G, B rows,
+//! run through the horizontal pass into Q11 sums (two rows kept, as
+//! OpenCV's ring buffer), and the vertical pass writes the output row,
+//! which is interleaved and quantized into the tensor. An exact 2:1
+//! reduction (640×480 into 320) takes OpenCV's 2×2 average instead. The
+//! row kernels are vectorised ([`super::kernels`]).
 
+use super::kernels::{Kernels, Planes, Store};
+use super::opencv::{self, Tap, Yuv};
 use super::InputMap;
 use crate::frame::{PixelFormat, YuvEncoding};
-
-/// Fixed-point bits of the interpolation weights (as OpenCV).
-const WBITS: u32 = 11;
-const WONE: i32 = 1 << WBITS;
-/// Fixed-point bits of the YCbCr → RGB coefficients.
-const CBITS: u32 = 12;
-
-/// Byte offsets of the two taps along one axis and the weight of the second.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-struct Tap {
-    /// Luma / RGB offset of the first and second tap.
-    a: u32,
-    b: u32,
-    /// Chroma offset (U; V follows at `+ chroma_step`) of each tap.
-    ca: u32,
-    cb: u32,
-    /// Weight of the second tap, 0..=2048.
-    w: i32,
-}
 
 /// The geometry the tables were built for.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -52,133 +28,113 @@ struct Key {
     new_h: u32,
 }
 
-/// Integer YCbCr → RGB coefficients (Q12) and luma offset.
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct Matrix {
-    y_off: i32,
-    cy: i32,
-    rv: i32,
-    gu: i32,
-    gv: i32,
-    bu: i32,
+/// Two cached rows, tagged with the source row they hold.
+struct Ring<T> {
+    rows: [Vec<T>; 2],
+    tag: [Option<u32>; 2],
 }
 
-impl Matrix {
-    fn new(enc: YuvEncoding) -> Self {
-        let (kr, kb, limited) = match enc {
-            YuvEncoding::Bt601Limited => (0.299, 0.114, true),
-            YuvEncoding::Bt601Full => (0.299, 0.114, false),
-            YuvEncoding::Bt709Limited => (0.2126, 0.0722, true),
-            YuvEncoding::Bt709Full => (0.2126, 0.0722, false),
-        };
-        let kg = 1.0 - kr - kb;
-        let (sy, sc) = if limited {
-            (255.0 / 219.0, 255.0 / 224.0)
-        } else {
-            (1.0, 1.0)
-        };
-        let q = |v: f64| (v * f64::from(1 << CBITS)).round() as i32;
+impl<T: Clone + Default> Ring<T> {
+    fn new() -> Self {
         Self {
-            y_off: if limited { 16 } else { 0 },
-            cy: q(sy),
-            rv: q(2.0 * (1.0 - kr) * sc),
-            gu: q(-2.0 * kb * (1.0 - kb) / kg * sc),
-            gv: q(-2.0 * kr * (1.0 - kr) / kg * sc),
-            bu: q(2.0 * (1.0 - kb) * sc),
+            rows: [Vec::new(), Vec::new()],
+            tag: [None, None],
         }
     }
 
-    /// Converts Q8 Y, U, V to RGB bytes.
-    #[inline(always)]
-    fn rgb(&self, y: i32, u: i32, v: i32) -> [u8; 3] {
-        // Q8 × Q12 = Q20.
-        let y = self.cy * (y - (self.y_off << 8));
-        let (u, v) = (u - (128 << 8), v - (128 << 8));
-        const R: i32 = 1 << 19;
-        let c = |x: i32| ((x + R) >> 20).clamp(0, 255) as u8;
-        [
-            c(y + self.rv * v),
-            c(y + self.gu * u + self.gv * v),
-            c(y + self.bu * u),
-        ]
+    fn resize(&mut self, n: usize) {
+        for r in &mut self.rows {
+            r.clear();
+            r.resize(n, T::default());
+        }
+        self.tag = [None, None];
+    }
+
+    /// The slot holding `row`, or `None` with the slot to fill (never
+    /// `keep`).
+    fn find(&self, row: u32, keep: Option<usize>) -> Result<usize, usize> {
+        if let Some(i) = self.tag.iter().position(|&t| t == Some(row)) {
+            return Ok(i);
+        }
+        Err(match keep {
+            Some(k) => 1 - k,
+            None => usize::from(self.tag[0].is_some() && self.tag[1].is_none()),
+        })
     }
 }
 
-/// Taps for `n_dst` outputs sampling `n_src` inputs (OpenCV's mapping).
-fn taps(n_src: u32, n_dst: u32, out: &mut Vec<(u32, u32, i32)>) {
-    out.clear();
-    let scale = f64::from(n_src) / f64::from(n_dst);
-    for d in 0..n_dst {
-        let f = (f64::from(d) + 0.5) * scale - 0.5;
-        let mut s = f.floor();
-        let mut frac = f - s;
-        if s < 0.0 {
-            s = 0.0;
-            frac = 0.0;
+/// One frame's source: its bytes and layout.
+struct Src<'a> {
+    px: &'a [u8],
+    format: PixelFormat,
+    stride: usize,
+    w: usize,
+    h: usize,
+    yuv: Yuv,
+}
+
+impl Src<'_> {
+    /// Converts source row `y` into three planes of `w` bytes in `out`.
+    fn convert(&self, k: &Kernels, y: usize, out: &mut [u8]) {
+        let (r, rest) = out.split_at_mut(self.w);
+        let (g, b) = rest.split_at_mut(self.w);
+        let p = Planes { r, g, b };
+        let row = &self.px[y * self.stride..];
+        match self.format {
+            PixelFormat::Yuyv => k.yuyv(&row[..self.w.div_ceil(2) * 4], &self.yuv, p),
+            PixelFormat::Nv12 => {
+                let uv = &self.px[self.stride * (self.h + y / 2)..];
+                k.nv12(&row[..self.w], &uv[..self.w.div_ceil(2) * 2], &self.yuv, p)
+            }
+            PixelFormat::Rgb24 => k.rgb(&row[..self.w * 3], p),
+            PixelFormat::Grey | PixelFormat::Mjpeg => k.grey(&row[..self.w], p),
         }
-        let mut s = s as u32;
-        if s >= n_src - 1 {
-            s = n_src - 1;
-            frac = 0.0;
-        }
-        let w = (frac * f64::from(WONE)).round() as i32;
-        let s1 = (s + 1).min(n_src - 1);
-        out.push((s, s1, w));
     }
 }
 
 /// The fused converter; tables are rebuilt only when the geometry changes.
 pub struct Fused {
     key: Option<Key>,
+    kernels: Kernels,
     cols: Vec<Tap>,
     rows: Vec<Tap>,
-    scratch: Vec<(u32, u32, i32)>,
-    row_rgb: Vec<u8>,
+    /// Converted source rows (3 planes of `src_w`).
+    conv: Ring<u8>,
+    /// Horizontal sums (3 planes of `new_w`).
+    sums: Ring<i32>,
+    /// One output row, planar.
+    out: Vec<u8>,
     pad_row: Vec<u8>,
+    store: Option<Store>,
 }
 
 impl Fused {
-    /// A converter for model inputs at most `dst_w`×`dst_h`.
+    /// A converter for model inputs at most `dst_w`×`dst_h`, on the best
+    /// kernels this CPU has.
     pub fn new(dst_w: u32, dst_h: u32) -> Self {
+        Self::with_kernels(dst_w, dst_h, Kernels::detect())
+    }
+
+    /// A converter on the given kernels (the scalar ones for reference).
+    pub fn with_kernels(dst_w: u32, dst_h: u32, kernels: Kernels) -> Self {
         Self {
             key: None,
+            kernels,
             cols: Vec::with_capacity(dst_w as usize),
             rows: Vec::with_capacity(dst_h as usize),
-            scratch: Vec::with_capacity(dst_w.max(dst_h) as usize),
-            row_rgb: vec![0; dst_w as usize * 3],
+            conv: Ring::new(),
+            sums: Ring::new(),
+            out: vec![0; dst_w as usize * 3],
             pad_row: Vec::new(),
+            store: None,
         }
     }
 
     fn build(&mut self, key: Key) {
-        let (f, stride) = (key.format, key.stride as u32);
-        taps(key.src_w, key.new_w, &mut self.scratch);
-        self.cols.clear();
-        for &(s0, s1, w) in &self.scratch {
-            let (a, b, ca, cb) = match f {
-                PixelFormat::Yuyv => (2 * s0, 2 * s1, (s0 / 2) * 4 + 1, (s1 / 2) * 4 + 1),
-                PixelFormat::Nv12 => (s0, s1, (s0 / 2) * 2, (s1 / 2) * 2),
-                PixelFormat::Rgb24 => (3 * s0, 3 * s1, 0, 0),
-                PixelFormat::Grey | PixelFormat::Mjpeg => (s0, s1, 0, 0),
-            };
-            self.cols.push(Tap { a, b, ca, cb, w });
-        }
-        taps(key.src_h, key.new_h, &mut self.scratch);
-        self.rows.clear();
-        let plane = stride * key.src_h;
-        for &(s0, s1, w) in &self.scratch {
-            let (ca, cb) = match f {
-                PixelFormat::Nv12 => (plane + (s0 / 2) * stride, plane + (s1 / 2) * stride),
-                _ => (s0 * stride, s1 * stride),
-            };
-            self.rows.push(Tap {
-                a: s0 * stride,
-                b: s1 * stride,
-                ca,
-                cb,
-                w,
-            });
-        }
+        opencv::taps(key.src_w, key.new_w, true, &mut self.cols);
+        opencv::taps(key.src_h, key.new_h, false, &mut self.rows);
+        self.conv.resize(key.src_w as usize * 3);
+        self.sums.resize(key.new_w as usize * 3);
         self.key = Some(key);
     }
 
@@ -214,18 +170,29 @@ impl Fused {
         }
         let es = map.element_size();
         let pitch = lb.dst_w as usize * 3 * es;
-        if self.pad_row.len() != pitch {
-            // Once per model size.
+        if self.pad_row.len() != pitch || self.store.is_none() {
+            // Once per model.
             self.pad_row.resize(pitch, 0);
             map.map_row(&vec![pad; lb.dst_w as usize * 3], &mut self.pad_row);
+            self.store = Some(Store::new(map));
         }
-        let m = Matrix::new(yuv);
+        let src = Src {
+            px: src,
+            format,
+            stride,
+            w: src_w as usize,
+            h: src_h as usize,
+            yuv: Yuv::new(yuv),
+        };
+        // A new frame: nothing cached is valid.
+        self.conv.tag = [None, None];
+        self.sums.tag = [None, None];
+        let half = opencv::is_half(src_w, src_h, lb.new_w, lb.new_h);
         let (left, right) = (
             lb.left as usize * 3 * es,
             (lb.left + lb.new_w) as usize * 3 * es,
         );
         let (top, bottom) = (lb.top as usize, (lb.top + lb.new_h) as usize);
-        let n = lb.new_w as usize * 3;
         for (y, out) in input.chunks_exact_mut(pitch).enumerate() {
             if y < top || y >= bottom {
                 out.copy_from_slice(&self.pad_row);
@@ -233,106 +200,154 @@ impl Fused {
             }
             out[..left].copy_from_slice(&self.pad_row[..left]);
             out[right..].copy_from_slice(&self.pad_row[right..]);
-            let row = self.rows[y - top];
-            let rgb = &mut self.row_rgb[..n];
-            match format {
-                PixelFormat::Yuyv => yuv_row(src, row, &self.cols, 2, &m, rgb),
-                PixelFormat::Nv12 => yuv_row(src, row, &self.cols, 1, &m, rgb),
-                PixelFormat::Rgb24 => rgb_row(src, row, &self.cols, rgb),
-                PixelFormat::Grey | PixelFormat::Mjpeg => grey_row(src, row, &self.cols, rgb),
+            if half {
+                self.area_row(&src, y - top);
+            } else {
+                self.linear_row(&src, y - top);
             }
-            map.map_row(rgb, &mut out[left..right]);
+            let n = lb.new_w as usize;
+            let (r, rest) = self.out[..3 * n].split_at(n);
+            let (g, b) = rest.split_at(n);
+            if let Some(store) = &self.store {
+                self.kernels.store(r, g, b, store, &mut out[left..right]);
+            }
         }
     }
-}
 
-/// Bilinear sample at `o0`/`o1` of rows `r0`/`r1`, Q22.
-#[inline(always)]
-fn lerp(r0: &[u8], r1: &[u8], o0: usize, o1: usize, wx: i32, wy: i32) -> i32 {
-    let top = i32::from(r0[o0]) * (WONE - wx) + i32::from(r0[o1]) * wx;
-    let bot = i32::from(r1[o0]) * (WONE - wx) + i32::from(r1[o1]) * wx;
-    top * (WONE - wy) + bot * wy
-}
-
-/// Q22 → Q8 with rounding.
-#[inline(always)]
-fn q8(v: i32) -> i32 {
-    (v + (1 << 13)) >> 14
-}
-
-/// Q22 → byte with rounding.
-#[inline(always)]
-fn byte(v: i32) -> u8 {
-    ((v + (1 << 21)) >> 22) as u8
-}
-
-/// One output row from a YUV frame; `vstep` is the U→V byte distance.
-fn yuv_row(src: &[u8], row: Tap, cols: &[Tap], vstep: usize, m: &Matrix, out: &mut [u8]) {
-    let (l0, l1) = (&src[row.a as usize..], &src[row.b as usize..]);
-    let (c0, c1) = (&src[row.ca as usize..], &src[row.cb as usize..]);
-    for (c, px) in cols.iter().zip(out.chunks_exact_mut(3)) {
-        let y = q8(lerp(l0, l1, c.a as usize, c.b as usize, c.w, row.w));
-        let (ua, ub) = (c.ca as usize, c.cb as usize);
-        let u = q8(lerp(c0, c1, ua, ub, c.w, row.w));
-        let v = q8(lerp(c0, c1, ua + vstep, ub + vstep, c.w, row.w));
-        px.copy_from_slice(&m.rgb(y, u, v));
-    }
-}
-
-fn rgb_row(src: &[u8], row: Tap, cols: &[Tap], out: &mut [u8]) {
-    let (r0, r1) = (&src[row.a as usize..], &src[row.b as usize..]);
-    for (c, px) in cols.iter().zip(out.chunks_exact_mut(3)) {
-        let (a, b) = (c.a as usize, c.b as usize);
-        for (k, o) in px.iter_mut().enumerate() {
-            *o = byte(lerp(r0, r1, a + k, b + k, c.w, row.w));
+    /// Output row `y` of the exact 2:1 reduction.
+    fn area_row(&mut self, src: &Src<'_>, y: usize) {
+        let [a, b] = &mut self.conv.rows;
+        src.convert(&self.kernels, 2 * y, a);
+        src.convert(&self.kernels, 2 * y + 1, b);
+        let (w, n) = (src.w, src.w / 2);
+        for p in 0..3 {
+            let o = &mut self.out[p * n..(p + 1) * n];
+            self.kernels
+                .area2(&a[p * w..(p + 1) * w], &b[p * w..(p + 1) * w], o);
         }
     }
-}
 
-fn grey_row(src: &[u8], row: Tap, cols: &[Tap], out: &mut [u8]) {
-    let (r0, r1) = (&src[row.a as usize..], &src[row.b as usize..]);
-    for (c, px) in cols.iter().zip(out.chunks_exact_mut(3)) {
-        px.fill(byte(lerp(r0, r1, c.a as usize, c.b as usize, c.w, row.w)));
+    /// Output row `y` of `INTER_LINEAR`.
+    fn linear_row(&mut self, src: &Src<'_>, y: usize) {
+        let t = self.rows[y];
+        let s0 = self.sums_of(src, t.s0, None);
+        let s1 = self.sums_of(src, t.s1, Some(s0));
+        let n = self.cols.len() * 3;
+        let [a, b] = &self.sums.rows;
+        let (a, b) = if s0 == 0 { (a, b) } else { (b, a) };
+        let b = if s0 == s1 { a } else { b };
+        self.kernels
+            .vresize(&a[..n], &b[..n], t.w, &mut self.out[..n]);
+    }
+
+    /// The slot of the horizontal sums of source row `row`, computed now
+    /// unless cached (never evicting slot `keep`).
+    fn sums_of(&mut self, src: &Src<'_>, row: u32, keep: Option<usize>) -> usize {
+        let slot = match self.sums.find(row, keep) {
+            Ok(i) => return i,
+            Err(i) => i,
+        };
+        let (w, n) = (src.w, self.cols.len());
+        if src.format == PixelFormat::Rgb24 {
+            // Packed RGB needs no conversion: gather from it directly.
+            let line = &src.px[row as usize * src.stride..][..3 * w];
+            let sums = &mut self.sums.rows[slot][..3 * n];
+            self.kernels.hresize_rgb(line, &self.cols, sums);
+            self.sums.tag[slot] = Some(row);
+            return slot;
+        }
+        let conv = &mut self.conv.rows[0];
+        src.convert(&self.kernels, row as usize, conv);
+        for p in 0..3 {
+            self.kernels.hresize(
+                &conv[p * w..(p + 1) * w],
+                &self.cols,
+                &mut self.sums.rows[slot][p * n..(p + 1) * n],
+            );
+        }
+        self.sums.tag[slot] = Some(row);
+        slot
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::preprocess::Letterbox;
+    use proptest::prelude::*;
 
-    #[test]
-    fn taps_follow_opencv_half_pixel_mapping() {
-        let mut t = Vec::new();
-        // 2:1 downscale: output d samples 2d + 0.5 → taps 2d, 2d+1 at 1/2.
-        taps(8, 4, &mut t);
-        assert_eq!(
-            t,
-            vec![(0, 1, 1024), (2, 3, 1024), (4, 5, 1024), (6, 7, 1024)]
-        );
-        // 1:2 upscale: d=0 → -0.25 clamps to pixel 0; the last clamps to 3.
-        taps(4, 8, &mut t);
-        assert_eq!(t[0], (0, 1, 0));
-        assert_eq!(t[1], (0, 1, 512)); // 0.25
-        assert_eq!(t[7], (3, 3, 0));
+    fn frame_bytes(seed: u64, n: usize) -> Vec<u8> {
+        let mut x = seed | 1;
+        (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 24) as u8
+            })
+            .collect()
+    }
+
+    fn map(kind: u8, seed: u64) -> InputMap {
+        let t = frame_bytes(seed, 256);
+        match kind % 4 {
+            0 => InputMap::Bytes {
+                table: std::array::from_fn(|i| i as u8),
+                identity: true,
+            },
+            1 => InputMap::Bytes {
+                table: std::array::from_fn(|i| i as u8 ^ 0x80),
+                identity: false,
+            },
+            2 => InputMap::Bytes {
+                table: t.try_into().unwrap(),
+                identity: false,
+            },
+            _ => InputMap::Float {
+                table: std::array::from_fn(|i| i as f32 / 255.0),
+            },
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        /// The vectorised converter writes the scalar converter's bytes, on
+        /// every format, odd and even sizes, padded strides, both resize
+        /// paths (2:1 area and linear, up and down) and every store.
+        #[test]
+        fn simd_and_scalar_converters_write_the_same_tensor(
+            w in 1u32..150, h in 1u32..100, pad in 0usize..9, fmt in 0u8..4,
+            dst in 8u32..80, half in any::<bool>(), kind in 0u8..4, seed in any::<u64>(),
+        ) {
+            let format = [PixelFormat::Yuyv, PixelFormat::Nv12, PixelFormat::Grey, PixelFormat::Rgb24][usize::from(fmt)];
+            let (w, h) = if half { (2 * dst, 2 * (h % dst + 1)) } else { (w, h) };
+            let stride = format.min_stride(w) + pad;
+            let src = frame_bytes(seed, format.frame_len(stride, h));
+            let lb = Letterbox::new(w, h, dst, dst);
+            prop_assert!(!half || opencv::is_half(w, h, lb.new_w, lb.new_h));
+            let m = map(kind, seed);
+            let n = (dst * dst * 3) as usize * m.element_size();
+            let (mut a, mut b) = (vec![0u8; n], vec![1u8; n]);
+            let mut simd = Fused::new(dst, dst);
+            let mut scalar = Fused::with_kernels(dst, dst, Kernels::scalar());
+            for (f, out) in [(&mut simd, &mut a), (&mut scalar, &mut b)] {
+                f.letterbox(&src, format, stride, YuvEncoding::Bt601Limited, (w, h), &lb, 114, &m, out);
+            }
+            prop_assert_eq!(a, b);
+        }
     }
 
     #[test]
-    fn matrix_maps_reference_colours() {
-        // BT.601 limited: black 16, white 235, neutral chroma.
-        let m = Matrix::new(YuvEncoding::Bt601Limited);
-        assert_eq!(m.rgb(16 << 8, 128 << 8, 128 << 8), [0, 0, 0]);
-        assert_eq!(m.rgb(235 << 8, 128 << 8, 128 << 8), [255, 255, 255]);
-        // Colour bars: 100% red is Y 81, U 90, V 240; 75% red is Y 65,
-        // U 100, V 212 → about (191, 0, 0).
-        let [r, g, b] = m.rgb(81 << 8, 90 << 8, 240 << 8);
-        assert!(r >= 254 && g <= 1 && b <= 1, "{r} {g} {b}");
-        let [r, g, b] = m.rgb(65 << 8, 100 << 8, 212 << 8);
-        assert!((190..=192).contains(&r) && g <= 1 && b <= 1, "{r} {g} {b}");
-        // Full range: Y passes through.
-        let m = Matrix::new(YuvEncoding::Bt601Full);
-        assert_eq!(m.rgb(77 << 8, 128 << 8, 128 << 8), [77, 77, 77]);
-        // Extremes must clamp, not wrap.
-        assert_eq!(m.rgb(255 << 8, 255 << 8, 255 << 8)[0], 255);
-        assert_eq!(m.rgb(0, 0, 0)[2], 0);
+    fn ring_keeps_the_row_still_needed() {
+        let mut r: Ring<u8> = Ring::new();
+        r.resize(4);
+        assert_eq!(r.find(5, None), Err(0));
+        r.tag[0] = Some(5);
+        assert_eq!(r.find(6, Some(0)), Err(1));
+        r.tag[1] = Some(6);
+        assert_eq!(r.find(6, None), Ok(1));
+        // Rows 6 and 7: 6 stays (slot 1), 7 replaces 5.
+        assert_eq!(r.find(7, Some(1)), Err(0));
     }
 }

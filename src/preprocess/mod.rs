@@ -6,9 +6,11 @@
 //! manifest's pad value, then map every byte through a 256-entry table that
 //! applies the value range and the input tensor's own quantization (uint8,
 //! int8 or float32) in the same pass. The resize itself is done by the
-//! backend in [`resize`].
+//! backend in [`resize`]; docs/preprocessing.md says what each mode matches.
 
 mod fused;
+pub mod kernels;
+pub mod opencv;
 mod pillow;
 mod resize;
 
@@ -30,12 +32,23 @@ pub use resize::LetterboxResizer;
 )]
 #[serde(rename_all = "lowercase")]
 pub enum ResizeMode {
-    /// Fused bilinear interpolation (OpenCV `INTER_LINEAR`, as Ultralytics);
-    /// what the models were trained on. Works for every frame format.
+    /// Byte-identical to OpenCV, as Ultralytics pre-processes: `cv2.imdecode`
+    /// or `cv2.cvtColor` to RGB, then `cv2.resize(..., INTER_LINEAR)`; what
+    /// the models were trained on. Every frame format. (Old name: `fast`.)
     #[default]
-    Fast,
-    /// Bit-exact with Pillow's bilinear resize, as the reference checks use.
-    Exact,
+    #[value(alias = "fast")]
+    #[serde(alias = "fast")]
+    Opencv,
+    /// Byte-identical to Pillow's antialiased `Image.resize(..., BILINEAR)`
+    /// for decoded images (camera formats go the OpenCV way). For scripts
+    /// that pre-process with Pillow. (Old name: `exact`.)
+    #[value(alias = "exact")]
+    #[serde(alias = "exact")]
+    Pillow,
+    /// OpenCV's resize, but MJPEG frames decoded at the smallest DCT scale
+    /// (1/2, 1/4, 1/8) still covering the letterbox: faster on large MJPEG
+    /// frames, not byte-identical to OpenCV. Opt-in.
+    Draft,
 }
 
 use crate::frame::Frame;
@@ -230,6 +243,28 @@ mod tests {
             dtype,
             quant,
         }
+    }
+
+    #[test]
+    fn resize_modes_parse_by_name_and_old_name() {
+        use clap::ValueEnum;
+        #[derive(serde::Deserialize)]
+        struct F {
+            resize: ResizeMode,
+        }
+        for (name, mode) in [
+            ("opencv", ResizeMode::Opencv),
+            ("fast", ResizeMode::Opencv),
+            ("pillow", ResizeMode::Pillow),
+            ("exact", ResizeMode::Pillow),
+            ("draft", ResizeMode::Draft),
+        ] {
+            assert_eq!(ResizeMode::from_str(name, false), Ok(mode), "{name}");
+            let f: F = toml::from_str(&format!("resize = \"{name}\"")).unwrap();
+            assert_eq!(f.resize, mode, "{name}");
+        }
+        assert_eq!(ResizeMode::default(), ResizeMode::Opencv);
+        assert!(ResizeMode::from_str("bilinear", false).is_err());
     }
 
     #[test]

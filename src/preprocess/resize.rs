@@ -1,9 +1,10 @@
 //! The letterbox stage: every frame format goes through the fused
-//! converter in [`super::fused`] (bilinear interpolation, the 2×2-tap
-//! algorithm of OpenCV's `INTER_LINEAR` that Ultralytics' letterbox uses),
-//! except packed RGB in [`ResizeMode::Exact`], which goes through the
-//! bit-exact Pillow resampler in [`super::pillow`]. MJPEG/JPEG frames are
-//! decoded here first. All buffers are allocated once and reused per frame.
+//! converter in [`super::fused`] (OpenCV's `cvtColor` + `INTER_LINEAR`,
+//! what Ultralytics' letterbox does), except packed RGB in
+//! [`ResizeMode::Pillow`], which goes through the bit-exact Pillow
+//! resampler in [`super::pillow`]. MJPEG/JPEG frames are decoded here first
+//! (at full size, or at a reduced DCT scale in [`ResizeMode::Draft`]). All
+//! buffers are allocated once and reused per frame.
 
 use super::fused::Fused;
 use super::pillow::PillowResampler;
@@ -117,8 +118,8 @@ impl Preprocess for LetterboxResizer {
         let lb = Letterbox::new(frame.width, frame.height, self.dst_w, self.dst_h);
         let packed_rgb =
             frame.format == PixelFormat::Rgb24 && frame.stride == frame.width as usize * 3;
-        if !packed_rgb || self.mode == ResizeMode::Fast {
-            // Camera formats, and RGB in fast mode: one fused pass.
+        if !packed_rgb || self.mode != ResizeMode::Pillow {
+            // Camera formats, and RGB outside Pillow mode: one fused pass.
             self.fused.letterbox(
                 frame.pixels,
                 frame.format,
@@ -158,9 +159,9 @@ impl LetterboxResizer {
         Ok(())
     }
 
-    /// MJPEG / JPEG frames: decoded by libjpeg-turbo into a reused buffer,
-    /// at the smallest DCT scale (1/2, 1/4, 1/8) that still covers the
-    /// letterboxed size in fast mode, then letterboxed from RGB.
+    /// MJPEG / JPEG frames: decoded by libjpeg-turbo into a reused buffer
+    /// (in draft mode at the smallest DCT scale, 1/2, 1/4 or 1/8, that still
+    /// covers the letterboxed size), then letterboxed from RGB.
     fn prepare_jpeg(
         &mut self,
         frame: &Frame<'_>,
@@ -191,7 +192,7 @@ impl LetterboxResizer {
         }
         let lb = Letterbox::new(w as u32, h as u32, self.dst_w, self.dst_h);
         let mut factor = turbojpeg::ScalingFactor::ONE;
-        if self.mode == ResizeMode::Fast {
+        if self.mode == ResizeMode::Draft {
             for f in [
                 turbojpeg::ScalingFactor::ONE_EIGHTH,
                 turbojpeg::ScalingFactor::ONE_QUARTER,
@@ -222,7 +223,7 @@ impl LetterboxResizer {
             },
         )
         .map_err(|e| corrupt(e.to_string()))?;
-        if self.mode == ResizeMode::Exact {
+        if self.mode == ResizeMode::Pillow {
             let buf = std::mem::take(&mut self.jpeg_buf);
             let done = self.exact_rgb(&buf[..sw * sh * 3], &lb, input);
             self.jpeg_buf = buf;

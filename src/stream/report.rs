@@ -64,11 +64,12 @@ impl RunReport {
             ("emit", &self.emit),
         ]));
         s.push_str(&format!(
-            "engine load {:.1} ms, first invoke {}, steady invoke median {:.3} ms\ndelegate: {}\n",
+            "engine load {:.1} ms, first invoke {}, steady invoke median {:.3} ms\nthroughput / (1 / steady invoke median): {:.3}\ndelegate: {}\n",
             self.load_ms,
             self.first_invoke_ms
                 .map_or("-".to_string(), |ms| format!("{ms:.1} ms")),
             self.invoke.median_ms,
+            fps * self.invoke.median_ms / 1e3,
             self.delegate.summary()
         ));
         for n in &self.notes {
@@ -91,6 +92,10 @@ mod tests {
             frame_errors: 1,
             persons: 45,
             wall_s: 2.0,
+            invoke: Summary {
+                median_ms: 50.0,
+                ..Summary::default()
+            },
             notes: vec!["mqtt: 30 sent".into()],
             ..RunReport::default()
         };
@@ -113,6 +118,11 @@ mod tests {
                 "{stage}: {text}"
             );
         }
+        // 15 frames/s against an invoke-bound 20 frames/s.
+        assert!(
+            text.contains("throughput / (1 / steady invoke median): 0.750"),
+            "{text}"
+        );
         assert_eq!(text.lines().last(), Some("edgepose: mqtt: 30 sent"));
     }
 }

@@ -332,3 +332,68 @@ pub fn file_name(p: &Path) -> String {
 pub mod poses;
 pub mod rss;
 pub mod vm;
+
+/// A detected person in the layout of the reference fixtures: box, score,
+/// and (x, y, score) per keypoint.
+pub struct PersonView {
+    pub bbox: [f64; 4],
+    pub score: f64,
+    pub keypoints: Vec<[f64; 3]>,
+}
+
+impl PersonView {
+    /// From one person of edgepose's JSON output.
+    pub fn from_json(p: &serde_json::Value) -> Self {
+        let f = |v: &serde_json::Value| v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"));
+        let b: Vec<f64> = p["box"].as_array().unwrap().iter().map(f).collect();
+        Self {
+            bbox: [b[0], b[1], b[2], b[3]],
+            score: f(&p["score"]),
+            keypoints: p["keypoints"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|k| [f(&k["x"]), f(&k["y"]), f(&k["score"])])
+                .collect(),
+        }
+    }
+}
+
+/// Asserts that `got` is the reference fixture's person `want` (`box`,
+/// `score`, `keypoints` as [x, y, score]): every coordinate within `px`,
+/// scores within `score`. Returns the largest coordinate difference.
+pub fn assert_same_person(
+    ctx: &str,
+    got: &PersonView,
+    want: &serde_json::Value,
+    px: f64,
+    score: f64,
+) -> f64 {
+    let f = |v: &serde_json::Value| v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"));
+    assert!(
+        (got.score - f(&want["score"])).abs() < score,
+        "{ctx}: score {} vs {}",
+        got.score,
+        want["score"]
+    );
+    let mut worst: f64 = 0.0;
+    for (a, b) in got.bbox.iter().zip(want["box"].as_array().unwrap()) {
+        let d = (a - f(b)).abs();
+        worst = worst.max(d);
+        assert!(d <= px, "{ctx}: box {:?} vs {}", got.bbox, want["box"]);
+    }
+    let ekps = want["keypoints"].as_array().unwrap();
+    assert_eq!(got.keypoints.len(), ekps.len(), "{ctx}: keypoint count");
+    for (k, (g, e)) in got.keypoints.iter().zip(ekps).enumerate() {
+        let (dx, dy) = ((g[0] - f(&e[0])).abs(), (g[1] - f(&e[1])).abs());
+        worst = worst.max(dx).max(dy);
+        assert!(
+            dx <= px && dy <= px,
+            "{ctx}: keypoint {k} at ({}, {}) vs {e}",
+            g[0],
+            g[1]
+        );
+        assert!((g[2] - f(&e[2])).abs() < score, "{ctx}: keypoint {k} score");
+    }
+    worst
+}
