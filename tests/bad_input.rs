@@ -553,3 +553,40 @@ fn records_a_sink_never_delivered_are_counted_as_dropped() {
         "{line}"
     );
 }
+
+#[test]
+fn listen_says_what_it_skipped_and_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("stream.jsonl");
+    // A 50 MB first line, two records, a 2 MB line, one more record.
+    let mut bytes = vec![b'x'; 50 << 20];
+    bytes.extend_from_slice(b"\n{\"seq\":1}\n{\"seq\":2}\n");
+    bytes.extend(std::iter::repeat_n(b'{', 2 << 20));
+    bytes.extend_from_slice(b"\n{\"seq\":3}\n");
+    std::fs::write(&f, &bytes).unwrap();
+    let (out, rss) = run_measured(bare().arg("listen").arg(&f));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert_eq!(common::stdout(&out).lines().count(), 3, "{err}");
+    assert!(
+        err.contains(
+            "edgepose listen: skipped at start: a line of 52428800 bytes, longer than the 1 MiB \
+             a JSON record may have"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            "edgepose listen: frame after seq 2 dropped: a line of 2097152 bytes, longer than \
+             the 1 MiB a JSON record may have"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("3 frames (json), 0 CRC errors, 1 undecodable")
+            && err.contains("52428800 bytes skipped at start"),
+        "{err}"
+    );
+    println!("listen, 50 MB line: peak RSS {rss} KiB");
+    assert!(rss < small_rss_kib(), "{rss} KiB");
+}

@@ -445,7 +445,8 @@ enum Mode {
     Json {
         line: Vec<u8>,
         synced: bool,
-        overlong: bool,
+        /// Bytes of the current line beyond [`MAX_LINE`] (not kept).
+        overlong: u64,
     },
 }
 
@@ -453,7 +454,23 @@ fn json_mode() -> Mode {
     Mode::Json {
         line: Vec::with_capacity(16 * 1024),
         synced: false,
-        overlong: false,
+        overlong: 0,
+    }
+}
+
+/// A line longer than [`MAX_LINE`] has ended (`total` bytes): said on
+/// stderr with its length, and counted as skipped (the first line, where
+/// `listen` may have joined mid-record) or as undecodable.
+fn overlong_line(sess: &mut Session<'_>, total: u64, first: bool) {
+    let why = format!(
+        "a line of {total} bytes, longer than the {} MiB a JSON record may have",
+        MAX_LINE >> 20
+    );
+    if first {
+        sess.s.skipped_bytes += total;
+        sess.report(format_args!("skipped at start: {why}"));
+    } else {
+        sess.bad(false, &why);
     }
 }
 
@@ -549,6 +566,14 @@ pub fn run(
     }
     match &mut mode {
         Mode::Binary => sess.s.incomplete_bytes += deframer.pending() as u64,
+        Mode::Json {
+            line,
+            synced,
+            overlong,
+        } if *overlong > 0 && !sess.done() => {
+            let total = line.len() as u64 + *overlong;
+            overlong_line(&mut sess, total, !*synced);
+        }
         Mode::Json { line, synced, .. } if !line.is_empty() && !sess.done() => {
             // A last line without its newline: take it if it is whole.
             let l = std::mem::take(line);
@@ -642,21 +667,16 @@ fn feed(
                     if line.len() < MAX_LINE {
                         line.push(b);
                     } else {
-                        *overlong = true;
+                        *overlong += 1;
                     }
                     continue;
                 }
                 let first = !*synced;
                 *synced = true;
-                if *overlong {
-                    *overlong = false;
-                    let n = line.len() as u64;
+                if *overlong > 0 {
+                    let total = line.len() as u64 + std::mem::take(overlong);
                     line.clear();
-                    if first {
-                        sess.s.skipped_bytes += n;
-                    } else {
-                        sess.bad(false, &"line longer than 1 MiB");
-                    }
+                    overlong_line(sess, total, first);
                     continue;
                 }
                 sess.json_line(line, first)?;
