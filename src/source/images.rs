@@ -240,7 +240,9 @@ impl Source for ImageSource {
         self.next += 1;
         self.origin.clear();
         self.origin.push_str(&path.display().to_string());
-        let timestamp = self.interval * u32::try_from(seq).unwrap_or(u32::MAX);
+        let timestamp = self
+            .interval
+            .saturating_mul(u32::try_from(seq).unwrap_or(u32::MAX));
         Some(self.decode(index).map(|(width, height)| Frame {
             seq,
             timestamp,

@@ -166,7 +166,9 @@ impl Source for RawSource {
             width: self.width,
             height: self.height,
             seq,
-            timestamp: self.interval * u32::try_from(seq).unwrap_or(u32::MAX),
+            timestamp: self
+                .interval
+                .saturating_mul(u32::try_from(seq).unwrap_or(u32::MAX)),
             origin: &self.path,
         }))
     }
