@@ -4,7 +4,8 @@
 # the install layout scripts/deploy.sh --stage makes, less what only the
 # deploy script installs (the model file, the LiteRT library, postinst,
 # which the package runs as its maintainer script) and plus the copyright
-# file cargo-deb adds, with the same modes and the same binary.
+# file cargo-deb adds, with the same modes and the same binary; and that
+# neither the package nor the binary needs GStreamer.
 #
 #   scripts/check-deb.sh PACKAGE.deb TARGET
 set -euo pipefail
@@ -47,4 +48,13 @@ diff -u "$tmp/want" "$tmp/got" || fail "contents differ from the deploy layout (
 # The packaged binary is the release build for the target.
 cmp -s "$tmp/deb/usr/bin/edgepose" "${CARGO_TARGET_DIR:-target}/$target/release/edgepose" ||
     fail "usr/bin/edgepose is not ${CARGO_TARGET_DIR:-target}/$target/release/edgepose"
+# It installs and runs without GStreamer: the gst: source is a plugin of its
+# own package (edgepose-gst), loaded at run time; nothing here needs it.
+if dpkg-deb -f "$deb" Depends | grep -qi gstreamer; then
+    fail "depends on GStreamer: $(dpkg-deb -f "$deb" Depends)"
+fi
+if LC_ALL=C readelf -d "$tmp/deb/usr/bin/edgepose" | grep -q 'NEEDED.*libgst'; then
+    fail "usr/bin/edgepose links GStreamer"
+fi
+
 echo "check-deb: $(basename "$deb"): $debarch, $(wc -l <"$tmp/got") files as the deploy layout, conffiles and postinst in place"

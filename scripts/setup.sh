@@ -35,6 +35,7 @@ classic_suite=${EDGEPOSE_TFLITE_SUITE:-forky}
 apt_need python3-venv
 
 "$here/scripts/setup-mqtt.sh"   # mosquitto broker for tests/mqtt.rs
+"$here/scripts/setup-gst.sh"    # GStreamer (dev files, plugins, tools) for the gst: source
 
 # Rust components the checks use.
 if command -v rustup >/dev/null 2>&1; then

@@ -17,12 +17,17 @@ bash scripts/setup.sh
 
 echo "== import cycles between src/ modules"
 python3 scripts/check-cycles.py
-echo "== cargo fmt --check"
-cargo fmt --check
+echo "== cargo fmt --all --check"
+cargo fmt --all --check
 echo "== links and anchors in README.md and docs/"
 python3 scripts/check-links.py
 echo "== cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets -- -D warnings
+# The GStreamer plugin (crates/gst-source, host only): tests/gst.rs and the
+# VM's gst: runs load it from beside the edgepose binary.
+echo "== GStreamer plugin: clippy and build"
+cargo clippy -p edgepose-gst --all-targets -- -D warnings
+cargo build -p edgepose-gst
 echo "== cargo test"
 # --nocapture: the reference tests print what they compared.
 cargo test -- --nocapture

@@ -5,7 +5,8 @@
 //! (`/proc/device-tree/compatible` entries and/or substrings of
 //! `/proc/device-tree/model`), and gives defaults: target triple, CPU
 //! threads, the TFLite runtime libraries to try in order, the delegate and
-//! its string options, the camera / serial / display endpoint
+//! its string options, the camera (and the platform's camera pipeline) /
+//! serial / display endpoint
 //! specifications, and the default model. Profile values sit between the
 //! config file and the built-in defaults: command line > config file >
 //! board profile > defaults. The endpoints are used by `run`
@@ -122,6 +123,10 @@ pub struct Board {
     pub delegate: DelegateSpec,
     /// Default camera of `run`: a source specification (`v4l2:/dev/video0?...`).
     pub camera: Option<String>,
+    /// The platform's own camera stack as a `gst:` pipeline (libcamerasrc,
+    /// a vendor ISP): `run`'s source when no `--source` is given and
+    /// GStreamer has every element it names; otherwise `camera` is.
+    pub camera_pipeline: Option<String>,
     /// Serial output for `--sink serial`: a sink specification
     /// (`serial:/dev/ttyAMA0?baud=...`).
     pub serial: Option<String>,
@@ -262,6 +267,16 @@ impl Board {
             }
         }
         check_spec(path, "camera", &self.camera)?;
+        check_spec(path, "camera_pipeline", &self.camera_pipeline)?;
+        if let Some(p) = &self.camera_pipeline {
+            if !p.starts_with("gst:") {
+                return Err(invalid(
+                    path,
+                    "camera_pipeline",
+                    format!("{p:?}: expected a gst:PIPELINE source"),
+                ));
+            }
+        }
         check_spec(path, "serial", &self.serial)?;
         check_spec(path, "display", &self.display)?;
         if self.model.as_deref().is_some_and(|m| m.trim().is_empty()) {

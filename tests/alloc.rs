@@ -448,3 +448,53 @@ fn streaming_run_allocates_nothing_per_frame_on_any_thread() {
         assert_eq!(n, 0, "{format:?}: allocations in the streaming loop");
     }
 }
+
+/// The pipe source reads frames without allocating: raw I420 frames
+/// (repacked to NV12 in its own buffer) and MJPEG images cut from the
+/// stream, fed through named pipes by writer threads that only write
+/// from buffers made beforehand.
+#[test]
+fn pipe_frames_allocate_nothing() {
+    use edgepose::source::pipe::PipeSource;
+    use edgepose::spec::Spec;
+    use std::io::Write;
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let jpeg = std::fs::read(common::sample("samples/zidane.jpg")).unwrap();
+    let i420: Vec<u8> = (0..64 * 48 * 3 / 2).map(|i| (i % 253) as u8).collect();
+    for (i, (query, frame)) in [
+        ("format=I420&width=64&height=48", i420),
+        ("format=MJPG", jpeg),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let fifo = dir.path().join(format!("p{i}"));
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: a valid path string.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let total = frames(40);
+        let mut spec = Spec::parse(&format!("raw:{}?{query}", fifo.display())).unwrap();
+        let mut src = PipeSource::from_spec(&mut spec, None).unwrap();
+        let stream: Vec<u8> = frame.repeat(total);
+        let path = fifo.clone();
+        let writer = std::thread::spawn(move || {
+            let mut f = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+            f.write_all(&stream).unwrap();
+        });
+        let warm = 5;
+        for _ in 0..warm {
+            assert!(src.next_frame().unwrap().is_ok());
+        }
+        let n = counted(|| {
+            for _ in warm..total {
+                let f = src.next_frame().unwrap().unwrap();
+                assert_eq!(f.pixels.len(), frame.len());
+            }
+        });
+        writer.join().unwrap();
+        println!("pipe {query}: {n} allocations in {} frames", total - warm);
+        assert_eq!(n, 0, "pipe {query}: allocations per frame");
+        assert_eq!(src.counters().frames, total as u64);
+    }
+}

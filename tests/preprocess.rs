@@ -235,6 +235,52 @@ fn camera_frames_give_the_opencv_references_persons() {
     assert!(persons >= 100, "the fixtures hold persons to compare");
 }
 
+/// I420 frames as a camera or `rpicam-vid --codec yuv420` writes them (the
+/// NV12 frames' samples with U and V in planes of their own), read by the
+/// `raw:` source: the tensor equals the OpenCV reference of the NV12 frame,
+/// which is `cv2.cvtColor(COLOR_YUV2RGB_I420)` of the I420 frame too: OpenCV
+/// converts both layouts with the same per-pixel arithmetic (checked with
+/// OpenCV 4.10 on random frames: 0 differing bytes, docs/cameras.md).
+#[test]
+#[cfg_attr(
+    any(target_arch = "aarch64", target_arch = "arm"),
+    ignore = "the OpenCV set is made on x86_64 (as above)"
+)]
+fn i420_frames_equal_cv2_color_yuv2rgb_i420() {
+    let fx = &fixtures("tests/fixtures/reference-opencv")[0];
+    let (mut pre, mut tensor) = resizer(fx, ResizeMode::default());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("frame.i420");
+    let mut checked = 0;
+    for want in fx["images"].as_array().unwrap() {
+        let file = want["file"].as_str().unwrap();
+        let mut src = ImageSource::new(&[common::data_dir().join(file)], Duration::ZERO).unwrap();
+        let img = src.next_frame().unwrap().unwrap();
+        let [_, (_, nv12, cw, ch)] =
+            camera_frames(img.pixels, img.width as usize, img.height as usize);
+        let (y, uv) = nv12.split_at(cw * ch);
+        let i420: Vec<u8> = y
+            .iter()
+            .chain(uv.iter().step_by(2))
+            .chain(uv.iter().skip(1).step_by(2))
+            .copied()
+            .collect();
+        std::fs::write(&path, &i420).unwrap();
+        let spec = format!("raw:{}?format=I420&width={cw}&height={ch}", path.display());
+        let mut raw = edgepose::source::open(&[spec], Duration::ZERO, None).unwrap();
+        let frame = raw.next_frame().unwrap().unwrap();
+        pre.prepare(&frame, &mut tensor).unwrap();
+        assert_eq!(
+            model::sha256_hex(&tensor),
+            want["camera"]["nv12"]["input_sha256"].as_str().unwrap(),
+            "{file}: I420 input tensor differs from cv2.cvtColor(COLOR_YUV2RGB_I420) + letterbox"
+        );
+        checked += 1;
+    }
+    assert_eq!(checked, 86);
+    println!("{checked} I420 input tensors byte-identical to OpenCV's");
+}
+
 #[test]
 fn pillow_input_tensors_equal_the_pillow_reference_bytes() {
     let mut checked = 0;

@@ -14,60 +14,11 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use common::frames::{distance, jpeg, scenes, yuyv};
 use common::vm::Vm;
 use serde_json::Value;
 
 const MODEL: &str = "yolov8n_320_quant_pc_uf_pose_coco-st.tflite";
-
-/// Two sample images cropped to 4:3 and scaled to 640x480.
-fn scenes() -> Vec<image::RgbImage> {
-    [
-        ("samples/bus.jpg", (0, 135, 810, 607)),
-        ("samples/zidane.jpg", (160, 0, 960, 720)),
-    ]
-    .iter()
-    .map(|(name, (x, y, w, h))| {
-        image::open(common::sample(name))
-            .unwrap()
-            .crop_imm(*x, *y, *w, *h)
-            .resize_exact(640, 480, image::imageops::FilterType::Triangle)
-            .to_rgb8()
-    })
-    .collect()
-}
-
-/// BT.601 limited-range YUYV, chroma of each pixel pair from its first pixel.
-fn yuyv(img: &image::RgbImage) -> Vec<u8> {
-    let f = |x: u32, y: u32| {
-        let p = img.get_pixel(x, y).0;
-        (f64::from(p[0]), f64::from(p[1]), f64::from(p[2]))
-    };
-    let luma =
-        |(r, g, b): (f64, f64, f64)| (16.0 + 0.257 * r + 0.504 * g + 0.098 * b).round() as u8;
-    let mut out = Vec::new();
-    for y in 0..img.height() {
-        for x in (0..img.width()).step_by(2) {
-            let (r, g, b) = f(x, y);
-            let u = (128.0 - 0.148 * r - 0.291 * g + 0.439 * b).round() as u8;
-            let v = (128.0 + 0.439 * r - 0.368 * g - 0.071 * b).round() as u8;
-            out.extend_from_slice(&[luma(f(x, y)), u, luma(f(x + 1, y)), v]);
-        }
-    }
-    out
-}
-
-fn jpeg(img: &image::RgbImage) -> Vec<u8> {
-    let mut out = Vec::new();
-    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90)
-        .encode(
-            img.as_raw(),
-            img.width(),
-            img.height(),
-            image::ExtendedColorType::Rgb8,
-        )
-        .unwrap();
-    out
-}
 
 /// Serial lines between `@NAME` and the next marker.
 fn section<'a>(serial: &'a [String], name: &str) -> Vec<&'a str> {
@@ -99,43 +50,6 @@ fn records(lines: &[&str]) -> Vec<Value> {
         .iter()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
         .collect()
-}
-
-/// Persons of a record as (box, keypoint x/y) numbers.
-fn persons(r: &Value) -> Vec<Vec<f64>> {
-    r["persons"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| {
-            let mut v: Vec<f64> = p["box"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|x| x.as_f64().unwrap())
-                .collect();
-            for k in p["keypoints"].as_array().unwrap() {
-                v.push(k["x"].as_f64().unwrap());
-                v.push(k["y"].as_f64().unwrap());
-            }
-            v
-        })
-        .collect()
-}
-
-/// Largest coordinate difference between two records' persons, or None
-/// when the person counts differ.
-fn distance(a: &Value, b: &Value) -> Option<f64> {
-    let (pa, pb) = (persons(a), persons(b));
-    if pa.len() != pb.len() {
-        return None;
-    }
-    Some(
-        pa.iter()
-            .zip(&pb)
-            .flat_map(|(x, y)| x.iter().zip(y).map(|(u, v)| (u - v).abs()))
-            .fold(0.0, f64::max),
-    )
 }
 
 /// Host-side `edgepose infer` on a recording: one record per frame.
@@ -172,6 +86,25 @@ v4l2-writer -d /dev/video11 -f MJPG -s 640x480 -r 4 -l 20 -w 60 frames.mjpg >wri
 sleep 1
 run loop-mjpg 30 "v4l2:/dev/video11"
 cat writer10.txt writer11.txt
+# gst: sources (the plugin beside edgepose, GStreamer's plugins in /payload/gst).
+export GST_PLUGIN_SYSTEM_PATH_1_0=/payload/gst GST_REGISTRY_1_0=/tmp/gst-registry.bin GST_REGISTRY_FORK=no
+# First as a board without GStreamer: its core library moved away.
+mkdir -p /tmp/nogst
+for f in /lib/x86_64-linux-gnu/libgstreamer-1.0.so.0 /usr/lib/x86_64-linux-gnu/libgstreamer-1.0.so.0; do [ -e $f ] && mv $f /tmp/nogst/ && echo $f >>/tmp/nogst/list; done
+echo "@nogst" >$S
+$EP run --source "gst:v4l2src device=/dev/video0" 2>nogst.err; echo "@status $?" >$S
+echo "== nogst"; cat nogst.err
+$EP probe >nogst-probe.txt 2>&1; echo "== nogst-probe"; grep gstreamer nogst-probe.txt
+run nogst-v4l2 6 "v4l2:/dev/video0?format=YUYV&width=640&height=480"
+for f in $(cat /tmp/nogst/list); do mv /tmp/nogst/$(basename $f) $f; done
+run gst-vivid 12 "gst:v4l2src device=/dev/video0 ! video/x-raw,format=NV12,width=640,height=480"
+run gst-eos 20 "gst:v4l2src device=/dev/video0 num-buffers=6 ! video/x-raw,format=YUY2,width=640,height=480?buffers=6"
+# A loopback node whose writer comes 3 s late (v4l2src fails: no capture
+# device yet) and pauses 4 s after its 6th frame (the pipeline stalls):
+# both counted, the pipeline rebuilt, frames again.
+( sleep 3; v4l2-writer -d /dev/video12 -f YUYV -s 640x480 -r 4 -l 8 -p 6:4 -w 30 frames.yuyv >writer12.txt 2>&1 ) &
+run gst-loop 22 "gst:v4l2src device=/dev/video12 ! video/x-raw,format=YUY2?timeout_ms=800&max_timeouts=2&give_up_s=20"
+cat writer12.txt
 echo "@end" >$S
 "#;
 
@@ -203,8 +136,11 @@ fn camera_runs_against_real_v4l2_devices() {
         .file(common::models_dir().join(MODEL), &format!("models/{MODEL}"))
         .file(&yuyv_path, "frames.yuyv")
         .file(&mjpg_path, "frames.mjpg")
-        .memory_mb(1536)
-        .timeout(Duration::from_secs(240));
+        .binary(common::gst_plugin(), "bin/libedgepose_gst.so");
+    for p in ["coreelements", "app", "video4linux2", "videoconvertscale"] {
+        vm.binary(common::gst_element_plugin(p), &format!("gst/libgst{p}.so"));
+    }
+    vm.memory_mb(1536).timeout(Duration::from_secs(330));
     let out = vm.run();
     eprintln!("VM: qemu {:?}", out.qemu_time);
     assert_eq!(out.status, 0, "{}", out.console_tail());
@@ -322,4 +258,81 @@ fn camera_runs_against_real_v4l2_devices() {
         .find(|l| l.contains(" frames, ") && l.starts_with("edgepose: "))
         .unwrap();
     assert!(!summary.contains(" 0 errors"), "{summary}");
+
+    // gst: on a board without GStreamer: one line naming the library;
+    // probe says so; a V4L2 source still runs.
+    assert_eq!(status(serial, "nogst"), "@status 1");
+    let nogst =
+        &console[console.find("== nogst").unwrap()..console.find("== nogst-probe").unwrap()];
+    let lines: Vec<&str> = nogst
+        .lines()
+        .filter(|l| l.starts_with("edgepose"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{nogst}");
+    assert!(
+        lines[0].contains("GStreamer is not installed here")
+            && lines[0].contains("libgstreamer-1.0.so.0"),
+        "{nogst}"
+    );
+    let probe = &console[console.find("== nogst-probe").unwrap()..];
+    assert!(probe.contains("gstreamer: NOT usable"), "{probe}");
+    assert_eq!(status(serial, "nogst-v4l2"), "@status 0");
+    assert!(!section(serial, "nogst-v4l2").is_empty());
+
+    // gst:v4l2src on vivid: frames with rising (buffer) timestamps.
+    for name in ["gst-vivid", "gst-eos"] {
+        let recs = records(&section(serial, name));
+        println!("{name}: {} records", recs.len());
+        assert!(recs.len() >= 2, "{name}: {} records", recs.len());
+        assert!(recs.iter().all(|r| r["width"] == 640 && r["height"] == 480));
+        let ts: Vec<f64> = recs
+            .iter()
+            .map(|r| r["timestamp_ms"].as_f64().unwrap())
+            .collect();
+        assert!(ts.windows(2).all(|w| w[1] > w[0]), "{name}: {ts:?}");
+    }
+    assert_eq!(status(serial, "gst-vivid"), "@status 0");
+    // num-buffers=6: EOS ends the run by itself (before the 20 s limit).
+    assert_eq!(status(serial, "gst-eos"), "@status 0");
+    let log = &console[console.find("== gst-eos").unwrap()..];
+    assert!(log.contains("end of stream"), "{log}");
+    assert!(
+        log.contains("6 buffers reached the appsink, 0 of them dropped there"),
+        "{log}"
+    );
+
+    // The loopback writer stopped mid-run: the loss is counted, the
+    // pipeline rebuilt, and frames came again; every record is one of the
+    // scenes, as `infer` finds it in the same bytes, within 0.01 px.
+    let log = &console[console.find("== gst-loop").unwrap()..];
+    let summary = log
+        .lines()
+        .find(|l| l.contains("edgepose: gst v4l2src"))
+        .unwrap_or_else(|| panic!("{log}"));
+    println!("{summary}");
+    assert!(
+        log.contains("stream lost") && log.contains("frames again"),
+        "{log}"
+    );
+    assert!(
+        !summary.contains(" 0 losses") && !summary.contains(" 0 reconnects"),
+        "{summary}"
+    );
+    let recs = records(&section(serial, "gst-loop"));
+    let ts: Vec<f64> = recs
+        .iter()
+        .map(|r| r["timestamp_ms"].as_f64().unwrap())
+        .collect();
+    assert!(ts.windows(2).all(|w| w[1] > w[0]), "gst-loop: {ts:?}");
+    let mut worst: f64 = 0.0;
+    for r in &recs {
+        let d = want_yuyv
+            .iter()
+            .filter_map(|w| distance(r, w))
+            .fold(f64::INFINITY, f64::min);
+        assert!(d <= 0.01, "gst-loop: {d} px from the nearest scene: {r}");
+        worst = worst.max(d);
+    }
+    println!("gst-loop: {} records, worst {worst:.4} px", recs.len());
+    assert!(recs.len() >= 2, "gst-loop: {} records", recs.len());
 }

@@ -2,7 +2,9 @@
 //! (detected or chosen, and why), the TFLite runtime library (flavour,
 //! version, accelerators), whether the delegates the profile and the
 //! settings name can be loaded (library opens, plugin entry points present;
-//! no delegate is created, so no accelerator is touched), and the video
+//! no delegate is created, so no accelerator is touched), GStreamer (the
+//! `gst:` plugin, its version, and whether `libcamerasrc`, `v4l2src` and
+//! the elements of the board's camera pipeline are there), and the video
 //! devices with what they offer.
 //!
 //! What it prints, and what to do when a board or delegate is not found:
@@ -19,6 +21,7 @@ use crate::board::{DelegateSpec, DeviceTree, SelectedBoard};
 use crate::cli::ProbeArgs;
 use crate::config::Settings;
 use crate::infer::{self, delegate, DelegateKind, Flavour, LibraryInfo};
+use crate::source::gst::{self, GstProbe};
 
 /// Runs `probe`. A configuration that does not resolve (no runtime library,
 /// say) is part of the report, not an error.
@@ -51,6 +54,7 @@ pub struct BoardReport {
     pub target: Option<String>,
     pub threads: Option<usize>,
     pub camera: Option<String>,
+    pub camera_pipeline: Option<String>,
     pub serial: Option<String>,
     pub display: Option<String>,
     pub model: Option<String>,
@@ -83,6 +87,7 @@ pub struct ProbeReport {
     pub board: BoardReport,
     pub tflite: LibraryReport,
     pub delegates: Vec<DelegateReport>,
+    pub gstreamer: GstProbe,
 }
 
 fn check_delegate(
@@ -185,6 +190,7 @@ pub fn probe(selected: &SelectedBoard, settings: Result<&Settings, String>) -> P
         target: b.target.clone(),
         threads: b.threads,
         camera: b.camera.clone(),
+        camera_pipeline: b.camera_pipeline.clone(),
         serial: b.serial.clone(),
         display: b.display.clone(),
         model: b.model.clone(),
@@ -217,10 +223,22 @@ pub fn probe(selected: &SelectedBoard, settings: Result<&Settings, String>) -> P
             delegates.push(check_delegate(&s.delegate.kind, "settings", lib));
         }
     }
+    // The elements every camera route needs, then the board's own.
+    let mut elements: Vec<String> = ["appsink", "videoconvert", "libcamerasrc", "v4l2src"]
+        .map(String::from)
+        .to_vec();
+    if let Some(p) = &b.camera_pipeline {
+        for e in gst::pipeline_elements(p.strip_prefix("gst:").unwrap_or(p)) {
+            if !elements.contains(&e) {
+                elements.push(e);
+            }
+        }
+    }
     ProbeReport {
         board,
         tflite,
         delegates,
+        gstreamer: gst::probe(&elements),
     }
 }
 
@@ -242,11 +260,12 @@ impl ProbeReport {
         }
         let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
         s.push_str(&format!(
-            "  target {}, threads {}, model {}\n  camera {}\n  serial {}\n  display {}\n",
+            "  target {}, threads {}, model {}\n  camera {}\n  camera pipeline {}\n  serial {}\n  display {}\n",
             opt(&b.target),
             b.threads.map_or("-".into(), |t| t.to_string()),
             opt(&b.model),
             opt(&b.camera),
+            opt(&b.camera_pipeline),
             opt(&b.serial),
             opt(&b.display)
         ));
@@ -284,6 +303,25 @@ impl ProbeReport {
                 if d.usable { "usable" } else { "NOT usable" },
                 d.detail
             ));
+        }
+        let g = &self.gstreamer;
+        match (&g.version, &g.error) {
+            (Some(v), _) => {
+                s.push_str(&format!(
+                    "gstreamer: {v} (plugin {})\n",
+                    g.plugin.as_deref().unwrap_or("?")
+                ));
+                for (e, present) in &g.elements {
+                    s.push_str(&format!(
+                        "  {e}: {}\n",
+                        if *present { "present" } else { "missing" }
+                    ));
+                }
+            }
+            (None, e) => s.push_str(&format!(
+                "gstreamer: NOT usable: {} (gst: sources fail; every other source works)\n",
+                e.as_deref().unwrap_or("?")
+            )),
         }
         s.pop();
         s

@@ -81,6 +81,10 @@ pub fn command(ctx: &Context, args: &RunArgs) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Err(StreamError::Source(e)) if e.is_gone() => {
+            // A source lost for good: what it counted up to then.
+            if let Some(s) = source.summary() {
+                eprintln!("edgepose: {s}");
+            }
             eprintln!("edgepose: error: {}", from_board(&e));
             Ok(ExitCode::from(4))
         }

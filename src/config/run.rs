@@ -71,16 +71,13 @@ impl RunSettings {
         };
         let board = &global.board;
         let (sources, source_default) = if args.sources.is_empty() {
-            let camera = board
-                .board
-                .camera
-                .clone()
-                .ok_or_else(|| ConfigError::NoSource {
+            let (camera, which) =
+                board_camera(&board.board).ok_or_else(|| ConfigError::NoSource {
                     board: board.board.name.clone(),
                     reason: board.reason.clone(),
                 })?;
             let why = format!(
-                "the camera of board profile {} ({}), as no --source was given",
+                "the {which} of board profile {} ({}), as no --source was given",
                 board.board.name, board.reason
             );
             (vec![camera], Some(why))
@@ -104,6 +101,26 @@ impl RunSettings {
             decode,
         })
     }
+}
+
+/// The profile's camera for `run`: its `camera_pipeline` when GStreamer
+/// has every element the pipeline names, else its `camera`; with what it
+/// is called in messages.
+fn board_camera(board: &Board) -> Option<(String, &'static str)> {
+    if let Some(p) = &board.camera_pipeline {
+        let missing = crate::source::gst::missing_elements(p.strip_prefix("gst:").unwrap_or(p));
+        match (missing, &board.camera) {
+            (Ok(m), _) if m.is_empty() => return Some((p.clone(), "camera pipeline")),
+            (_, None) => return Some((p.clone(), "camera pipeline")),
+            (Ok(m), Some(_)) => log::info!(
+                "board {}: camera pipeline not used, GStreamer lacks {}",
+                board.name,
+                m.join(", ")
+            ),
+            (Err(e), Some(_)) => log::info!("board {}: camera pipeline not used: {e}", board.name),
+        }
+    }
+    board.camera.clone().map(|c| (c, "camera"))
 }
 
 /// `spec`, or for the bare words `serial` and `display` the board

@@ -9,8 +9,14 @@
 //! | `IMAGE`, `DIR` (repeatable) | [`images`]: JPEG/PNG files |
 //! | `/dev/videoN`, `v4l2:/dev/videoN?format=MJPG&width=640&height=480&fps=30` | [`v4l2`]: a camera |
 //! | `raw:FILE?format=YUYV&width=640&height=480` | [`raw`]: a recorded stream |
+//! | `raw:-?format=I420&width=640&height=480`, `raw:FIFO?...` | [`pipe`]: live frames from standard input or a named pipe |
+//! | `gst:PIPELINE` | [`gst`]: a GStreamer pipeline, through the run-time loaded plugin |
 
+pub mod gst;
 pub mod images;
+mod jpeg_stream;
+pub mod layout;
+pub mod pipe;
 pub mod raw;
 pub mod v4l2;
 
@@ -19,7 +25,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::frame::Frame;
+use crate::frame::{Frame, YuvEncoding};
 
 pub use images::{expand, ImageSource};
 
@@ -51,15 +57,38 @@ pub enum SourceError {
     CameraGone { path: String, secs: f64 },
     #[error("--source {spec}: {why}")]
     Mixed { spec: String, why: String },
+    #[error("{path}: the writer closed the stream, and standard input cannot be reopened; giving up (eof=end makes the end of the stream the end of the run)")]
+    StreamClosed { path: String },
+    #[error("{0}")]
+    Gst(String),
+}
+
+/// The `yuv=` option of raw frames: how their YCbCr turns into RGB
+/// (default BT.601 limited range).
+pub(crate) fn yuv_option(spec: &mut crate::spec::Spec) -> Result<YuvEncoding, SourceError> {
+    spec.take_choice(
+        "yuv",
+        &[
+            ("bt601", YuvEncoding::Bt601Limited),
+            ("bt601-full", YuvEncoding::Bt601Full),
+            ("bt709", YuvEncoding::Bt709Limited),
+            ("bt709-full", YuvEncoding::Bt709Full),
+        ],
+    )
+    .map(|v| v.unwrap_or(YuvEncoding::Bt601Limited))
+    .map_err(|e| SourceError::Spec(e.to_string()))
 }
 
 impl SourceError {
-    /// True when a source that was running is gone for good (a camera
-    /// away for longer than `give_up_s`): `run` exits with code 4, so a
-    /// service manager restarts it. Every other error is a setup error
+    /// True when a source that was running is gone for good (a camera or
+    /// a pipe away for longer than `give_up_s`, standard input closed):
+    /// `run` exits with code 4, so a service manager restarts it. Every other error is a setup error
     /// (exit 1).
     pub fn is_gone(&self) -> bool {
-        matches!(self, SourceError::CameraGone { .. })
+        matches!(
+            self,
+            SourceError::CameraGone { .. } | SourceError::StreamClosed { .. }
+        )
     }
 
     /// True when the error concerns one frame only, so a stream can skip it.
@@ -123,11 +152,15 @@ pub fn open(
                 v4l2::CameraConfig::from_spec(&mut spec)?,
                 stop,
             )),
+            Some("raw") if pipe::is_stream(&spec.target) => {
+                Box::new(pipe::PipeSource::from_spec(&mut spec, stop)?)
+            }
             Some("raw") => Box::new(raw::RawSource::from_spec(&mut spec)?),
+            Some("gst") => Box::new(gst::GstSource::from_spec(&mut spec, stop)?),
             Some("file") => Box::new(ImageSource::new(&[PathBuf::from(&spec.target)], interval)?),
             Some(k) => {
                 return Err(SourceError::Spec(format!(
-                    "--source {}: unknown source kind {k:?}; expected v4l2:, raw:, file: or a path",
+                    "--source {}: unknown source kind {k:?}; expected v4l2:, raw:, gst:, file: or a path",
                     spec.text
                 )))
             }

@@ -322,6 +322,25 @@ pub fn json_lines(o: &Output) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// The GStreamer plugin beside the edgepose binary (`cargo build -p
+/// edgepose-gst`, which scripts/test.sh runs).
+pub fn gst_plugin() -> PathBuf {
+    let p = Path::new(env!("CARGO_BIN_EXE_edgepose")).with_file_name("libedgepose_gst.so");
+    must_exist(
+        p,
+        "GStreamer plugin (cargo build -p edgepose-gst after scripts/setup-gst.sh)",
+    )
+}
+
+/// One of GStreamer's own plugins on this machine (`coreelements`, `app`, ...).
+pub fn gst_element_plugin(name: &str) -> PathBuf {
+    let (_, triple, _) = debian_arch();
+    must_exist(
+        PathBuf::from(format!("/usr/lib/{triple}/gstreamer-1.0/libgst{name}.so")),
+        "GStreamer plugin (scripts/setup-gst.sh)",
+    )
+}
+
 pub fn sample(name: &str) -> PathBuf {
     data_dir().join(name)
 }
@@ -329,6 +348,7 @@ pub fn sample(name: &str) -> PathBuf {
 pub fn file_name(p: &Path) -> String {
     p.file_name().unwrap().to_string_lossy().into_owned()
 }
+pub mod frames;
 pub mod poses;
 pub mod rss;
 pub mod vm;

@@ -1,7 +1,7 @@
 //! The real-kernel test bed from the Rust side: builds a payload, boots the
 //! QEMU VM of `scripts/vm/` (Debian's kernel, a busybox initramfs) once, and
 //! hands back what the guest said. In the guest, tests get real devices:
-//! `/dev/video0` (vivid), `/dev/video10` and `/dev/video11` (v4l2loopback,
+//! `/dev/video0` (vivid), `/dev/video10`, `/dev/video11` and `/dev/video12` (v4l2loopback,
 //! fed by `v4l2-writer`), `/dev/fb0` (bochs, with [`Vm::display`]) and
 //! `/dev/ttyS1`, a raw line to the host whose lines come back in
 //! [`VmOutput::serial`]. `scripts/vm/README.md` describes the bed.
