@@ -590,3 +590,94 @@ fn listen_says_what_it_skipped_and_why() {
     println!("listen, 50 MB line: peak RSS {rss} KiB");
     assert!(rss < small_rss_kib(), "{rss} KiB");
 }
+
+#[test]
+fn recordings_are_checked_before_a_pixel_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("nine.raw");
+    std::fs::write(&f, [128u8; 9]).unwrap();
+    let spec = |q: &str| format!("raw:{}?{q}", f.display());
+    for (args, needle) in [
+        // Odd-width NV12 used to read past the 9 bytes (a panic, then a
+        // hang: the capture thread died and the frame loop waited on it).
+        (
+            vec!["infer".to_string(), spec("format=NV12&width=3&height=2")],
+            "NV12 needs an even width (chroma is shared by pixel pairs); got 3",
+        ),
+        (
+            vec![
+                "run".into(),
+                "--source".into(),
+                spec("format=YUYV&width=640&height=480&fps=1e-300"),
+            ],
+            "fps=1e-300: expected frames per second, 0.01 to 1000",
+        ),
+        // 16384 lines of 1 MiB: more than a frame may be (and, on 32 bits,
+        // an overflow).
+        (
+            vec![
+                "infer".into(),
+                spec("format=YUYV&width=16384&height=16384&stride=1048576"),
+            ],
+            "exceeds 256 MiB",
+        ),
+        (
+            vec!["infer".into(), spec("format=GREY&width=4&height=4")],
+            "recording ",
+        ),
+        (
+            vec![
+                "infer".into(),
+                "raw:/dev/zero?format=YUYV&width=640&height=480".into(),
+            ],
+            "recording /dev/zero: not a regular file",
+        ),
+        (
+            vec![
+                "run".into(),
+                "--interval-ms".into(),
+                "1e300".into(),
+                "--source".into(),
+                dir.path().display().to_string(),
+            ],
+            "--interval-ms 1e300: expected 0 to 3600000 milliseconds",
+        ),
+    ] {
+        let (line, rss) = refused(&args[1], edgepose(common::primary()).args(&args), &[needle]);
+        assert!(rss < model_rss_kib(), "{line}: {rss} KiB");
+    }
+    let (line, _) = refused(
+        "wrong length",
+        edgepose(common::primary())
+            .arg("infer")
+            .arg(spec("format=GREY&width=4&height=4")),
+        &["9 bytes is not a whole number of 4x4 GREY frames of 16 bytes"],
+    );
+    assert!(!line.contains("not a decodable image"), "{line}");
+}
+
+#[test]
+fn a_long_recording_is_read_a_frame_at_a_time() {
+    // 1 GiB of 640x480 YUYV frames (a sparse file: no disk used). It used
+    // to be read whole into memory before the first frame.
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("long.yuyv");
+    let frame = 640 * 480 * 2;
+    std::fs::File::create(&f)
+        .unwrap()
+        .set_len(1748 * frame)
+        .unwrap();
+    let (out, rss) = run_measured(
+        edgepose(common::primary())
+            .arg("bench")
+            .arg(format!(
+                "raw:{}?format=YUYV&width=640&height=480",
+                f.display()
+            ))
+            .args(["--iterations", "1", "--warmup", "0"]),
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    println!("bench on a 1 GiB recording: peak RSS {rss} KiB");
+    assert!(rss < model_rss_kib(), "{rss} KiB");
+}
