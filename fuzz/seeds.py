@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Writes the seed corpora of the fuzz targets that read edgepose's own
-files and strings (settings_toml, spec, listen_stream, mjpeg_frame) from
-what the repository ships: its config file, manifests and board profiles,
-the specs its docs show, the serial captures of wire_stream, and small
-JPEGs made from samples/bus.jpg with Pillow (the reference venv:
+files and strings (settings_toml, spec, listen_stream, mjpeg_frame,
+raw_frame) from what the repository ships: its config file, manifests and
+board profiles, the specs its docs show, the serial captures of
+wire_stream, and small JPEGs and raw frames made from samples/bus.jpg with
+Pillow (the reference venv:
 `.cache/venv/bin/python3 fuzz/seeds.py`). Deterministic: rerunning it
 rewrites the same files."""
 
@@ -87,9 +88,56 @@ def jpegs():
             write("mjpeg_frame", f"{name}-mode{mode}", bytes([mode]) + data)
 
 
+# raw_frame's format indices (fuzz/fuzz_targets/raw_frame.rs's FORMATS).
+I420, NV12, YUYV, RGB3, GREY = range(5)
+
+
+def raws():
+    from PIL import Image
+
+    bus = Image.open(ROOT.parent / "shared/data/samples/bus.jpg").convert("RGB")
+
+    def planes(w, h):
+        y, u, v = bus.resize((w, h)).convert("YCbCr").split()
+        cw, ch = (w + 1) // 2, (h + 1) // 2
+        return y.tobytes(), u.resize((cw, ch)).tobytes(), v.resize((cw, ch)).tobytes()
+
+    def frame(fmt, w, h):
+        if fmt == RGB3:
+            return bus.resize((w, h)).tobytes()
+        if fmt == GREY:
+            return bus.resize((w, h)).convert("L").tobytes()
+        y, u, v = planes(w, h)
+        if fmt == I420:
+            return y + u + v
+        if fmt == NV12:
+            return y + bytes(b for pair in zip(u, v) for b in pair)
+        # YUYV: Y0 U Y1 V per pixel pair.
+        cw = (w + 1) // 2
+        out = bytearray()
+        for r in range(h):
+            for c in range(cw):
+                out += bytes([y[r * w + 2 * c], u[r // 2 * cw + c], y[r * w + 2 * c + 1], v[r // 2 * cw + c]])
+        return bytes(out)
+
+    names = {I420: "i420", NV12: "nv12", YUYV: "yuyv", RGB3: "rgb3", GREY: "grey"}
+    # [format, width-1, height-1, stride extra, model size, input type, yuv,
+    # checked, pixels...]; model size 0x33: 20 × 20.
+    for fmt, name in names.items():
+        for ty in range(3):
+            head = [fmt, 31, 23, 0, 0x33, ty, ty, 1]
+            write("raw_frame", f"{name}-32x24-type{ty}", bytes(head) + frame(fmt, 32, 24))
+        # A padded stride, and 2:1 down to the input (the area path).
+        write("raw_frame", f"{name}-40x40-padded", bytes([fmt, 39, 39, 6, 0x44, 0, 3, 1]) + frame(fmt, 40, 40))
+    # Unchecked: an odd width, and a stride past the frame.
+    write("raw_frame", "nv12-odd-unchecked", bytes([NV12, 2, 1, 1, 0x11, 0, 0, 0]) + bytes(9))
+    write("raw_frame", "grey-stride-unchecked", bytes([GREY, 3, 3, 0xFF, 0x3F, 0, 0, 0]) + bytes(16))
+
+
 if __name__ == "__main__":
     settings()
     specs()
     listen()
     if len(sys.argv) < 2 or sys.argv[1] != "--no-jpeg":
         jpegs()
+        raws()

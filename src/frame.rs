@@ -109,27 +109,29 @@ impl PixelFormat {
         })
     }
 
-    /// Smallest valid stride (bytes per line of the first plane) for `width`.
+    /// Smallest valid stride (bytes per line of the first plane) for `width`
+    /// (`usize::MAX` where it does not fit, so no stride is enough).
     pub fn min_stride(self, width: u32) -> usize {
         let w = width as usize;
         match self {
-            PixelFormat::Rgb24 => w * 3,
-            PixelFormat::Yuyv => w.div_ceil(2) * 4,
+            PixelFormat::Rgb24 => w.saturating_mul(3),
+            PixelFormat::Yuyv => w.div_ceil(2).saturating_mul(4),
             // NV12's chroma rows hold whole U/V pairs: an odd width needs
             // one more byte per row.
-            PixelFormat::Nv12 => w.div_ceil(2) * 2,
+            PixelFormat::Nv12 => w.div_ceil(2).saturating_mul(2),
             PixelFormat::Grey => w,
             PixelFormat::Mjpeg => 0,
         }
     }
 
-    /// Bytes of a whole frame with `stride` and `height`.
-    pub fn frame_len(self, stride: usize, height: u32) -> usize {
+    /// Bytes of a whole frame with `stride` and `height`; `None` where that
+    /// does not fit in `usize` (a stride from outside can be anything).
+    pub fn frame_len(self, stride: usize, height: u32) -> Option<usize> {
         let h = height as usize;
         match self {
-            PixelFormat::Nv12 => stride * (h + h.div_ceil(2)),
-            PixelFormat::Mjpeg => 0,
-            _ => stride * h,
+            PixelFormat::Nv12 => stride.checked_mul(h.checked_add(h.div_ceil(2))?),
+            PixelFormat::Mjpeg => Some(0),
+            _ => stride.checked_mul(h),
         }
     }
 }
@@ -280,5 +282,22 @@ mod tests {
         );
         assert!(check_image_size(u64::MAX, u64::MAX).is_err());
         assert!(check_image_size(0, 5).unwrap_err().contains("empty"));
+    }
+
+    #[test]
+    fn frame_lengths_do_not_overflow() {
+        // 640 × 480: NV12 has 480 luma and 240 chroma lines.
+        assert_eq!(PixelFormat::Nv12.frame_len(640, 480), Some(640 * 720));
+        assert_eq!(PixelFormat::Nv12.frame_len(4, 3), Some(4 * 5));
+        assert_eq!(PixelFormat::Yuyv.frame_len(1280, 480), Some(1280 * 480));
+        assert_eq!(PixelFormat::Mjpeg.frame_len(usize::MAX, u32::MAX), Some(0));
+        // Found by the raw_frame fuzz target: a stride from outside times
+        // the height used to overflow (a panic in debug builds, a wrapped
+        // length that let short frames through in release builds).
+        assert_eq!(PixelFormat::Grey.frame_len(usize::MAX / 2, 3), None);
+        assert_eq!(PixelFormat::Nv12.frame_len(usize::MAX / 2, 2), None);
+        assert_eq!(PixelFormat::Rgb24.min_stride(5), 15);
+        assert_eq!(PixelFormat::Nv12.min_stride(5), 6);
+        assert_eq!(PixelFormat::Yuyv.min_stride(5), 12);
     }
 }

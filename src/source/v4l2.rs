@@ -519,7 +519,9 @@ impl Source for Camera {
         let seq = self.seq_base + u64::from(driver_seq);
         self.last_seq = Some(seq);
         self.counters.frames += 1;
-        let need = n.format.frame_len(n.stride, n.height);
+        // The negotiated geometry fits (the driver's u32s); an overflow
+        // would be a short frame, and pre-processing refuses it.
+        let need = n.format.frame_len(n.stride, n.height).unwrap_or(usize::MAX);
         if used < need {
             self.counters.short_frames += 1;
         }
