@@ -7,7 +7,8 @@
 #   - what the demo needs (scripts/setup-demo.sh): cmake, nasm, libclang-dev, LiteRT
 #     (libLiteRt.so out of the PyPI wheel `ai-edge-litert` 2.3.0)
 #   - Debian packages for the tests: python3-venv; mosquitto
-#     and openssl (scripts/setup-mqtt.sh)
+#     and openssl (scripts/setup-mqtt.sh); chromium, run headless by the web
+#     preview's browser test (scripts/setup-browser.sh)
 #   - classic TFLite C API: Debian's libtensorflow-lite2.14.1 and its dependency
 #     closure from the `forky` suite, unpacked into a private root with its own
 #     glibc loader (the library needs glibc >= 2.38)
@@ -36,6 +37,7 @@ apt_need python3-venv
 
 "$here/scripts/setup-mqtt.sh"   # mosquitto broker for tests/mqtt.rs
 "$here/scripts/setup-gst.sh"    # GStreamer (dev files, plugins, tools) for the gst: source
+"$here/scripts/setup-browser.sh"  # headless chromium for tests/http_browser.rs
 
 # Rust components the checks use.
 if command -v rustup >/dev/null 2>&1; then

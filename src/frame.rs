@@ -185,6 +185,15 @@ impl<'a> Frame<'a> {
             origin,
         }
     }
+
+    /// Whether `pixels` hold the whole frame its stride and height say
+    /// (the stride at least a line), computed without overflow: checked
+    /// before any pixel is read, whatever the numbers.
+    pub fn layout_fits(&self) -> bool {
+        self.stride >= self.format.min_stride(self.width)
+            && (self.format.frame_len(self.stride, self.height))
+                .is_some_and(|need| self.pixels.len() >= need)
+    }
 }
 
 /// Per-stage times of one frame, in milliseconds.

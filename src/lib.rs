@@ -7,7 +7,7 @@
 //! [`display`] drawing the pictures. [`model`] holds the model
 //! contract, [`frame`] the per-frame types every stage shares, [`pipeline`]
 //! ties the stages together for one frame, [`stream`] is the frame loop of
-//! `run` and `infer`, [`cli`] parses the command line and [`config`] checks
+//! `run` and `infer` (its [`report`] what a run did), [`cli`] parses the command line and [`config`] checks
 //! it and the config file into each command's settings,
 //! and [`cmd`] holds the commands. [`files`] reads files from outside
 //! with a cap per kind, and [`panic`] turns a bug into one line.
@@ -29,6 +29,7 @@ pub mod notify;
 pub mod panic;
 pub mod pipeline;
 pub mod preprocess;
+pub mod report;
 pub mod sink;
 pub mod source;
 pub mod spec;

@@ -48,31 +48,55 @@ impl Samples {
     /// Median, p99 (nearest rank) and mean of the kept samples.
     pub fn summary(&self) -> Summary {
         let mut v = self.values.clone();
-        v.sort_by(f64::total_cmp);
-        let rank = |q: f64| -> f64 {
-            if v.is_empty() {
-                return 0.0;
-            }
-            let i = ((q * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1;
-            v[i]
-        };
-        let median = if v.is_empty() {
-            0.0
-        } else if v.len() % 2 == 1 {
-            v[v.len() / 2]
+        summarise(&mut v, self.count)
+    }
+
+    /// The same of the newest `n` samples only (a live view), sorted in
+    /// `scratch` (no allocation once it has grown to `n`); `count` is
+    /// still every sample recorded.
+    pub fn recent(&self, n: usize, scratch: &mut Vec<f64>) -> Summary {
+        let n = n.min(self.values.len());
+        scratch.clear();
+        if self.values.len() < MAX_SAMPLES {
+            scratch.extend_from_slice(&self.values[self.values.len() - n..]);
         } else {
-            (v[v.len() / 2 - 1] + v[v.len() / 2]) / 2.0
-        };
-        Summary {
-            count: self.count,
-            median_ms: median,
-            p99_ms: rank(0.99),
-            mean_ms: if v.is_empty() {
-                0.0
-            } else {
-                v.iter().sum::<f64>() / v.len() as f64
-            },
+            // A full ring: `values[..next]` are the newest samples,
+            // `values[next..]` the older ones.
+            let (newest, older) = self.values.split_at(self.next);
+            let a = n.min(newest.len());
+            scratch.extend_from_slice(&older[older.len() - (n - a)..]);
+            scratch.extend_from_slice(&newest[newest.len() - a..]);
         }
+        summarise(scratch, self.count)
+    }
+}
+
+/// Sorts `v` and summarises it.
+fn summarise(v: &mut [f64], count: u64) -> Summary {
+    v.sort_by(f64::total_cmp);
+    let rank = |q: f64| -> f64 {
+        if v.is_empty() {
+            return 0.0;
+        }
+        let i = ((q * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1;
+        v[i]
+    };
+    let median = if v.is_empty() {
+        0.0
+    } else if v.len() % 2 == 1 {
+        v[v.len() / 2]
+    } else {
+        (v[v.len() / 2 - 1] + v[v.len() / 2]) / 2.0
+    };
+    Summary {
+        count,
+        median_ms: median,
+        p99_ms: rank(0.99),
+        mean_ms: if v.is_empty() {
+            0.0
+        } else {
+            v.iter().sum::<f64>() / v.len() as f64
+        },
     }
 }
 
@@ -118,6 +142,28 @@ mod tests {
         assert_eq!(sum.count, 100);
         s.push(1000.0);
         assert_eq!(s.summary().median_ms, 51.0);
+        let mut scratch = Vec::new();
+        let r = s.recent(3, &mut scratch);
+        assert_eq!((r.count, r.median_ms, r.p99_ms), (101, 100.0, 1000.0));
+    }
+
+    #[test]
+    fn recent_samples_of_a_full_ring_are_the_newest() {
+        let mut s = Samples::default();
+        for i in 0..MAX_SAMPLES + 10 {
+            s.push(i as f64);
+        }
+        let mut scratch = Vec::new();
+        // The newest 21: MAX_SAMPLES - 11 ..= MAX_SAMPLES + 9, across the
+        // ring's wrap.
+        let r = s.recent(21, &mut scratch);
+        assert_eq!(r.median_ms, (MAX_SAMPLES - 1) as f64);
+        assert_eq!(r.p99_ms, (MAX_SAMPLES + 9) as f64);
+        assert_eq!(scratch.first(), Some(&((MAX_SAMPLES - 11) as f64)));
+        assert_eq!(
+            s.recent(5, &mut scratch).median_ms,
+            (MAX_SAMPLES + 7) as f64
+        );
     }
 
     #[test]

@@ -6,8 +6,9 @@
 //!
 //! Both resize modes must make zero allocations per frame, and so must the
 //! whole streaming loop of `run` (capture thread, camera-format conversion,
-//! inference, tracking, a queued JSON sink on its own thread), counted
-//! across all threads while frames flow.
+//! inference, tracking, a queued JSON sink on its own thread, the web
+//! preview's sink, server and encoder with nobody watching), counted across
+//! all threads while frames flow.
 
 mod common;
 
@@ -409,12 +410,11 @@ fn streaming_run_allocates_nothing_per_frame_on_any_thread() {
             to: src_to,
         };
         let json = JsonLines::new(Box::new(std::io::sink()), "null");
-        let mut sinks: Vec<Box<dyn Sink>> = vec![Box::new(Queued::new(
-            Box::new(json),
-            4,
-            Full::Wait,
-            meta.clone(),
-        ))];
+        let mut sinks: Vec<Box<dyn Sink>> = vec![
+            Box::new(Queued::new(Box::new(json), 4, Full::Wait, meta.clone())),
+            // The web preview, with nobody watching: it must cost nothing.
+            edgepose::sink::open("http:127.0.0.1:0").unwrap(),
+        ];
         let mut tracker = Tracker::new(TrackerParams::default());
         let stop = AtomicBool::new(false);
         let controls = Controls {

@@ -35,6 +35,8 @@ pub struct FileConfig {
     pub delegate_options: Option<BTreeMap<String, String>>,
     /// Fail rather than run on the CPU when the delegate is not in use.
     pub require_delegate: Option<bool>,
+    /// `run`'s sinks (`--sink` specs) when the command line gives none.
+    pub sinks: Option<Vec<String>>,
 }
 
 impl FileConfig {
@@ -71,6 +73,8 @@ impl From<&Global> for Overrides {
             delegate_options: (!g.delegate_options.is_empty())
                 .then(|| g.delegate_options.iter().cloned().collect()),
             require_delegate: g.require_delegate.then_some(true),
+            // `--sink` is `run`'s own option (RunSettings).
+            sinks: None,
         }
     }
 }
@@ -83,5 +87,22 @@ mod tests {
     fn unknown_config_field_is_rejected() {
         let err = crate::files::parse_toml::<FileConfig>("treads = 2").unwrap_err();
         assert!(err.contains("unknown field `treads`"), "{err}");
+    }
+
+    #[test]
+    fn sinks_are_a_list_of_specs() {
+        let c: FileConfig =
+            toml::from_str("sinks = [\"http:0.0.0.0:8080?token_file=/etc/t\", \"json:/tmp/x\"]")
+                .unwrap();
+        assert_eq!(
+            c.sinks.as_deref(),
+            Some(
+                &[
+                    "http:0.0.0.0:8080?token_file=/etc/t".to_string(),
+                    "json:/tmp/x".into()
+                ][..]
+            )
+        );
+        assert!(toml::from_str::<FileConfig>("sinks = \"json\"").is_err());
     }
 }

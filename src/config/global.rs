@@ -32,6 +32,8 @@ pub struct Settings {
     pub tflite_lib_from: &'static str,
     /// The delegate to use.
     pub delegate: DelegateRequest,
+    /// `run`'s sinks from the config file (used when no `--sink` is given).
+    pub sinks: Vec<String>,
 }
 
 /// Model directory when none is configured (where `scripts/models.sh` puts them).
@@ -246,6 +248,7 @@ impl Settings {
             tflite_lib_from,
             delegate,
             board: selected,
+            sinks: file.sinks.clone().unwrap_or_default(),
         })
     }
 }

@@ -24,7 +24,8 @@ pub struct RunSettings {
     pub sources: Vec<String>,
     /// Why `sources` is the board profile's camera; `None` for `--source`.
     pub source_default: Option<String>,
-    /// Sink specifications, the board words replaced by the profile's.
+    /// Sink specifications (`--sink`, else the config file's `sinks`), the
+    /// board words replaced by the profile's.
     pub sinks: Vec<String>,
     /// Directory for annotated images.
     pub annotate: Option<PathBuf>,
@@ -84,8 +85,12 @@ impl RunSettings {
         } else {
             (args.sources.clone(), None)
         };
-        let sinks = args
-            .sinks
+        let given = if args.sinks.is_empty() {
+            &global.sinks
+        } else {
+            &args.sinks
+        };
+        let sinks = given
             .iter()
             .map(|s| board_sink(s, &board.board, &board.reason))
             .collect::<Result<_, _>>()?;
@@ -274,6 +279,26 @@ mod tests {
         assert!(
             err.starts_with("no --source given, and board profile bare (chosen with --board test.toml) names no camera"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn the_config_files_sinks_apply_when_no_sink_is_given() {
+        let mut g = global(PI);
+        g.sinks = vec!["http:0.0.0.0:8080?open=on".into(), "serial".into()];
+        let r = RunSettings::resolve(&args(&["--source", "x"]), &g).unwrap();
+        assert_eq!(
+            r.sinks,
+            [
+                "http:0.0.0.0:8080?open=on",
+                "serial:/dev/ttyAMA0?baud=115200"
+            ]
+        );
+        let r = RunSettings::resolve(&args(&["--source", "x", "--sink", "json"]), &g).unwrap();
+        assert_eq!(
+            r.sinks,
+            ["json"],
+            "the command line replaces the file's list"
         );
     }
 

@@ -7,14 +7,18 @@
 //! applies the value range and the input tensor's own quantization (uint8,
 //! int8 or float32) in the same pass. The resize itself is done by the
 //! backend in [`resize`]; docs/preprocessing.md says what each mode matches.
+//! [`RgbConverter`] makes a frame's own pixels packed RGB at full size, for
+//! the sinks that draw on them.
 
 mod fused;
 pub mod kernels;
 pub mod opencv;
 mod pillow;
 mod resize;
+mod rgb;
 
 pub use fused::Fused;
+pub use rgb::RgbConverter;
 
 pub use resize::LetterboxResizer;
 

@@ -98,7 +98,6 @@ impl Preprocess for LetterboxResizer {
         if frame.format == PixelFormat::Mjpeg {
             return self.prepare_jpeg(frame, input);
         }
-        let need = frame.format.frame_len(frame.stride, frame.height);
         if frame.width == 0 || frame.height == 0 {
             return Err(PreprocessError::BadFrame {
                 width: frame.width,
@@ -106,8 +105,7 @@ impl Preprocess for LetterboxResizer {
                 len: frame.pixels.len(),
             });
         }
-        let fits = need.is_some_and(|need| frame.pixels.len() >= need);
-        if frame.stride < frame.format.min_stride(frame.width) || !fits {
+        if !frame.layout_fits() {
             return Err(PreprocessError::BadLayout {
                 width: frame.width,
                 height: frame.height,

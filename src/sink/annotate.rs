@@ -100,7 +100,10 @@ pub fn draw(pixels: &mut [u8], result: &FrameResult, meta: &RecordMeta) -> bool 
     draw_scene(pixels, &scene, &Skeleton::new(meta))
 }
 
-fn draw_scene(pixels: &mut [u8], scene: &Scene, skeleton: &Skeleton) -> bool {
+/// Draws `scene` over `pixels`, an RGB image of `scene.width` ×
+/// `scene.height` (also the web preview's overlay); false when `pixels`
+/// does not hold such an image.
+pub fn draw_scene(pixels: &mut [u8], scene: &Scene, skeleton: &Skeleton) -> bool {
     match RgbCanvas::new(pixels, scene.width, scene.height) {
         Some(mut canvas) => {
             // Drawing into memory cannot fail.

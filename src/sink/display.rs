@@ -54,4 +54,9 @@ impl Sink for DisplaySink {
     fn own_queue(&self) -> bool {
         true
     }
+
+    /// Frames replaced in the one-frame mailbox before the panel drew them.
+    fn dropped(&self) -> Option<u64> {
+        Some(self.stats().skipped)
+    }
 }

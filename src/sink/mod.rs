@@ -2,20 +2,25 @@
 //! per-frame result through [`Sink`]; backends: JSON lines ([`json`]),
 //! annotated image files ([`annotate`]), an MQTT feed ([`mqtt`]) and a
 //! serial port ([`serial`]; its binary format is the [`edgepose_wire`]
-//! crate, its receiving end `edgepose listen`). [`queue`] puts a sink that
-//! has no queue of its own behind a bounded one on its own thread. With the
-//! `display` feature: small displays ([`display`], drawing with
-//! [`crate::display`]).
+//! crate, its receiving end `edgepose listen`) and a live web preview
+//! ([`http`]). [`queue`] puts a sink that has no queue of its own behind a
+//! bounded one on its own thread. With the `display` feature: small
+//! displays ([`display`], drawing with [`crate::display`]).
 
 pub mod annotate;
 #[cfg(feature = "display")]
 pub mod display;
+pub mod http;
 pub mod json;
 pub mod mqtt;
 pub mod queue;
 pub mod serial;
 
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
 use crate::frame::{Frame, FrameResult, RecordMeta};
+use crate::report::RunReport;
 
 pub use annotate::Annotator;
 pub use json::JsonLines;
@@ -42,6 +47,8 @@ pub enum SinkError {
     Thread { name: String },
     #[error("serial {path}: {why}")]
     Serial { path: String, why: String },
+    #[error("http {addr}: {why}")]
+    Http { addr: String, why: String },
     #[cfg(feature = "display")]
     #[error(transparent)]
     Panel(#[from] crate::display::panel::PanelError),
@@ -100,6 +107,29 @@ pub trait Sink: Send {
     fn wants_pixels(&self) -> bool {
         false
     }
+    /// For sinks that draw on the pixels only now and then (the web
+    /// preview, while someone watches): a flag the sink sets while it wants
+    /// them. The capture thread reads it for each frame and keeps the
+    /// frame's RGB pixels only while it is set, so nobody watching costs
+    /// nothing.
+    fn pixels_on_demand(&self) -> Option<Arc<AtomicBool>> {
+        None
+    }
+    /// True when the sink shows the run's live counters and wants a fresh
+    /// [`RunReport`] (the web preview while its statistics are watched);
+    /// the frame loop then hands it one through [`Sink::live_report`], at most a
+    /// few times a second.
+    fn wants_live_report(&self) -> bool {
+        false
+    }
+    /// The run so far (frames, per-stage latencies, drops of every stage
+    /// and sink), when [`Sink::wants_live_report`] asked for it.
+    fn live_report(&mut self, _report: &RunReport) {}
+    /// Results this sink dropped so far because it fell behind (its queue
+    /// or slots were full); `None` for sinks that never drop.
+    fn dropped(&self) -> Option<u64> {
+        None
+    }
     /// True for sinks that bound their own backlog and never block the
     /// frame loop (serial, MQTT, displays): `run` puts no [`queue::Queued`]
     /// in front of them, so each sink has exactly one queue.
@@ -114,12 +144,12 @@ pub trait Sink: Send {
 }
 
 /// Sink kinds [`open`] knows.
-pub const KINDS: &str = "json, annotate, mqtt, serial, ssd1306, st7789, ili9341, fb";
+pub const KINDS: &str = "json, annotate, mqtt, serial, http, ssd1306, st7789, ili9341, fb";
 
 /// Opens the sink a `--sink` specification names (see [`crate::spec`]):
 /// `json` (standard output), `json:PATH`, `annotate:DIR`,
-/// `mqtt://HOST:PORT` ([`mqtt`]), `serial:DEVICE?baud=...` ([`serial`]), and
-/// displays `ssd1306:/dev/i2c-1`, `st7789:/dev/spidev0.0?dc=..`,
+/// `mqtt://HOST:PORT` ([`mqtt`]), `serial:DEVICE?baud=...` ([`serial`]),
+/// `http:ADDR:PORT` ([`http`]), and displays `ssd1306:/dev/i2c-1`, `st7789:/dev/spidev0.0?dc=..`,
 /// `ili9341:..`, `fb:/dev/fb0` (see each module). Each backend
 /// parses its own options from the spec and rejects unknown ones.
 pub fn open(spec: &str) -> Result<Box<dyn Sink>, SinkError> {
@@ -137,6 +167,7 @@ pub fn open(spec: &str) -> Result<Box<dyn Sink>, SinkError> {
         }
         Some("mqtt") => Box::new(mqtt::MqttSink::open(&mut spec)?),
         Some("serial") => Box::new(SerialSink::open(&mut spec)?),
+        Some("http") => Box::new(http::HttpSink::open(&mut spec)?),
         #[cfg(feature = "display")]
         Some("ssd1306" | "st7789" | "ili9341" | "fb") => Box::new(display::open(&mut spec)?),
         #[cfg(not(feature = "display"))]

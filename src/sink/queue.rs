@@ -280,6 +280,10 @@ impl Sink for Queued {
     fn name(&self) -> String {
         self.name.clone()
     }
+
+    fn dropped(&self) -> Option<u64> {
+        Some(Queued::dropped(self))
+    }
 }
 
 impl Drop for Queued {

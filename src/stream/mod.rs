@@ -12,25 +12,34 @@
 //!
 //! Per-stage latencies (capture-to-output, source, pre-process, invoke,
 //! decode, emit) are kept as bounded samples and summed up in a
-//! [`RunReport`], also on request while running (SIGUSR1 in `run`). A stop
-//! flag (SIGINT/SIGTERM in `run`) stops the capture; the frame in flight is
+//! [`RunReport`], also on request while running (SIGUSR1 in `run`), and
+//! handed to the sinks that show it live ([`Sink::wants_live_report`]: the web
+//! preview), over the newest [`LIVE_WINDOW`] frames. A stop flag
+//! (SIGINT/SIGTERM in `run`) stops the capture; the frame in flight is
 //! finished, the sinks are flushed.
+//!
+//! The capture thread keeps each frame's pixels as packed RGB (converted
+//! from camera formats by [`RgbConverter`]) for the sinks that draw on
+//! them: always for [`Sink::wants_pixels`], and while the flag of
+//! [`Sink::pixels_on_demand`] is set for the others.
 
-mod report;
-
-pub use report::RunReport;
+pub use crate::report::RunReport;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Instant;
 
-use crate::frame::{Frame, FrameMeta, FrameResult, PixelFormat, RecordMeta};
+use crate::frame::{Frame, FrameMeta, FrameResult, RecordMeta};
 use crate::pipeline::{Pipeline, PipelineError};
-use crate::preprocess::{Letterbox, LetterboxResizer, Preprocess};
+use crate::preprocess::{Letterbox, LetterboxResizer, Preprocess, RgbConverter};
+use crate::report::SinkDrops;
 use crate::sink::{Sink, SinkError};
 use crate::source::{Source, SourceError};
 use crate::stats::Samples;
 use crate::track::{apply_tracking, TrackedPersons, Tracker, MAX_TRACKS};
+
+/// Frames the live report's latencies cover (the newest).
+pub const LIVE_WINDOW: usize = 600;
 
 /// Errors that end a stream.
 #[derive(Debug, thiserror::Error)]
@@ -55,7 +64,7 @@ struct Slot {
     lb: Letterbox,
     meta: FrameMeta,
     origin: String,
-    /// RGB pixels, kept only when a sink draws on them.
+    /// Packed RGB pixels, kept only when a sink draws on them.
     pixels: Vec<u8>,
     width: u32,
     height: u32,
@@ -92,6 +101,8 @@ struct Stages {
     invoke: Samples,
     decode: Samples,
     emit: Samples,
+    /// Sorting room for the live report.
+    scratch: Vec<f64>,
 }
 
 impl Stages {
@@ -103,6 +114,49 @@ impl Stages {
         r.decode = self.decode.summary();
         r.emit = self.emit.summary();
     }
+
+    /// The newest [`LIVE_WINDOW`] frames of each stage.
+    fn fill_recent(&mut self, r: &mut RunReport) {
+        let s = &mut self.scratch;
+        r.capture_to_output = self.c2o.recent(LIVE_WINDOW, s);
+        r.source = self.source.recent(LIVE_WINDOW, s);
+        r.preprocess = self.pre.recent(LIVE_WINDOW, s);
+        r.invoke = self.invoke.recent(LIVE_WINDOW, s);
+        r.decode = self.decode.recent(LIVE_WINDOW, s);
+        r.emit = self.emit.recent(LIVE_WINDOW, s);
+    }
+}
+
+/// Which sinks want the frames' pixels: some always, some now and then.
+struct PixelWants {
+    always: bool,
+    on_demand: Vec<Arc<AtomicBool>>,
+}
+
+impl PixelWants {
+    fn of(sinks: &[Box<dyn Sink>]) -> Self {
+        Self {
+            always: sinks.iter().any(|s| s.wants_pixels()),
+            on_demand: sinks.iter().filter_map(|s| s.pixels_on_demand()).collect(),
+        }
+    }
+
+    fn now(&self) -> bool {
+        self.always || self.on_demand.iter().any(|f| f.load(Ordering::Relaxed))
+    }
+}
+
+/// What each sink has dropped so far.
+fn sink_drops(sinks: &[Box<dyn Sink>]) -> Vec<SinkDrops> {
+    sinks
+        .iter()
+        .filter_map(|s| {
+            s.dropped().map(|dropped| SinkDrops {
+                name: s.name(),
+                dropped,
+            })
+        })
+        .collect()
 }
 
 /// How a frame that cannot be read or pre-processed is reported (it is
@@ -142,10 +196,11 @@ fn capture(
     pre: &mut LetterboxResizer,
     shared: &Shared,
     stop: &AtomicBool,
-    keep_pixels: bool,
+    pixels: &PixelWants,
     errors: FrameErrors,
 ) {
     let _done = DoneOnDrop(shared);
+    let mut to_rgb = RgbConverter::default();
     let live = source.live();
     loop {
         if stop.load(Ordering::Relaxed) {
@@ -215,12 +270,15 @@ fn capture(
         slot.height = lb.src_h;
         slot.arrived = Some(arrived);
         slot.source_ms = source_ms;
-        slot.pixels.clear();
-        if keep_pixels
-            && frame.format == PixelFormat::Rgb24
-            && frame.stride == frame.width as usize * 3
-        {
-            slot.pixels.extend_from_slice(frame.pixels);
+        if pixels.now() {
+            if let Err(e) = to_rgb.convert(&frame, &mut slot.pixels) {
+                // The model input was made from this frame; only the
+                // picture is missing.
+                log::debug!("{}: frame {}: no RGB picture: {e}", frame.origin, frame.seq);
+                slot.pixels.clear();
+            }
+        } else {
+            slot.pixels.clear();
         }
         drop(slot);
         let mut mb = lock(&shared.mailbox);
@@ -256,7 +314,7 @@ pub fn run(
     controls: &Controls<'_>,
 ) -> Result<RunReport, StreamError> {
     let input_len = pipeline.input_len();
-    let keep_pixels = sinks.iter().any(|s| s.wants_pixels());
+    let pixels = PixelWants::of(sinks);
     let shared = Shared {
         mailbox: Mutex::new(Mailbox {
             ready: None,
@@ -303,7 +361,7 @@ pub fn run(
                     &mut pre,
                     &shared,
                     controls.stop,
-                    keep_pixels,
+                    &pixels,
                     controls.frame_errors,
                 )
             })
@@ -353,6 +411,7 @@ pub fn run(
     let info = pipeline.engine().info();
     report.load_ms = info.load_ms;
     report.delegate = info.delegate.clone();
+    report.sinks = sink_drops(sinks);
     report.notes.extend(source.summary());
     report
         .notes
@@ -374,17 +433,20 @@ fn infer_loop(
     report: &mut RunReport,
     start: Instant,
 ) -> Result<(), StreamError> {
+    // The counts so far, for SIGUSR1 and the sinks that show them live.
+    let so_far = |report: &RunReport| RunReport {
+        frames: report.frames,
+        persons: report.persons,
+        dropped: shared.dropped.load(Ordering::Relaxed),
+        frame_errors: shared.frame_errors.load(Ordering::Relaxed),
+        wall_s: start.elapsed().as_secs_f64(),
+        first_invoke_ms: report.first_invoke_ms,
+        ..RunReport::default()
+    };
     loop {
         if let Some(flag) = controls.report {
             if flag.swap(false, Ordering::Relaxed) {
-                let mut r = RunReport {
-                    frames: report.frames,
-                    persons: report.persons,
-                    dropped: shared.dropped.load(Ordering::Relaxed),
-                    frame_errors: shared.frame_errors.load(Ordering::Relaxed),
-                    wall_s: start.elapsed().as_secs_f64(),
-                    ..RunReport::default()
-                };
+                let mut r = so_far(report);
                 stages.fill(&mut r);
                 eprintln!("{}", r.human());
             }
@@ -459,5 +521,21 @@ fn infer_loop(
         stages.decode.push(result.times.decode);
         report.frames += 1;
         report.persons += result.persons.len() as u64;
+        if sinks.iter().any(|s| s.wants_live_report()) {
+            let mut r = so_far(report);
+            stages.fill_recent(&mut r);
+            if let Some(t) = tracker.as_deref() {
+                let c = t.counters();
+                r.tracks_started = c.tracks_started;
+                r.tracks_deleted = c.tracks_deleted;
+            }
+            let info = pipeline.engine().info();
+            r.load_ms = info.load_ms;
+            r.delegate = info.delegate.clone();
+            r.sinks = sink_drops(sinks);
+            for sink in sinks.iter_mut().filter(|s| s.wants_live_report()) {
+                sink.live_report(&r);
+            }
+        }
     }
 }

@@ -241,6 +241,10 @@ impl Sink for MqttSink {
         true
     }
 
+    fn dropped(&self) -> Option<u64> {
+        Some(self.counts().dropped)
+    }
+
     fn summary(&self) -> Option<String> {
         let cfg = &self.shared.cfg;
         let c = self.counts();

@@ -402,6 +402,10 @@ impl Sink for SerialSink {
         true
     }
 
+    fn dropped(&self) -> Option<u64> {
+        Some(self.stats().dropped)
+    }
+
     fn summary(&self) -> Option<String> {
         let s = self.stats();
         let discarded = match s.discarded_bytes {

@@ -1,6 +1,9 @@
-//! What a pass of the frame loop did: counts, per-stage latencies and the
-//! source's and sinks' own summary lines, as one [`RunReport`] for `run`
-//! (printed at exit and on SIGUSR1) and `infer`.
+//! What a pass of the frame loop did: counts, per-stage latencies, what
+//! each sink dropped and the source's and sinks' own summary lines, as one
+//! [`RunReport`] for `run` (printed at exit and on SIGUSR1) and `infer`.
+//! The frame loop ([`crate::stream`]) fills it; it lives below the sinks so
+//! that a sink can be handed one while the run goes on (the web preview's
+//! `/stats`, [`crate::sink::Sink::live_report`]).
 
 use serde::Serialize;
 
@@ -8,7 +11,7 @@ use crate::infer::DelegateStatus;
 use crate::stats::{stage_table, Summary};
 
 /// What a run did.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct RunReport {
     pub frames: u64,
     /// Frames prepared but replaced by a newer one before inference.
@@ -32,8 +35,17 @@ pub struct RunReport {
     pub first_invoke_ms: Option<f64>,
     /// What the delegate did.
     pub delegate: DelegateStatus,
+    /// Results each sink dropped because it fell behind, in `--sink` order.
+    pub sinks: Vec<SinkDrops>,
     /// Summary lines of the source and sinks.
     pub notes: Vec<String>,
+}
+
+/// What one sink dropped ([`crate::sink::Sink::dropped`]).
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct SinkDrops {
+    pub name: String,
+    pub dropped: u64,
 }
 
 impl RunReport {
