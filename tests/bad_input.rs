@@ -482,7 +482,7 @@ fn inputs_with_the_same_name_are_annotated_apart() {
         .unwrap();
     }
     let ann = dir.path().join("ann");
-    let out = common::run(
+    let (out, rss) = run_measured(
         edgepose(common::primary())
             .arg("infer")
             .arg(dir.path().join("a/x.jpg"))
@@ -495,6 +495,7 @@ fn inputs_with_the_same_name_are_annotated_apart() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    println!("same-name inputs annotated: peak RSS {rss} KiB");
     assert_eq!(listing(&ann), ["x-2.jpg", "x.jpg"]);
     // Each is its own picture: bus.jpg is 810 x 1080, zidane.jpg 1280 x 720.
     let size = |n: &str| image::image_dimensions(ann.join(n)).unwrap();
@@ -507,12 +508,13 @@ fn sources_named_like_specs_and_devices_that_are_no_camera() {
     // An existing file whose name reads like a spec is that file.
     let odd = dir.path().join("what?.jpg");
     std::fs::copy(sample("samples/bus.jpg"), &odd).unwrap();
-    let out = common::run(&mut infer(&odd));
+    let (out, rss) = run_measured(&mut infer(&odd));
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    println!("what?.jpg: peak RSS {rss} KiB");
     let recs = common::json_lines(&out);
     assert_eq!(recs[0]["source"], odd.display().to_string());
     // A device that is not a camera: a setup error (exit 1), not a lost
@@ -536,7 +538,7 @@ fn sources_named_like_specs_and_devices_that_are_no_camera() {
 fn records_a_sink_never_delivered_are_counted_as_dropped() {
     // wait=true: the device may appear later, so the run starts; it never
     // does, and the record that waited for it is counted, not lost.
-    let out = common::run(
+    let (out, rss) = run_measured(
         edgepose(common::primary())
             .args(["run", "--quiet", "--source"])
             .arg(sample("samples/bus.jpg"))
@@ -544,6 +546,7 @@ fn records_a_sink_never_delivered_are_counted_as_dropped() {
     );
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
+    println!("serial wait=true, never there: peak RSS {rss} KiB");
     let line = err
         .lines()
         .find(|l| l.starts_with("edgepose: serial /dev/does-not-exist"))
