@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Runs every cargo-fuzz target in fuzz/ (the serial wire format decoder and
-# encoder: the edgepose-wire crate, crates/wire) for SECONDS each (default
-# 60) and fails if one finds a crash: a panic, a failed assertion, a
-# timeout or running out of memory. Needs scripts/setup-fuzz.sh (nightly toolchain + cargo-fuzz).
+# Runs every cargo-fuzz target in fuzz/ (every parser of untrusted input:
+# the serial wire format, the .tflite interface reader, the TOML files, the
+# endpoint specs, listen's decoding, camera frames through the
+# pre-processing; see fuzz/README.md) for SECONDS each (default 60) and
+# fails if one finds a crash: a panic, a failed assertion, a timeout or
+# running out of memory. Needs scripts/setup-fuzz.sh (nightly toolchain +
+# cargo-fuzz).
 #
 #   scripts/fuzz.sh [SECONDS]      e.g. scripts/fuzz.sh 600 for a longer run
 #
@@ -13,9 +16,11 @@
 # input is written to fuzz/artifacts/TARGET/ and its path printed; reproduce
 # it with `cargo +nightly fuzz run -s none TARGET PATH`.
 #
-# Sanitizer: none. The fuzzed code (crates/wire, cobs, crc) has no `unsafe`, so
-# AddressSanitizer would find nothing that Rust's own bounds and overflow
-# checks (debug assertions are on) do not, at about half the speed.
+# Sanitizer: none. The wire crate has no `unsafe`; AddressSanitizer would
+# find nothing there that Rust's own bounds and overflow checks (debug
+# assertions are on) do not, at about half the speed. The longer runs with
+# AddressSanitizer of the targets that reach `unsafe` or C code (the model
+# reader, libjpeg-turbo, the SIMD kernels) are in docs/robustness.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

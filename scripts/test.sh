@@ -57,7 +57,9 @@ echo "== cargo test"
 # --nocapture: the reference tests print what they compared.
 cargo test -- --nocapture
 echo "== fuzz"
-bash scripts/fuzz.sh "${EDGEPOSE_FUZZ_SECONDS:-30}"
+# 12 s per target: with the eight targets about 2 minutes in all
+# (docs/robustness.md#fuzz-targets has the longer runs).
+bash scripts/fuzz.sh "${EDGEPOSE_FUZZ_SECONDS:-12}"
 
 # The ARM builds, as ARM code under qemu-user (scripts/qemu-runner.sh),
 # then their release builds and Debian packages. EDGEPOSE_TEST_ARM=0 skips

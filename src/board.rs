@@ -185,9 +185,9 @@ fn check_spec(path: &str, field: &str, value: &Option<String>) -> Result<(), Boa
 impl Board {
     /// Parses and validates a profile; `path` names it in messages.
     pub fn parse(path: &str, text: &str) -> Result<Self, BoardError> {
-        let b: Board = toml::from_str(text).map_err(|e| BoardError::File {
+        let b: Board = crate::files::parse_toml(text).map_err(|why| BoardError::File {
             path: path.to_string(),
-            why: e.message().to_string(),
+            why,
         })?;
         b.validate(path)?;
         Ok(b)
@@ -195,10 +195,11 @@ impl Board {
 
     /// Reads a profile file.
     pub fn load(path: &Path) -> Result<Self, BoardError> {
-        let text = std::fs::read_to_string(path).map_err(|e| BoardError::File {
-            path: path.display().to_string(),
-            why: e.to_string(),
-        })?;
+        let text =
+            crate::files::read_text(path, crate::files::BOARD).map_err(|e| BoardError::File {
+                path: path.display().to_string(),
+                why: e.to_string(),
+            })?;
         Self::parse(&path.display().to_string(), &text)
     }
 
@@ -314,7 +315,7 @@ pub fn dt_root() -> PathBuf {
 /// `None` when neither exists.
 pub fn read_device_tree(root: &Path) -> Option<DeviceTree> {
     let strings = |name: &str| -> Option<Vec<String>> {
-        let bytes = std::fs::read(root.join(name)).ok()?;
+        let bytes = crate::files::read(&root.join(name), crate::files::SYSTEM).ok()?;
         Some(
             bytes
                 .split(|b| *b == 0)

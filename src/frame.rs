@@ -11,6 +11,35 @@ use serde::Serialize;
 /// Most keypoints per person a decoder supports.
 pub const MAX_KEYPOINTS: usize = 32;
 
+/// Most pixels of an image or JPEG frame edgepose decodes: 40 megapixels
+/// (a 7300 × 5500 photo). Decoded to RGB that is 120 MB; more would not fit
+/// next to a model on a 1 GB board, and a pose model looks at 640 × 640 at
+/// most. Checked from the file's header, before anything is allocated.
+pub const MAX_IMAGE_PIXELS: u64 = 40_000_000;
+
+/// What is wrong with an image of `width` × `height` pixels, if anything:
+/// none at all, or more than [`MAX_IMAGE_PIXELS`].
+pub fn check_image_size(width: u64, height: u64) -> Result<(), String> {
+    if width == 0 || height == 0 {
+        return Err(format!("{width} × {height} pixels: an empty image"));
+    }
+    let pixels = width.saturating_mul(height);
+    if pixels > MAX_IMAGE_PIXELS {
+        return Err(format!(
+            "{width} × {height} pixels ({:.1} megapixels) is more than the {} megapixels \
+             edgepose decodes; scale it down first",
+            pixels as f64 / 1e6,
+            MAX_IMAGE_PIXELS / 1_000_000
+        ));
+    }
+    Ok(())
+}
+
+/// The error for a JPEG in CMYK or YCCK (print colour spaces, from Adobe
+/// tools), which edgepose does not convert.
+pub const CMYK_JPEG: &str = "a CMYK JPEG (a print colour space); edgepose reads RGB and \
+     greyscale JPEGs: convert it to RGB first (e.g. `convert IN -colorspace sRGB OUT.jpg`)";
+
 /// One keypoint: position (pixels) and confidence.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct Keypoint {
@@ -80,27 +109,29 @@ impl PixelFormat {
         })
     }
 
-    /// Smallest valid stride (bytes per line of the first plane) for `width`.
+    /// Smallest valid stride (bytes per line of the first plane) for `width`
+    /// (`usize::MAX` where it does not fit, so no stride is enough).
     pub fn min_stride(self, width: u32) -> usize {
         let w = width as usize;
         match self {
-            PixelFormat::Rgb24 => w * 3,
-            PixelFormat::Yuyv => w.div_ceil(2) * 4,
+            PixelFormat::Rgb24 => w.saturating_mul(3),
+            PixelFormat::Yuyv => w.div_ceil(2).saturating_mul(4),
             // NV12's chroma rows hold whole U/V pairs: an odd width needs
             // one more byte per row.
-            PixelFormat::Nv12 => w.div_ceil(2) * 2,
+            PixelFormat::Nv12 => w.div_ceil(2).saturating_mul(2),
             PixelFormat::Grey => w,
             PixelFormat::Mjpeg => 0,
         }
     }
 
-    /// Bytes of a whole frame with `stride` and `height`.
-    pub fn frame_len(self, stride: usize, height: u32) -> usize {
+    /// Bytes of a whole frame with `stride` and `height`; `None` where that
+    /// does not fit in `usize` (a stride from outside can be anything).
+    pub fn frame_len(self, stride: usize, height: u32) -> Option<usize> {
         let h = height as usize;
         match self {
-            PixelFormat::Nv12 => stride * (h + h.div_ceil(2)),
-            PixelFormat::Mjpeg => 0,
-            _ => stride * h,
+            PixelFormat::Nv12 => stride.checked_mul(h.checked_add(h.div_ceil(2))?),
+            PixelFormat::Mjpeg => Some(0),
+            _ => stride.checked_mul(h),
         }
     }
 }
@@ -153,6 +184,15 @@ impl<'a> Frame<'a> {
             timestamp: Duration::ZERO,
             origin,
         }
+    }
+
+    /// Whether `pixels` hold the whole frame its stride and height say
+    /// (the stride at least a line), computed without overflow: checked
+    /// before any pixel is read, whatever the numbers.
+    pub fn layout_fits(&self) -> bool {
+        self.stride >= self.format.min_stride(self.width)
+            && (self.format.frame_len(self.stride, self.height))
+                .is_some_and(|need| self.pixels.len() >= need)
     }
 }
 
@@ -233,4 +273,40 @@ pub struct RecordMeta {
     pub skeleton: Vec<[usize; 2]>,
     /// Keypoints scoring below this are marked not visible.
     pub keypoint_threshold: f32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn image_sizes_are_capped_without_overflow() {
+        assert!(check_image_size(8000, 5000).is_ok());
+        assert!(check_image_size(1, 40_000_000).is_ok());
+        let e = check_image_size(65_000, 65_000).unwrap_err();
+        assert_eq!(
+            e,
+            "65000 × 65000 pixels (4225.0 megapixels) is more than the 40 megapixels edgepose \
+             decodes; scale it down first"
+        );
+        assert!(check_image_size(u64::MAX, u64::MAX).is_err());
+        assert!(check_image_size(0, 5).unwrap_err().contains("empty"));
+    }
+
+    #[test]
+    fn frame_lengths_do_not_overflow() {
+        // 640 × 480: NV12 has 480 luma and 240 chroma lines.
+        assert_eq!(PixelFormat::Nv12.frame_len(640, 480), Some(640 * 720));
+        assert_eq!(PixelFormat::Nv12.frame_len(4, 3), Some(4 * 5));
+        assert_eq!(PixelFormat::Yuyv.frame_len(1280, 480), Some(1280 * 480));
+        assert_eq!(PixelFormat::Mjpeg.frame_len(usize::MAX, u32::MAX), Some(0));
+        // Found by the raw_frame fuzz target: a stride from outside times
+        // the height used to overflow (a panic in debug builds, a wrapped
+        // length that let short frames through in release builds).
+        assert_eq!(PixelFormat::Grey.frame_len(usize::MAX / 2, 3), None);
+        assert_eq!(PixelFormat::Nv12.frame_len(usize::MAX / 2, 2), None);
+        assert_eq!(PixelFormat::Rgb24.min_stride(5), 15);
+        assert_eq!(PixelFormat::Nv12.min_stride(5), 6);
+        assert_eq!(PixelFormat::Yuyv.min_stride(5), 12);
+    }
 }

@@ -9,7 +9,8 @@
 //! ties the stages together for one frame, [`stream`] is the frame loop of
 //! `run` and `infer` (its [`report`] what a run did), [`cli`] parses the command line and [`config`] checks
 //! it and the config file into each command's settings,
-//! and [`cmd`] holds the commands.
+//! and [`cmd`] holds the commands. [`files`] reads files from outside
+//! with a cap per kind, and [`panic`] turns a bug into one line.
 
 pub mod backoff;
 pub mod board;
@@ -20,10 +21,12 @@ pub mod config;
 pub mod decode;
 pub mod display;
 pub mod eval;
+pub mod files;
 pub mod frame;
 pub mod infer;
 pub mod model;
 pub mod notify;
+pub mod panic;
 pub mod pipeline;
 pub mod preprocess;
 pub mod report;

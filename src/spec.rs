@@ -120,6 +120,18 @@ impl Spec {
         })
     }
 
+    /// `text` as a plain path: no kind, no options, whatever characters it
+    /// holds (for a name that exists on disk, such as `what?.jpg`).
+    pub fn path(text: &str) -> Self {
+        Self {
+            text: text.to_string(),
+            kind: None,
+            target: text.to_string(),
+            options: BTreeMap::new(),
+            known: Vec::new(),
+        }
+    }
+
     /// Takes option `key` as a string.
     pub fn take(&mut self, key: &'static str) -> Option<String> {
         self.known.push(key);

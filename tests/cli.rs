@@ -190,7 +190,10 @@ fn non_image_and_truncated_images_fail_without_partial_output() {
     std::fs::write(&cut, &bus[..20_000]).unwrap();
     let ann = dir.path().join("annotated");
     for (bad, why) in [
-        (&notes, "unrecognised file contents"),
+        (
+            &notes,
+            "its first bytes (68 65 6c 6c 6f) are neither JPEG's nor PNG's",
+        ),
         (&cut, "Premature end of JPEG"),
     ] {
         let out = run(litert().arg("infer").arg(bad).arg("--annotate").arg(&ann));

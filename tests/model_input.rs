@@ -9,8 +9,8 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
+use common::rss::run_measured;
 use common::{edgepose, own_stderr, sample, Flavour};
 
 /// Peak RSS allowed for a model refused before any runtime touches it, in
@@ -69,39 +69,6 @@ fn crafted(dir: &Path, name: &str, which: &str, dims: &[i32]) -> PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, b).unwrap();
     p
-}
-
-/// Runs `cmd` and returns its output and peak RSS in KiB (`wait4` on the
-/// child itself, so other tests' children do not count).
-fn run_measured(cmd: &mut Command) -> (std::process::Output, u64) {
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start edgepose");
-    let (mut out, mut err) = (Vec::new(), Vec::new());
-    let mut so = child.stdout.take().unwrap();
-    let mut se = child.stderr.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        std::io::Read::read_to_end(&mut se, &mut err).unwrap();
-        err
-    });
-    std::io::Read::read_to_end(&mut so, &mut out).unwrap();
-    let err = reader.join().unwrap();
-    let mut status = 0;
-    // SAFETY: an all-zero rusage is a valid value to be overwritten.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: waits for our own child, once; `child` is not waited for again.
-    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
-    assert_eq!(pid, child.id() as i32, "wait4");
-    drop(child);
-    use std::os::unix::process::ExitStatusExt;
-    let output = std::process::Output {
-        status: std::process::ExitStatus::from_raw(status),
-        stdout: out,
-        stderr: err,
-    };
-    (output, usage.ru_maxrss as u64)
 }
 
 /// `infer bus.jpg` with `model` on `flavour`: asserts one error line with

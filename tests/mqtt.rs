@@ -761,4 +761,30 @@ fn tls_with_ca_and_client_certificate() {
             own[0]
         );
     }
+
+    // TLS to the plain-text listener: a failure at start, not a broker to
+    // buffer for (it used to be taken as unreachable and exit 0 after the
+    // flush timeout).
+    let plain = format!(
+        "mqtt://127.0.0.1:{}?device_id=cam1&tls=true&ca={}&flush_timeout=60",
+        broker.port,
+        ca.display()
+    );
+    let t0 = Instant::now();
+    let run = Run::start(2, &plain, &[], usize::MAX);
+    let (status, out, err) = run.finish();
+    assert!(!status.success(), "{}", err.join("\n"));
+    assert!(out.is_empty());
+    no_panic(&err);
+    let own = own(&err);
+    assert_eq!(own.len(), 1, "{err:?}");
+    assert!(
+        own[0].contains(&format!(
+            "MQTT broker 127.0.0.1:{}: TLS handshake failed: the broker closed the connection",
+            broker.port
+        )) && own[0].contains("is this a plain-text MQTT port?"),
+        "{}",
+        own[0]
+    );
+    assert!(t0.elapsed() < Duration::from_secs(30), "{:?}", t0.elapsed());
 }

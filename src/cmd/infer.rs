@@ -11,7 +11,7 @@ use anyhow::Result;
 
 use super::Context;
 use crate::cli::InferArgs;
-use crate::sink::{Annotator, JsonLines, Sink};
+use crate::sink::{JsonLines, Sink};
 use crate::stream::{Controls, FrameErrors};
 
 /// Runs `infer`.
@@ -24,11 +24,10 @@ pub fn command(ctx: &Context, args: &InferArgs) -> Result<ExitCode> {
             args.inputs.join(" ")
         );
     }
-    let mut sinks: Vec<Box<dyn Sink>> = vec![Box::new(JsonLines::stdout())];
-    if let Some(dir) = &args.annotate {
-        sinks.push(Box::new(Annotator::new(dir)?));
-    }
+    // Outputs are created only once the model has loaded.
     let mut pipeline = ctx.load(&settings)?;
+    let mut sinks: Vec<Box<dyn Sink>> = vec![Box::new(JsonLines::stdout())];
+    sinks.extend(crate::sink::open_all(&[], args.annotate.as_deref())?);
     let meta = pipeline.record_meta(settings.keypoint_threshold);
     let never = AtomicBool::new(false);
     let controls = Controls {

@@ -216,7 +216,21 @@ struct Session<'a> {
     count: Option<u64>,
 }
 
-impl Session<'_> {
+impl<'a> Session<'a> {
+    fn new(out: &'a mut dyn Write, err: &'a mut dyn Write, count: Option<u64>) -> Self {
+        Session {
+            s: ListenSummary {
+                encoding: "none",
+                ..ListenSummary::default()
+            },
+            seq: SeqTrack::default(),
+            out,
+            err,
+            line: Vec::with_capacity(16 * 1024),
+            count,
+        }
+    }
+
     fn done(&self) -> bool {
         self.count.is_some_and(|c| self.s.frames >= c)
     }
@@ -445,16 +459,117 @@ enum Mode {
     Json {
         line: Vec<u8>,
         synced: bool,
-        overlong: bool,
+        /// Bytes of the current line beyond [`MAX_LINE`] (not kept).
+        overlong: u64,
     },
+}
+
+impl Mode {
+    fn for_encoding(e: ListenEncoding) -> Self {
+        match e {
+            ListenEncoding::Auto => Mode::Undecided(Vec::new()),
+            ListenEncoding::Binary => Mode::Binary,
+            ListenEncoding::Json => json_mode(),
+        }
+    }
 }
 
 fn json_mode() -> Mode {
     Mode::Json {
         line: Vec::with_capacity(16 * 1024),
         synced: false,
-        overlong: false,
+        overlong: 0,
     }
+}
+
+/// A line longer than [`MAX_LINE`] has ended (`total` bytes): said on
+/// stderr with its length, and counted as skipped (the first line, where
+/// `listen` may have joined mid-record) or as undecodable.
+fn overlong_line(sess: &mut Session<'_>, total: u64, first: bool) {
+    let why = format!(
+        "a line of {total} bytes, longer than the {} MiB a JSON record may have",
+        MAX_LINE >> 20
+    );
+    if first {
+        sess.s.skipped_bytes += total;
+        sess.report(format_args!("skipped at start: {why}"));
+    } else {
+        sess.bad(false, &why);
+    }
+}
+
+/// End of input: settles an undecided stream and counts an incomplete tail.
+fn finish(
+    mode: &mut Mode,
+    deframer: &mut Deframer<'_>,
+    sess: &mut Session<'_>,
+) -> Result<(), ListenError> {
+    // End of input: settle an undecided stream, count an incomplete tail.
+    if let Mode::Undecided(bytes) = mode {
+        let bytes = std::mem::take(bytes);
+        if !bytes.is_empty() {
+            let text = bytes.iter().all(|&b| b >= 0x20 || b"\t\r\n".contains(&b));
+            *mode = if text { json_mode() } else { Mode::Binary };
+            feed(mode, deframer, &bytes, sess)?;
+        }
+    }
+    match mode {
+        Mode::Binary => sess.s.incomplete_bytes += deframer.pending() as u64,
+        Mode::Json {
+            line,
+            synced,
+            overlong,
+        } if *overlong > 0 && !sess.done() => {
+            let total = line.len() as u64 + *overlong;
+            overlong_line(sess, total, !*synced);
+        }
+        Mode::Json { line, synced, .. } if !line.is_empty() && !sess.done() => {
+            // A last line without its newline: take it if it is whole.
+            let l = std::mem::take(line);
+            let first = !*synced;
+            let before = (sess.s.frames, sess.s.undecodable, sess.s.skipped_bytes);
+            sess.json_line(&l, first)?;
+            if sess.s.frames == before.0 {
+                // Cut off, not damaged.
+                sess.s.undecodable = before.1;
+                sess.s.skipped_bytes = before.2;
+                sess.s.incomplete_bytes += l.len() as u64;
+            }
+        }
+        _ => {}
+    }
+    if sess.s.incomplete_bytes > 0 {
+        let n = sess.s.incomplete_bytes;
+        sess.report(format_args!(
+            "input ended inside a frame: {n} bytes incomplete"
+        ));
+    }
+    Ok(())
+}
+
+/// Decodes `chunks` as `listen` decodes what it reads (`encoding` given or
+/// detected, at most `count` frames), records to `out`, reports to `err`:
+/// all of `listen` but the port. For the fuzz target (`fuzz/`).
+pub fn decode_chunks<'c>(
+    chunks: impl IntoIterator<Item = &'c [u8]>,
+    encoding: ListenEncoding,
+    count: Option<u64>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<ListenSummary, ListenError> {
+    let mut frame_buf = vec![0u8; FRAME_BUF];
+    let mut deframer = Deframer::new(&mut frame_buf);
+    let mut sess = Session::new(out, err, count);
+    let mut mode = Mode::for_encoding(encoding);
+    for chunk in chunks {
+        if sess.done() {
+            break;
+        }
+        sess.s.bytes += chunk.len() as u64;
+        feed(&mut mode, &mut deframer, chunk, &mut sess)?;
+    }
+    finish(&mut mode, &mut deframer, &mut sess)?;
+    Ok(sess.s)
 }
 
 /// Runs `listen` until end of input, `count` frames, or `stop`.
@@ -467,17 +582,7 @@ pub fn run(
     let mut input = Input::open(&o.port, &o.opts)?;
     let mut frame_buf = vec![0u8; FRAME_BUF];
     let mut deframer = Deframer::new(&mut frame_buf);
-    let mut sess = Session {
-        s: ListenSummary {
-            encoding: "none",
-            ..ListenSummary::default()
-        },
-        seq: SeqTrack::default(),
-        out,
-        err,
-        line: Vec::with_capacity(16 * 1024),
-        count: o.count,
-    };
+    let mut sess = Session::new(out, err, o.count);
     let what = match &input {
         Input::Port(_) => format!("serial {}", o.opts.describe()),
         Input::File(_) if o.port == "-" => "standard input".to_string(),
@@ -489,11 +594,7 @@ pub fn run(
         ListenEncoding::Json => "json",
     };
     sess.report(format_args!("reading {} ({what}, encoding {enc})", o.port));
-    let mut mode = match o.encoding {
-        ListenEncoding::Auto => Mode::Undecided(Vec::new()),
-        ListenEncoding::Binary => Mode::Binary,
-        ListenEncoding::Json => json_mode(),
-    };
+    let mut mode = Mode::for_encoding(o.encoding);
     let mut chunk = vec![0u8; 4096];
     while !stop.load(Ordering::Relaxed) && !sess.done() {
         let n = match input.read(&mut chunk) {
@@ -538,38 +639,7 @@ pub fn run(
         sess.s.bytes += n as u64;
         feed(&mut mode, &mut deframer, &chunk[..n], &mut sess)?;
     }
-    // End of input: settle an undecided stream, count an incomplete tail.
-    if let Mode::Undecided(bytes) = &mut mode {
-        let bytes = std::mem::take(bytes);
-        if !bytes.is_empty() {
-            let text = bytes.iter().all(|&b| b >= 0x20 || b"\t\r\n".contains(&b));
-            mode = if text { json_mode() } else { Mode::Binary };
-            feed(&mut mode, &mut deframer, &bytes, &mut sess)?;
-        }
-    }
-    match &mut mode {
-        Mode::Binary => sess.s.incomplete_bytes += deframer.pending() as u64,
-        Mode::Json { line, synced, .. } if !line.is_empty() && !sess.done() => {
-            // A last line without its newline: take it if it is whole.
-            let l = std::mem::take(line);
-            let first = !*synced;
-            let before = (sess.s.frames, sess.s.undecodable, sess.s.skipped_bytes);
-            sess.json_line(&l, first)?;
-            if sess.s.frames == before.0 {
-                // Cut off, not damaged.
-                sess.s.undecodable = before.1;
-                sess.s.skipped_bytes = before.2;
-                sess.s.incomplete_bytes += l.len() as u64;
-            }
-        }
-        _ => {}
-    }
-    if sess.s.incomplete_bytes > 0 {
-        let n = sess.s.incomplete_bytes;
-        sess.report(format_args!(
-            "input ended inside a frame: {n} bytes incomplete"
-        ));
-    }
+    finish(&mut mode, &mut deframer, &mut sess)?;
     let _ = sess.out.flush();
     Ok(sess.s)
 }
@@ -642,21 +712,16 @@ fn feed(
                     if line.len() < MAX_LINE {
                         line.push(b);
                     } else {
-                        *overlong = true;
+                        *overlong += 1;
                     }
                     continue;
                 }
                 let first = !*synced;
                 *synced = true;
-                if *overlong {
-                    *overlong = false;
-                    let n = line.len() as u64;
+                if *overlong > 0 {
+                    let total = line.len() as u64 + std::mem::take(overlong);
                     line.clear();
-                    if first {
-                        sess.s.skipped_bytes += n;
-                    } else {
-                        sess.bad(false, &"line longer than 1 MiB");
-                    }
+                    overlong_line(sess, total, first);
                     continue;
                 }
                 sess.json_line(line, first)?;

@@ -1,7 +1,8 @@
 //! `edgepose run`: a source (camera, recording or images) through the frame
 //! loop of [`crate::stream`] into the sinks until the source ends or
 //! SIGINT/SIGTERM; tracking on by default; a summary on stderr at the end
-//! and on SIGUSR1. Exit code 4 when the source fails for good.
+//! and on SIGUSR1. Exit code 4 when a source that ran is gone for good (a
+//! camera away for longer than `give_up_s`), 1 for any other error.
 
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
@@ -13,8 +14,7 @@ use super::Context;
 use crate::cli::RunArgs;
 use crate::config::RunSettings;
 use crate::sink::queue::{one_queue_each, Full};
-use crate::sink::{Annotator, JsonLines, Sink};
-use crate::source::SourceError;
+use crate::sink::{JsonLines, Sink};
 use crate::stream::{Controls, FrameErrors, StreamError};
 use crate::track::Tracker;
 
@@ -44,17 +44,14 @@ pub fn command(ctx: &Context, args: &RunArgs) -> Result<ExitCode> {
     if run.annotate.is_some() && source.live() {
         anyhow::bail!("--annotate draws on image files; it is not available for a camera source");
     }
+    // Outputs are opened only once the model has loaded, and a sink that
+    // fails to open takes back what the others created.
+    let mut pipeline = super::load(&settings, run.decode, &ctx.manifests)?;
     let mut raw_sinks: Vec<Box<dyn Sink>> = Vec::new();
     if !run.quiet {
         raw_sinks.push(Box::new(JsonLines::stdout()));
     }
-    if let Some(dir) = &run.annotate {
-        raw_sinks.push(Box::new(Annotator::new(dir)?));
-    }
-    for spec in &run.sinks {
-        raw_sinks.push(crate::sink::open(spec).with_context(|| format!("--sink {spec}"))?);
-    }
-    let mut pipeline = super::load(&settings, run.decode, &ctx.manifests)?;
+    raw_sinks.extend(crate::sink::open_all(&run.sinks, run.annotate.as_deref())?);
     crate::notify::ready();
     log::info!("source: {}", source.describe());
     let meta = pipeline.record_meta(settings.keypoint_threshold);
@@ -87,19 +84,15 @@ pub fn command(ctx: &Context, args: &RunArgs) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Err(StreamError::Source(e)) => {
+        Err(StreamError::Source(e)) if e.is_gone() => {
             // A source lost for good: what it counted up to then.
-            if matches!(
-                e,
-                SourceError::CameraGone { .. } | SourceError::StreamClosed { .. }
-            ) {
-                if let Some(s) = source.summary() {
-                    eprintln!("edgepose: {s}");
-                }
+            if let Some(s) = source.summary() {
+                eprintln!("edgepose: {s}");
             }
             eprintln!("edgepose: error: {}", from_board(&e));
             Ok(ExitCode::from(4))
         }
+        Err(StreamError::Source(e)) => Err(anyhow::anyhow!(from_board(&e))),
         Err(e) => Err(e.into()),
     }
 }

@@ -42,14 +42,13 @@ pub struct FileConfig {
 impl FileConfig {
     /// Reads and parses a config file.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
+        let error = |why: String| ConfigError::File {
             path: path.display().to_string(),
-            why: e.to_string(),
-        })?;
-        toml::from_str(&text).map_err(|e| ConfigError::File {
-            path: path.display().to_string(),
-            why: e.message().to_string(),
-        })
+            why,
+        };
+        let text = crate::files::read_text(path, crate::files::CONFIG)
+            .map_err(|e| error(e.to_string()))?;
+        crate::files::parse_toml(&text).map_err(error)
     }
 }
 
@@ -86,8 +85,8 @@ mod tests {
 
     #[test]
     fn unknown_config_field_is_rejected() {
-        let err = toml::from_str::<FileConfig>("treads = 2").unwrap_err();
-        assert!(err.message().contains("treads"), "{}", err.message());
+        let err = crate::files::parse_toml::<FileConfig>("treads = 2").unwrap_err();
+        assert!(err.contains("unknown field `treads`"), "{err}");
     }
 
     #[test]

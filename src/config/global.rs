@@ -161,37 +161,6 @@ impl Settings {
         selected: SelectedBoard,
     ) -> Result<Self, ConfigError> {
         let b = &selected.board;
-        let explicit = cli
-            .tflite_lib
-            .clone()
-            .map(|p| (p, "--tflite-lib"))
-            .or_else(|| file.tflite_lib.clone().map(|p| (p, "config file")));
-        let (tflite_lib, tflite_lib_from) = match explicit {
-            Some(p) => p,
-            None => {
-                let mut candidates: Vec<(PathBuf, &'static str)> = b
-                    .tflite_libs
-                    .iter()
-                    .map(|p| (p.clone(), "board profile"))
-                    .collect();
-                candidates.extend(
-                    default_library_candidates()
-                        .into_iter()
-                        .map(|p| (p, "built-in candidates")),
-                );
-                candidates
-                    .iter()
-                    .find(|(p, _)| p.is_file())
-                    .cloned()
-                    .ok_or_else(|| ConfigError::NoLibrary {
-                        looked: candidates
-                            .iter()
-                            .map(|(p, _)| p.display().to_string())
-                            .collect::<Vec<_>>()
-                            .join(", "),
-                    })?
-            }
-        };
         let delegate = delegate_request(cli, file, b)?;
         let threads = cli
             .threads
@@ -224,6 +193,39 @@ impl Settings {
             )?,
             max_detections,
             ..DecodeParams::default()
+        };
+        // The runtime library is looked for once every value given is
+        // known to be good.
+        let explicit = cli
+            .tflite_lib
+            .clone()
+            .map(|p| (p, "--tflite-lib"))
+            .or_else(|| file.tflite_lib.clone().map(|p| (p, "config file")));
+        let (tflite_lib, tflite_lib_from) = match explicit {
+            Some(p) => p,
+            None => {
+                let mut candidates: Vec<(PathBuf, &'static str)> = b
+                    .tflite_libs
+                    .iter()
+                    .map(|p| (p.clone(), "board profile"))
+                    .collect();
+                candidates.extend(
+                    default_library_candidates()
+                        .into_iter()
+                        .map(|p| (p, "built-in candidates")),
+                );
+                candidates
+                    .iter()
+                    .find(|(p, _)| p.is_file())
+                    .cloned()
+                    .ok_or_else(|| ConfigError::NoLibrary {
+                        looked: candidates
+                            .iter()
+                            .map(|(p, _)| p.display().to_string())
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    })?
+            }
         };
         Ok(Settings {
             tflite_lib,

@@ -34,11 +34,17 @@
 //! then and prints −1 everywhere; `scripts/cocoeval_ref.py` works around
 //! that). Detections on images outside the evaluated set are ignored (where
 //! pycocotools' `loadRes` refuses the whole file).
+//!
+//! The files (annotations, results) are read in [`super::coco_file`].
 
 use std::collections::HashMap;
-use std::path::Path;
 
 use serde::{Deserialize, Deserializer, Serialize};
+
+pub use super::coco_file::{
+    load_annotations, load_results, parse_annotations, parse_results, CocoCategory, CocoFile,
+    CocoImage,
+};
 
 /// Keypoints of a COCO person.
 pub const NUM_KEYPOINTS: usize = 17;
@@ -511,49 +517,6 @@ pub fn evaluate(
     }
 }
 
-/// An image of a COCO annotation file.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CocoImage {
-    pub id: u64,
-    pub file_name: String,
-    pub width: u32,
-    pub height: u32,
-}
-
-/// A category of a COCO annotation file.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CocoCategory {
-    pub id: u64,
-    pub name: String,
-    #[serde(default)]
-    pub keypoints: Vec<String>,
-    #[serde(default)]
-    pub skeleton: Vec<[u32; 2]>,
-}
-
-/// A COCO keypoint annotation file (`person_keypoints_*.json`); unknown
-/// fields are ignored.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CocoFile {
-    pub images: Vec<CocoImage>,
-    #[serde(default)]
-    pub annotations: Vec<GroundTruth>,
-    #[serde(default)]
-    pub categories: Vec<CocoCategory>,
-}
-
-impl CocoFile {
-    /// The annotations, for [`evaluate`].
-    pub fn ground_truth(&self) -> Vec<GroundTruth> {
-        self.annotations.clone()
-    }
-
-    /// Every image id, as the file lists them.
-    pub fn image_ids(&self) -> Vec<u64> {
-        self.images.iter().map(|i| i.id).collect()
-    }
-}
-
 fn flag<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
@@ -565,54 +528,6 @@ fn flag<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
         Flag::Bool(b) => b,
         Flag::Int(i) => i != 0,
     })
-}
-
-fn read(path: &Path) -> Result<String, String> {
-    std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
-}
-
-fn check_keypoints(what: &str, keypoints: &[f64]) -> Result<(), String> {
-    if keypoints.len() == 3 * NUM_KEYPOINTS {
-        Ok(())
-    } else {
-        Err(format!(
-            "{what}: {} keypoint values, expected {} (17 x, y, v triples)",
-            keypoints.len(),
-            3 * NUM_KEYPOINTS
-        ))
-    }
-}
-
-/// Parses a COCO keypoint annotation file; every annotation needs
-/// `keypoints` (17 triples) and `num_keypoints`.
-pub fn parse_annotations(text: &str) -> Result<CocoFile, String> {
-    let file: CocoFile = serde_json::from_str(text).map_err(|e| e.to_string())?;
-    for a in &file.annotations {
-        check_keypoints(&format!("annotation {}", a.id), &a.keypoints)?;
-    }
-    Ok(file)
-}
-
-/// Reads a COCO keypoint annotation file (see [`parse_annotations`]).
-pub fn load_annotations(path: impl AsRef<Path>) -> Result<CocoFile, String> {
-    let path = path.as_ref();
-    parse_annotations(&read(path)?).map_err(|e| format!("{}: {e}", path.display()))
-}
-
-/// Parses a COCO results file: a list of `{image_id, category_id,
-/// keypoints, score}` (other fields ignored), 17 keypoint triples each.
-pub fn parse_results(text: &str) -> Result<Vec<Detection>, String> {
-    let dets: Vec<Detection> = serde_json::from_str(text).map_err(|e| e.to_string())?;
-    for (i, d) in dets.iter().enumerate() {
-        check_keypoints(&format!("result {i}"), &d.keypoints)?;
-    }
-    Ok(dets)
-}
-
-/// Reads a COCO results file (see [`parse_results`]).
-pub fn load_results(path: impl AsRef<Path>) -> Result<Vec<Detection>, String> {
-    let path = path.as_ref();
-    parse_results(&read(path)?).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 #[cfg(test)]
@@ -801,31 +716,5 @@ mod tests {
         );
         let none = evaluate(&[], &[1], &[], &EvalParams::default());
         assert_eq!(none.values, [-1.0; 10]);
-    }
-
-    #[test]
-    fn reads_files() {
-        let coco = parse_annotations(
-            r#"{"info": {}, "images": [{"id": 7, "file_name": "a.jpg", "width": 4, "height": 3, "x": 1}],
-                "annotations": [{"id": 1, "image_id": 7, "category_id": 1, "iscrowd": 1,
-                  "keypoints": [0,0,0, 0,0,0, 0,0,0, 0,0,0, 0,0,0, 0,0,0, 0,0,0, 0,0,0, 0,0,0,
-                                0,0,0, 0,0,0, 0,0,0, 0,0,0, 0,0,0, 0,0,0, 0,0,0, 0,0,0],
-                  "num_keypoints": 0, "area": 12.5, "bbox": [1, 2, 3, 4], "segmentation": {"counts": []}}],
-                "categories": [{"id": 1, "name": "person", "supercategory": "person"}]}"#,
-        )
-        .unwrap();
-        assert_eq!(coco.image_ids(), [7]);
-        assert!(coco.annotations[0].iscrowd && coco.annotations[0].ignored());
-        assert_eq!(coco.annotations[0].bbox, [1.0, 2.0, 3.0, 4.0]);
-        let short = parse_results(
-            r#"[{"image_id": 7, "category_id": 1, "keypoints": [1, 2, 3], "score": 0.5}]"#,
-        );
-        assert!(short.unwrap_err().contains("expected 51"));
-        let dets = parse_results(&format!(
-            r#"[{{"image_id": 7, "category_id": 1, "keypoints": {:?}, "score": 0.5, "bbox": [0, 0, 1, 1]}}]"#,
-            vec![1.5; 51]
-        ))
-        .unwrap();
-        assert_eq!(dets[0].score, 0.5);
     }
 }

@@ -13,6 +13,7 @@
 //! detections kept for COCO evaluation are a few hundred bytes per image).
 
 pub mod agreement;
+pub mod coco_file;
 pub mod cocoeval;
 pub mod report;
 

@@ -236,7 +236,7 @@ const BUILTIN: &[(&str, &str)] = &[
 ];
 
 /// Largest manifest file read (a manifest is a few hundred bytes).
-pub const MAX_MANIFEST_BYTES: u64 = 64 * 1024;
+pub const MAX_MANIFEST_BYTES: u64 = crate::files::MANIFEST.cap;
 
 /// Id of the default model.
 pub const DEFAULT_MODEL: &str = "yolov8n_320_quant_pc_uf_pose_coco-st.tflite";
@@ -252,9 +252,9 @@ pub fn builtin() -> Result<Vec<Manifest>, ModelError> {
 impl Manifest {
     /// Parses and validates a manifest; `path` names it in errors.
     pub fn parse(path: &str, text: &str) -> Result<Self, ModelError> {
-        let m: Manifest = toml::from_str(text).map_err(|e| ModelError::Manifest {
+        let m: Manifest = crate::files::parse_toml(text).map_err(|why| ModelError::Manifest {
             path: path.to_string(),
-            why: e.message().to_string(),
+            why,
         })?;
         m.validate(path)?;
         Ok(m)
@@ -262,21 +262,12 @@ impl Manifest {
 
     /// Reads and parses a manifest file.
     pub fn load(path: &std::path::Path) -> Result<Self, ModelError> {
-        use std::io::Read;
-        let bad = |why: String| ModelError::Manifest {
-            path: path.display().to_string(),
-            why,
-        };
-        let mut text = String::new();
-        std::fs::File::open(path)
-            .and_then(|f| f.take(MAX_MANIFEST_BYTES + 1).read_to_string(&mut text))
-            .map_err(|e| bad(e.to_string()))?;
-        if text.len() as u64 > MAX_MANIFEST_BYTES {
-            return Err(bad(format!(
-                "larger than {} KiB; a manifest is a few hundred bytes of TOML",
-                MAX_MANIFEST_BYTES / 1024
-            )));
-        }
+        let text = crate::files::read_text(path, crate::files::MANIFEST).map_err(|e| {
+            ModelError::Manifest {
+                path: path.display().to_string(),
+                why: e.to_string(),
+            }
+        })?;
         Self::parse(&path.display().to_string(), &text)
     }
 
@@ -519,7 +510,10 @@ mod tests {
         let p = dir.path().join("big.toml");
         std::fs::write(&p, vec![b'#'; MAX_MANIFEST_BYTES as usize + 1]).unwrap();
         let err = Manifest::load(&p).unwrap_err().to_string();
-        assert!(err.contains("larger than 64 KiB"), "{err}");
+        assert!(
+            err.contains("it is 65537 bytes, more than the 64 KiB a manifest may have"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -336,7 +336,7 @@ mod tests {
             let format = [PixelFormat::Yuyv, PixelFormat::Nv12, PixelFormat::Grey, PixelFormat::Rgb24][usize::from(fmt)];
             let (w, h) = if half { (2 * dst, 2 * (h % dst + 1)) } else { (w, h) };
             let stride = format.min_stride(w) + pad;
-            let src = frame_bytes(seed, format.frame_len(stride, h));
+            let src = frame_bytes(seed, format.frame_len(stride, h).expect("a test frame fits"));
             let lb = Letterbox::new(w, h, dst, dst);
             prop_assert!(!half || opencv::is_half(w, h, lb.new_w, lb.new_h));
             let m = map(kind, seed);

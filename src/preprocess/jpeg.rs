@@ -51,8 +51,12 @@ impl JpegDecoder {
         };
         let header = dec.read_header(data).map_err(|e| corrupt(e.to_string()))?;
         let (w, h) = (header.width, header.height);
-        if w == 0 || h == 0 || w > 16384 || h > 16384 {
-            return Err(corrupt(format!("implausible size {w}x{h}")));
+        crate::frame::check_image_size(w as u64, h as u64).map_err(corrupt)?;
+        if matches!(
+            header.colorspace,
+            turbojpeg::Colorspace::CMYK | turbojpeg::Colorspace::YCCK
+        ) {
+            return Err(corrupt(crate::frame::CMYK_JPEG.into()));
         }
         let mut factor = turbojpeg::ScalingFactor::ONE;
         if let Some((cw, ch)) = cover(w as u32, h as u32) {

@@ -99,7 +99,6 @@ impl Preprocess for LetterboxResizer {
         if frame.format == PixelFormat::Mjpeg {
             return self.prepare_jpeg(frame, input);
         }
-        let need = frame.format.frame_len(frame.stride, frame.height);
         if frame.width == 0 || frame.height == 0 {
             return Err(PreprocessError::BadFrame {
                 width: frame.width,
@@ -107,7 +106,7 @@ impl Preprocess for LetterboxResizer {
                 len: frame.pixels.len(),
             });
         }
-        if frame.stride < frame.format.min_stride(frame.width) || frame.pixels.len() < need {
+        if !frame.layout_fits() {
             return Err(PreprocessError::BadLayout {
                 width: frame.width,
                 height: frame.height,
@@ -201,5 +200,56 @@ impl LetterboxResizer {
             );
         }
         Ok(lb)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_whose_stride_overflows_or_that_are_short_are_refused() {
+        use crate::frame::YuvEncoding;
+        use crate::model::{ElementType, TensorInfo};
+        let tensor = TensorInfo {
+            name: "in".into(),
+            shape: vec![1, 8, 8, 3],
+            dtype: ElementType::U8,
+            quant: None,
+        };
+        let map = InputMap::new(&tensor, [0.0, 1.0]);
+        let mut pre = LetterboxResizer::new(8, 8, 114, map, ResizeMode::Opencv);
+        let pixels = [7u8; 64];
+        let mut input = [0u8; 8 * 8 * 3];
+        let frame = |format, stride, height| Frame {
+            pixels: &pixels,
+            format,
+            stride,
+            yuv: YuvEncoding::Bt601Limited,
+            width: 4,
+            height,
+            seq: 0,
+            timestamp: std::time::Duration::ZERO,
+            origin: "test",
+        };
+        // 4 × 4 GREY with stride 4 is 16 bytes: prepared.
+        assert!(pre
+            .prepare(&frame(PixelFormat::Grey, 4, 4), &mut input)
+            .is_ok());
+        // stride × height past usize (the raw_frame fuzz target's find):
+        // refused, not a panic or a wrapped length.
+        for (format, stride, height) in [
+            (PixelFormat::Grey, usize::MAX / 2, 3),
+            (PixelFormat::Nv12, usize::MAX / 2, 2),
+            (PixelFormat::Yuyv, 1 << 62, 4),
+            // Fits, but longer than the 64 bytes there are.
+            (PixelFormat::Grey, 16, 5),
+        ] {
+            let e = pre.prepare(&frame(format, stride, height), &mut input);
+            assert!(
+                matches!(e, Err(PreprocessError::BadLayout { stride: s, .. }) if s == stride),
+                "{format:?} stride {stride} height {height}: {e:?}"
+            );
+        }
     }
 }

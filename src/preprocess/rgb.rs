@@ -52,8 +52,7 @@ impl ToRgb {
             return Ok(d.full);
         }
         let (w, h) = (frame.width as usize, frame.height as usize);
-        let need = frame.format.frame_len(frame.stride, frame.height);
-        if w == 0 || h == 0 || frame.pixels.len() < need {
+        if w == 0 || h == 0 || !frame.layout_fits() {
             return Err(PreprocessError::BadLayout {
                 width: frame.width,
                 height: frame.height,

@@ -5,6 +5,7 @@
 //! the target directory and renamed into place, so a failure never leaves a
 //! partial image behind.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use image::RgbImage;
@@ -16,6 +17,13 @@ use crate::frame::{Frame, FrameResult, RecordMeta};
 /// Writes annotated copies of frames into a directory.
 pub struct Annotator {
     dir: PathBuf,
+    /// The directories `new` created (innermost first), until an image is
+    /// written: removed again by [`Sink::discard`].
+    created: Vec<PathBuf>,
+    /// How many frames of this run took each file name, so that two
+    /// inputs with the same name (`a/x.jpg`, `b/x.jpg`) do not overwrite
+    /// each other: the second becomes `x-2.jpg`.
+    taken: HashMap<PathBuf, u32>,
     /// The persons being drawn (reused) and the model's layout (from the
     /// first frame's meta).
     scene: Scene,
@@ -25,15 +33,46 @@ pub struct Annotator {
 impl Annotator {
     /// Creates `dir` if needed.
     pub fn new(dir: &Path) -> Result<Self, SinkError> {
+        let created: Vec<PathBuf> = dir
+            .ancestors()
+            .take_while(|a| !a.as_os_str().is_empty() && !a.exists())
+            .map(Path::to_path_buf)
+            .collect();
         std::fs::create_dir_all(dir).map_err(|e| SinkError::AnnotateDir {
             path: dir.display().to_string(),
             why: e.to_string(),
         })?;
         Ok(Self {
             dir: dir.to_path_buf(),
+            created,
+            taken: HashMap::new(),
             scene: Scene::default(),
             skeleton: None,
         })
+    }
+
+    /// Output path for a frame from `origin` (same stem, `.jpg` or `.png`),
+    /// made unique within the run: a name already written gets `-2`, `-3`,
+    /// ... before its extension.
+    fn unique_target(&mut self, origin: &str, seq: u64) -> PathBuf {
+        let target = self.target(origin, seq);
+        let n = self.taken.entry(target.clone()).or_insert(0);
+        *n += 1;
+        if *n == 1 {
+            return target;
+        }
+        let stem = target
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("frame");
+        let ext = target.extension().and_then(|e| e.to_str()).unwrap_or("jpg");
+        let renamed = self.dir.join(format!("{stem}-{n}.{ext}"));
+        self.taken.insert(renamed.clone(), 1);
+        log::warn!(
+            "annotate: {origin} has the name of an earlier input; written as {}",
+            renamed.display()
+        );
+        renamed
     }
 
     /// Output path for a frame from `origin` (same stem, `.jpg` or `.png`).
@@ -82,7 +121,8 @@ impl Sink for Annotator {
         result: &FrameResult,
         meta: &RecordMeta,
     ) -> Result<(), SinkError> {
-        let target = self.target(frame.origin, frame.seq);
+        self.created.clear();
+        let target = self.unique_target(frame.origin, frame.seq);
         let encode_err = |why: String| SinkError::Encode {
             path: target.display().to_string(),
             why,
@@ -129,5 +169,15 @@ impl Sink for Annotator {
 
     fn wants_pixels(&self) -> bool {
         true
+    }
+
+    fn discard(&mut self) {
+        // Innermost first; a directory that is not empty stays.
+        for d in &self.created {
+            if std::fs::remove_dir(d).is_err() {
+                break;
+            }
+        }
+        self.created.clear();
     }
 }

@@ -17,6 +17,9 @@ pub struct JsonLines {
     out: Box<dyn Write + Send>,
     what: String,
     buf: Vec<u8>,
+    /// The file this sink created (it did not exist before), until a
+    /// record is written: removed again by [`Sink::discard`].
+    created: Option<std::path::PathBuf>,
 }
 
 impl JsonLines {
@@ -26,6 +29,7 @@ impl JsonLines {
             out,
             what: what.to_string(),
             buf: Vec::with_capacity(16 * 1024),
+            created: None,
         }
     }
 
@@ -39,14 +43,15 @@ impl JsonLines {
         if spec.target.is_empty() || spec.target == "-" {
             return Ok(Self::stdout());
         }
-        let f = std::fs::File::create(&spec.target).map_err(|e| SinkError::Write {
+        let path = std::path::PathBuf::from(&spec.target);
+        let existed = path.exists();
+        let f = std::fs::File::create(&path).map_err(|e| SinkError::Write {
             what: spec.target.clone(),
             source: e,
         })?;
-        Ok(Self::new(
-            Box::new(std::io::BufWriter::new(f)),
-            &spec.target,
-        ))
+        let mut sink = Self::new(Box::new(std::io::BufWriter::new(f)), &spec.target);
+        sink.created = (!existed).then_some(path);
+        Ok(sink)
     }
 }
 
@@ -205,6 +210,7 @@ impl Sink for JsonLines {
         result: &FrameResult,
         meta: &RecordMeta,
     ) -> Result<(), SinkError> {
+        self.created = None;
         write_line(&mut self.buf, frame.origin, result, meta).map_err(|e| SinkError::Write {
             what: self.what.clone(),
             source: std::io::Error::other(e),
@@ -224,5 +230,11 @@ impl Sink for JsonLines {
             what: self.what.clone(),
             source: e,
         })
+    }
+
+    fn discard(&mut self) {
+        if let Some(p) = self.created.take() {
+            let _ = std::fs::remove_file(p);
+        }
     }
 }

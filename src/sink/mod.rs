@@ -59,6 +59,29 @@ pub enum SinkError {
         spec: String,
         expected: &'static str,
     },
+    /// A sink that could not be opened, named as the user gave it.
+    /// (Its message holds the inner error's: no `source` of its own.)
+    #[error("{}", named(option, spec, inner))]
+    Open {
+        option: &'static str,
+        spec: String,
+        inner: Box<SinkError>,
+    },
+}
+
+/// `OPTION SPEC: why`, without naming the sink twice when `why` starts
+/// with the spec or with the sink's own name for itself (`serial DEVICE`).
+fn named(option: &str, spec: &str, inner: &SinkError) -> String {
+    let why = inner.to_string();
+    let own = crate::spec::Spec::parse(spec)
+        .ok()
+        .and_then(|s| Some(format!("{} {}", s.kind?, s.target)));
+    let why = [Some(spec.to_string()), own]
+        .into_iter()
+        .flatten()
+        .find_map(|name| why.strip_prefix(name.as_str())?.strip_prefix(": "))
+        .unwrap_or(&why);
+    format!("{option} {spec}: {why}")
 }
 
 /// A consumer of per-frame results.
@@ -119,6 +142,11 @@ pub trait Sink: Send {
     fn own_queue(&self) -> bool {
         false
     }
+    /// Called instead of any emit when the run does not start after all
+    /// (another sink, opened later, failed): removes what opening created
+    /// (an empty output file, an empty directory), so nothing is left
+    /// behind.
+    fn discard(&mut self) {}
 }
 
 /// Sink kinds [`open`] knows.
@@ -133,8 +161,16 @@ pub const KINDS: &str = "json, annotate, mqtt, serial, http, ssd1306, st7789, il
 pub fn open(spec: &str) -> Result<Box<dyn Sink>, SinkError> {
     let mut spec = crate::spec::Spec::parse(spec)?;
     let sink: Box<dyn Sink> = match spec.kind.as_deref() {
-        Some("json") => Box::new(JsonLines::open(&mut spec)?),
-        Some("annotate") => Box::new(Annotator::new(std::path::Path::new(&spec.target))?),
+        // These take no options: any given is refused before a file or a
+        // directory is created.
+        Some("json") => {
+            spec.finish()?;
+            Box::new(JsonLines::open(&mut spec)?)
+        }
+        Some("annotate") => {
+            spec.finish()?;
+            Box::new(Annotator::new(std::path::Path::new(&spec.target))?)
+        }
         Some("mqtt") => Box::new(mqtt::MqttSink::open(&mut spec)?),
         Some("serial") => Box::new(SerialSink::open(&mut spec)?),
         Some("http") => Box::new(http::HttpSink::open(&mut spec)?),
@@ -155,4 +191,56 @@ pub fn open(spec: &str) -> Result<Box<dyn Sink>, SinkError> {
     };
     spec.finish()?;
     Ok(sink)
+}
+
+/// True when the sink `spec` names writes files (a JSON lines file, a
+/// directory of annotated images), so it is opened after the others.
+fn creates_files(spec: &str) -> bool {
+    crate::spec::Spec::parse(spec).is_ok_and(|s| match s.kind.as_deref() {
+        Some("json") => !s.target.is_empty() && s.target != "-",
+        Some("annotate") => true,
+        _ => false,
+    })
+}
+
+/// Opens the `--sink` sinks `specs` name and, with `annotate`, the
+/// `--annotate` directory, in the order given. Devices and brokers are
+/// opened first, files and directories last; when one fails, what the
+/// others created is removed again ([`Sink::discard`]), so a run that does
+/// not start leaves nothing behind. The error names the sink as given.
+pub fn open_all(
+    specs: &[String],
+    annotate: Option<&std::path::Path>,
+) -> Result<Vec<Box<dyn Sink>>, SinkError> {
+    let mut order: Vec<usize> = (0..specs.len()).collect();
+    order.sort_by_key(|&i| creates_files(&specs[i]));
+    let mut opened: Vec<(usize, Box<dyn Sink>)> = Vec::with_capacity(specs.len() + 1);
+    let mut result = Ok(());
+    for i in order {
+        match open(&specs[i]) {
+            Ok(s) => opened.push((i, s)),
+            Err(e) => {
+                result = Err(SinkError::Open {
+                    option: "--sink",
+                    spec: specs[i].clone(),
+                    inner: Box::new(e),
+                });
+                break;
+            }
+        }
+    }
+    if let (Ok(()), Some(dir)) = (&result, annotate) {
+        match Annotator::new(dir) {
+            Ok(a) => opened.push((specs.len(), Box::new(a))),
+            Err(e) => result = Err(e),
+        }
+    }
+    if let Err(e) = result {
+        for (_, s) in opened.iter_mut() {
+            s.discard();
+        }
+        return Err(e);
+    }
+    opened.sort_by_key(|(i, _)| *i);
+    Ok(opened.into_iter().map(|(_, s)| s).collect())
 }

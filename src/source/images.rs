@@ -3,15 +3,23 @@
 //! through libjpeg-turbo (`turbojpeg`, default accurate IDCT and fancy
 //! upsampling: the same pixels Pillow and OpenCV decode), everything else
 //! through the `image` crate. EXIF orientation is not applied.
+//!
+//! Files are untrusted: each is read with the image file cap
+//! ([`crate::files::IMAGE`]) and its size in pixels is checked from its
+//! header against [`MAX_IMAGE_PIXELS`] before any pixel buffer is
+//! allocated, so a decompression bomb is refused at its header.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use image::ImageDecoder;
 
 use super::{Source, SourceError};
-use crate::frame::Frame;
+use crate::frame::{check_image_size, Frame, CMYK_JPEG, MAX_IMAGE_PIXELS};
+
+/// The most the PNG decoder may allocate at once: a 40-megapixel image in
+/// 16-bit RGBA (8 bytes a pixel), and a little more.
+const MAX_DECODE_BYTES: u64 = MAX_IMAGE_PIXELS * 8 + (16 << 20);
 
 const EXTENSIONS: &[&str] = &["jpg", "jpeg", "png"];
 
@@ -98,14 +106,18 @@ impl ImageSource {
     fn decode(&mut self, index: usize) -> Result<(u32, u32), SourceError> {
         let path = &self.files[index];
         let display = path.display().to_string();
-        let read_err = |e: std::io::Error| SourceError::Read {
-            path: display.clone(),
-            why: e.to_string(),
-        };
-        self.file.clear();
-        std::fs::File::open(path)
-            .and_then(|mut f| f.read_to_end(&mut self.file))
-            .map_err(read_err)?;
+        crate::files::read_checked(path, crate::files::IMAGE, &mut self.file, image_head).map_err(
+            |e| match e {
+                crate::files::ReadError::Content(why) => SourceError::Decode {
+                    path: display.clone(),
+                    why,
+                },
+                e => SourceError::Read {
+                    path: display.clone(),
+                    why: e.to_string(),
+                },
+            },
+        )?;
         if self.file.starts_with(&[0xFF, 0xD8, 0xFF]) {
             return decode_jpeg(&self.file, &mut self.jpeg, &mut self.buf).map_err(|why| {
                 SourceError::Decode {
@@ -119,33 +131,67 @@ impl ImageSource {
             path: display.clone(),
             why: e.to_string(),
         };
-        let reader = image::ImageReader::new(std::io::Cursor::new(&self.file))
+        let mut reader = image::ImageReader::new(std::io::Cursor::new(&self.file))
             .with_guessed_format()
             .map_err(|e| SourceError::Read {
                 path: display.clone(),
                 why: e.to_string(),
             })?;
         if reader.format().is_none() {
+            let head: Vec<String> = self
+                .file
+                .iter()
+                .take(4)
+                .map(|b| format!("{b:02x}"))
+                .collect();
             return Err(SourceError::Decode {
                 path: display,
-                why: "unrecognised file contents".into(),
+                why: format!(
+                    "unrecognised file contents (first bytes {})",
+                    head.join(" ")
+                ),
             });
         }
+        let mut limits = image::Limits::default();
+        limits.max_alloc = Some(MAX_DECODE_BYTES);
+        reader.limits(limits);
         let decoder = reader.into_decoder().map_err(decode_err)?;
         let (w, h) = decoder.dimensions();
+        check_image_size(w.into(), h.into()).map_err(|why| SourceError::Decode {
+            path: display.clone(),
+            why,
+        })?;
         if decoder.color_type() == image::ColorType::Rgb8 {
             let n = usize::try_from(decoder.total_bytes()).unwrap_or(usize::MAX);
             buf.resize(n, 0);
             decoder.read_image(buf).map_err(decode_err)?;
         } else {
+            // Converted in a second buffer, which then becomes the frame's
+            // (no third copy at this size).
             let rgb = image::DynamicImage::from_decoder(decoder)
                 .map_err(decode_err)?
                 .into_rgb8();
-            buf.clear();
-            buf.extend_from_slice(rgb.as_raw());
+            *buf = rgb.into_raw();
         }
         Ok((w, h))
     }
+}
+
+/// Refuses a file whose first bytes are neither JPEG's nor PNG's.
+fn image_head(head: &[u8]) -> Result<(), String> {
+    const PNG: &[u8] = b"\x89PNG\r\n\x1a\n";
+    if head.starts_with(&[0xFF, 0xD8, 0xFF]) || head.starts_with(PNG) {
+        return Ok(());
+    }
+    let shown: Vec<String> = head.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    Err(if shown.is_empty() {
+        "the file is empty".to_string()
+    } else {
+        format!(
+            "its first bytes ({}) are neither JPEG's nor PNG's",
+            shown.join(" ")
+        )
+    })
 }
 
 /// Decodes a JPEG into packed RGB in `buf` (reused), creating the
@@ -163,8 +209,12 @@ fn decode_jpeg(
     };
     let header = d.read_header(data).map_err(|e| e.to_string())?;
     let (w, h) = (header.width, header.height);
-    if w == 0 || h == 0 {
-        return Err("zero-sized image".into());
+    check_image_size(w as u64, h as u64)?;
+    if matches!(
+        header.colorspace,
+        turbojpeg::Colorspace::CMYK | turbojpeg::Colorspace::YCCK
+    ) {
+        return Err(CMYK_JPEG.into());
     }
     buf.resize(w * h * 3, 0);
     d.decompress(
@@ -190,7 +240,9 @@ impl Source for ImageSource {
         self.next += 1;
         self.origin.clear();
         self.origin.push_str(&path.display().to_string());
-        let timestamp = self.interval * u32::try_from(seq).unwrap_or(u32::MAX);
+        let timestamp = self
+            .interval
+            .saturating_mul(u32::try_from(seq).unwrap_or(u32::MAX));
         Some(self.decode(index).map(|(width, height)| Frame {
             seq,
             timestamp,

@@ -43,6 +43,8 @@ pub enum SourceError {
     Read { path: String, why: String },
     #[error("{path}: not a decodable image (expected JPEG or PNG): {why}")]
     Decode { path: String, why: String },
+    #[error("recording {path}: {why}")]
+    Recording { path: String, why: String },
     #[error("{0}")]
     Spec(String),
     #[error("camera {path}: {why}")]
@@ -78,6 +80,17 @@ pub(crate) fn yuv_option(spec: &mut crate::spec::Spec) -> Result<YuvEncoding, So
 }
 
 impl SourceError {
+    /// True when a source that was running is gone for good (a camera or
+    /// a pipe away for longer than `give_up_s`, standard input closed):
+    /// `run` exits with code 4, so a service manager restarts it. Every other error is a setup error
+    /// (exit 1).
+    pub fn is_gone(&self) -> bool {
+        matches!(
+            self,
+            SourceError::CameraGone { .. } | SourceError::StreamClosed { .. }
+        )
+    }
+
     /// True when the error concerns one frame only, so a stream can skip it.
     pub fn is_per_frame(&self) -> bool {
         matches!(self, SourceError::Read { .. } | SourceError::Decode { .. })
@@ -110,11 +123,22 @@ pub fn open(
     interval: Duration,
     stop: Option<Arc<AtomicBool>>,
 ) -> Result<Box<dyn Source>, SourceError> {
+    // A name that exists on disk is that file, even when it reads like a
+    // spec (`what?.jpg`, a directory called `frames`).
     let parsed = specs
         .iter()
-        .map(|s| crate::spec::Spec::parse(s).map_err(|e| SourceError::Spec(e.to_string())))
+        .map(|s| {
+            if std::path::Path::new(s).exists() {
+                Ok(crate::spec::Spec::path(s))
+            } else {
+                crate::spec::Spec::parse(s).map_err(|e| SourceError::Spec(e.to_string()))
+            }
+        })
         .collect::<Result<Vec<_>, _>>()?;
-    let is_stream = |s: &crate::spec::Spec| s.kind.is_some() || s.target.starts_with("/dev/video");
+    // A bare word (`frames`) that is no file is a missing path, not a kind.
+    let is_stream = |s: &crate::spec::Spec| {
+        (s.kind.is_some() && s.text.contains(':')) || s.target.starts_with("/dev/video")
+    };
     if let Some(first) = parsed.iter().find(|s| is_stream(s)) {
         if parsed.len() > 1 {
             return Err(SourceError::Mixed {

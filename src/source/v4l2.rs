@@ -270,7 +270,16 @@ impl Camera {
                 lost(e)
             }
         })?;
-        let caps = dev.query_caps().map_err(|e| self.err(e))?;
+        let caps = dev.query_caps().map_err(|e| {
+            if e.raw_os_error() == Some(libc::ENOTTY) {
+                self.err(
+                    "not a video capture device (it does not answer V4L2's capability query); \
+                     `edgepose probe` lists the capture nodes",
+                )
+            } else {
+                self.err(e)
+            }
+        })?;
         use v4l::capability::Flags;
         if !caps.capabilities.contains(Flags::VIDEO_CAPTURE) {
             return Err(self.err(format!(
@@ -387,11 +396,12 @@ impl Camera {
 
     /// Closes the device after a loss. The `v4l` crate panics in its
     /// destructors on unexpected ioctl errors; a vanished device must not
-    /// take the program down, so such a panic is caught and logged.
+    /// take the program down, so such a panic is caught and logged
+    /// ([`crate::panic::catch`]).
     fn close(&mut self) {
         if let Some(mut open) = self.open.take() {
             let stream = open.stream.take();
-            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(stream)));
+            let r = crate::panic::catch(move || drop(stream));
             if r.is_err() {
                 log::warn!("{}: error while releasing the buffers", self.origin);
             }
@@ -514,7 +524,9 @@ impl Source for Camera {
         let seq = self.seq_base + u64::from(driver_seq);
         self.last_seq = Some(seq);
         self.counters.frames += 1;
-        let need = n.format.frame_len(n.stride, n.height);
+        // The negotiated geometry fits (the driver's u32s); an overflow
+        // would be a short frame, and pre-processing refuses it.
+        let need = n.format.frame_len(n.stride, n.height).unwrap_or(usize::MAX);
         if used < need {
             self.counters.short_frames += 1;
         }

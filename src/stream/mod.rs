@@ -212,6 +212,7 @@ fn capture(
     pixels: &PixelWants,
     errors: FrameErrors,
 ) {
+    let _done = DoneOnDrop(shared);
     let mut to_rgb = ToRgb::new();
     let live = source.live();
     loop {
@@ -310,9 +311,19 @@ fn capture(
         }
         shared.cv.notify_all();
     }
-    let mut mb = lock(&shared.mailbox);
-    mb.done = true;
-    shared.cv.notify_all();
+}
+
+/// Marks the capture as done when dropped: at its end, and also when the
+/// capture thread panics, so the frame loop never waits for a thread that
+/// is gone (it then reports [`StreamError::CaptureThread`]).
+struct DoneOnDrop<'a>(&'a Shared);
+
+impl Drop for DoneOnDrop<'_> {
+    fn drop(&mut self) {
+        let mut mb = lock(&self.0.mailbox);
+        mb.done = true;
+        self.0.cv.notify_all();
+    }
 }
 
 /// Runs `source` through the pipeline into `sinks` until the source ends or

@@ -154,9 +154,11 @@ impl MqttConfig {
         let username = spec.take("username");
         let password = match spec.take("password_file") {
             Some(path) => {
-                let text = std::fs::read_to_string(&path).map_err(|e| {
-                    spec.invalid("password_file", &path, &format!("a readable file ({e})"))
-                })?;
+                let text =
+                    crate::files::read_text(std::path::Path::new(&path), crate::files::SECRET)
+                        .map_err(|e| {
+                            spec.invalid("password_file", &path, &format!("a readable file ({e})"))
+                        })?;
                 Some(text.trim_end_matches(['\r', '\n']).to_string())
             }
             None => env_password.filter(|_| username.is_some()),

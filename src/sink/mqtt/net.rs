@@ -73,11 +73,17 @@ fn options(cfg: &MqttConfig) -> Result<MqttOptions, SinkError> {
 fn rustls_config(cfg: &MqttConfig, tls: &TlsFiles) -> Result<rustls::ClientConfig, SinkError> {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    // Each file read with a cap first: the PEM parser reads a line at a
+    // time, and a file without newlines (/dev/zero) would have no end.
+    let pem = |key: &str, path: &std::path::Path| {
+        crate::files::read(path, crate::files::SECRET)
+            .map_err(|e| cfg.error(format!("{key}={}: {e}", path.display())))
+    };
     let mut roots = rustls::RootCertStore::empty();
     match &tls.ca {
         Some(ca) => {
-            let certs = CertificateDer::pem_file_iter(ca)
-                .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+            let certs = CertificateDer::pem_slice_iter(&pem("ca", ca)?)
+                .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| cfg.error(format!("ca={}: {e}", ca.display())))?;
             let (added, _) = roots.add_parsable_certificates(certs);
             if added == 0 {
@@ -103,8 +109,8 @@ fn rustls_config(cfg: &MqttConfig, tls: &TlsFiles) -> Result<rustls::ClientConfi
         .with_root_certificates(roots);
     match (&tls.cert, &tls.key) {
         (Some(cert), Some(key)) => {
-            let chain = CertificateDer::pem_file_iter(cert)
-                .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+            let chain = CertificateDer::pem_slice_iter(&pem("cert", cert)?)
+                .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| cfg.error(format!("cert={}: {e}", cert.display())))?;
             if chain.is_empty() {
                 return Err(cfg.error(format!(
@@ -112,7 +118,7 @@ fn rustls_config(cfg: &MqttConfig, tls: &TlsFiles) -> Result<rustls::ClientConfi
                     cert.display()
                 )));
             }
-            let key_der = PrivateKeyDer::from_pem_file(key)
+            let key_der = PrivateKeyDer::from_pem_slice(&pem("key", key)?)
                 .map_err(|e| cfg.error(format!("key={}: {e}", key.display())))?;
             builder
                 .with_client_auth_cert(chain, key_der)
@@ -162,9 +168,17 @@ pub(super) fn describe(e: &ConnectionError, was_connected: bool) -> (String, boo
             };
             (format!("refused the connection: {why}"), true)
         }
-        ConnectionError::Tls(rumqttc::TlsError::Io(io)) | ConnectionError::Io(io) => {
-            (format!("not reachable ({io})"), false)
-        }
+        // The TCP connection was made, then the TLS handshake broke off:
+        // what a plain-text MQTT port does with a TLS client hello.
+        ConnectionError::Tls(rumqttc::TlsError::Io(io)) => (
+            format!(
+                "TLS handshake failed: the broker closed the connection ({io}); \
+                 is this a plain-text MQTT port? tls=true needs the broker's TLS listener \
+                 (usually port 8883)"
+            ),
+            true,
+        ),
+        ConnectionError::Io(io) => (format!("not reachable ({io})"), false),
         ConnectionError::Tls(t) => (format!("TLS: {t}"), true),
         ConnectionError::NetworkTimeout => ("not reachable (timed out)".into(), false),
         ConnectionError::NotConnAck(p) => (

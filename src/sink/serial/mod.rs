@@ -13,13 +13,16 @@
 //! always gets in; the one on the wire is finished).
 //! If the port disappears (a USB adapter unplugged: EIO, ENXIO, ENODEV or a
 //! hang-up on write), the writer closes it and reopens it with backoff
-//! (50 ms doubling to 2 s), counting disconnects and reconnects; a port
-//! that does not exist yet when the run starts is waited for the same way.
-//! After every (re)open it first sends one delimiter (`0x00`, or a newline
-//! for JSON) so the receiver never glues a half-sent record to the next.
-//! [`Sink::summary`] reports records sent, dropped, still queued,
+//! (50 ms doubling to 2 s), counting disconnects and reconnects. A port
+//! that does not exist when the run starts is an error (a mistyped or
+//! unplugged device would otherwise swallow every record), unless
+//! `wait=true` asks to wait for it the same way (an adapter plugged in
+//! later). After every (re)open it first sends one delimiter (`0x00`, or a
+//! newline for JSON) so the receiver never glues a half-sent record to the
+//! next. [`Sink::summary`] reports records sent, dropped, still queued,
 //! disconnects, reconnects and failed opens; every record is in exactly one
-//! of sent, dropped and queued.
+//! of sent, dropped and queued, and after [`Sink::flush`] (the end of a
+//! run) every record is sent or dropped.
 //!
 //! The port is opened exclusively (`TIOCEXCL`, `flock`), in raw mode.
 
@@ -83,6 +86,9 @@ pub struct SerialStats {
     pub reconnects: u64,
     /// Failed attempts to (re)open.
     pub failed_opens: u64,
+    /// Bytes of sent records the driver had not transmitted when the run
+    /// ended (discarded so that the exit does not wait for the link).
+    pub discarded_bytes: u64,
 }
 
 /// The serial sink (see the module docs).
@@ -116,15 +122,29 @@ impl SerialSink {
         let queue = spec
             .take_in_range("queue", 1..=64, "a number of records")?
             .unwrap_or(4);
+        let wait = spec.take_bool("wait")?.unwrap_or(false);
         // Reject unknown options before touching the port.
         spec.finish()?;
         let path = spec.target.clone();
         let mut link = Link::new(&path, opts, timeout, true);
         let resync = match link.connect() {
             Ok(()) => true,
-            Err(e) if is_absent(&e) => {
-                log::warn!("serial {path}: {}; waiting for it to appear", e.description);
+            Err(e) if is_absent(&e) && wait => {
+                log::warn!(
+                    "serial {path}: {}; waiting for it to appear (wait=true)",
+                    e.description
+                );
                 false
+            }
+            Err(e) if is_absent(&e) => {
+                return Err(SinkError::Serial {
+                    path,
+                    why: format!(
+                        "no such device ({}): is the adapter plugged in? wait=true waits \
+                         for it to appear",
+                        e.description
+                    ),
+                })
             }
             Err(e) => {
                 return Err(SinkError::Serial {
@@ -243,7 +263,8 @@ impl Sink for SerialSink {
 
     /// Gives queued records up to 2 s to go out (and the driver up to the
     /// same deadline to transmit them); a lost port gets one more reopen
-    /// attempt. What remains is reported as queued. The writer goes on:
+    /// attempt. What remains then is counted as dropped (by the writer),
+    /// and bytes the driver still held are reported. The writer goes on:
     /// records emitted after a flush are sent as before.
     fn flush(&mut self) -> Result<(), SinkError> {
         if self.shared.flush(Instant::now() + FLUSH_DEADLINE) {
@@ -280,8 +301,12 @@ impl Sink for SerialSink {
 
     fn summary(&self) -> Option<String> {
         let s = self.stats();
+        let discarded = match s.discarded_bytes {
+            0 => String::new(),
+            n => format!(", {n} bytes untransmitted at exit"),
+        };
         Some(format!(
-            "serial {} ({}, {}): {} records, {} sent, {} dropped, {} queued, {} bytes, {} disconnects, {} reconnects, {} failed opens",
+            "serial {} ({}, {}): {} records, {} sent, {} dropped, {} queued, {} bytes, {} disconnects, {} reconnects, {} failed opens{discarded}",
             self.path,
             self.encoding.name(),
             self.opts.describe(),

@@ -48,6 +48,14 @@ impl Queue {
         self.len -= 1;
     }
 
+    /// Empties the ring; how many records it held.
+    pub(super) fn clear(&mut self) -> usize {
+        let n = self.len;
+        self.head = self.idx(self.len);
+        self.len = 0;
+        n
+    }
+
     /// Length of the oldest record.
     pub(super) fn front_len(&self) -> Option<usize> {
         (self.len > 0).then(|| self.slots[self.head].len())

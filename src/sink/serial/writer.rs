@@ -185,7 +185,17 @@ impl Writer {
             }
             let writing = self.link.is_open() && (self.resync || st.in_flight);
             if let Some(deadline) = st.flush {
-                if self.flush_done(&st, deadline, writing) {
+                if self.flush_done(&mut st, deadline, writing) {
+                    // What the flush could not send is dropped: after a
+                    // flush every record is sent or dropped.
+                    st.stats.dropped += st.queue.clear() as u64;
+                    if st.in_flight {
+                        st.in_flight = false;
+                        st.stats.dropped += 1;
+                        // The receiver must not glue its cut-off part to
+                        // the next record.
+                        self.resync = true;
+                    }
                     st.flush = None;
                     st.flushes += 1;
                     self.flush_retried = false;
@@ -235,9 +245,9 @@ impl Writer {
 
     /// Whether the flush asked for is over: everything written and the
     /// driver's queue sent, or the port gone after its retry, or the
-    /// deadline passed (then a stalled driver queue is discarded, so
-    /// closing the port does not wait for it).
-    fn flush_done(&mut self, st: &State, deadline: Instant, writing: bool) -> bool {
+    /// deadline passed (then a stalled driver queue is discarded and
+    /// counted, so closing the port does not wait for it).
+    fn flush_done(&mut self, st: &mut State, deadline: Instant, writing: bool) -> bool {
         let Some(port) = self.link.port() else {
             return self.flush_retried;
         };
@@ -245,6 +255,7 @@ impl Writer {
         if Instant::now() >= deadline {
             if outq > 0 {
                 let _ = port.clear(serialport::ClearBuffer::Output);
+                st.stats.discarded_bytes += u64::from(outq);
             }
             return true;
         }
