@@ -9,7 +9,8 @@
 //! ties the stages together for one frame, [`stream`] is the frame loop of
 //! `run` and `infer` (its [`report`] what a run did), [`cli`] parses the command line and [`config`] checks
 //! it and the config file into each command's settings,
-//! and [`cmd`] holds the commands.
+//! and [`cmd`] holds the commands. [`features`] lists the optional
+//! backends (cargo features) and whether this build has each.
 
 pub mod backoff;
 pub mod board;
@@ -20,6 +21,7 @@ pub mod config;
 pub mod decode;
 pub mod display;
 pub mod eval;
+pub mod features;
 pub mod frame;
 pub mod infer;
 pub mod model;

@@ -410,11 +410,15 @@ fn streaming_run_allocates_nothing_per_frame_on_any_thread() {
             to: src_to,
         };
         let json = JsonLines::new(Box::new(std::io::sink()), "null");
-        let mut sinks: Vec<Box<dyn Sink>> = vec![
-            Box::new(Queued::new(Box::new(json), 4, Full::Wait, meta.clone())),
-            // The web preview, with nobody watching: it must cost nothing.
-            edgepose::sink::open("http:127.0.0.1:0").unwrap(),
-        ];
+        let mut sinks: Vec<Box<dyn Sink>> = vec![Box::new(Queued::new(
+            Box::new(json),
+            4,
+            Full::Wait,
+            meta.clone(),
+        ))];
+        // The web preview, with nobody watching: it must cost nothing.
+        #[cfg(feature = "http")]
+        sinks.push(edgepose::sink::open("http:127.0.0.1:0").unwrap());
         let mut tracker = Tracker::new(TrackerParams::default());
         let stop = AtomicBool::new(false);
         let controls = Controls {
