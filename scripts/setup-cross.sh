@@ -19,7 +19,7 @@
 #
 # No libclang sysroot is needed for the cross builds: edgefirst-tflite-sys
 # and turbojpeg-sys ship pre-generated bindings, and v4l's v4l2-sys-mit runs
-# bindgen with the host's libclang (libclang-dev, scripts/setup-demo.sh).
+# bindgen with the host's libclang (libclang-dev, scripts/setup.sh).
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
     exec bash "$(dirname "$0")/setup.sh" "$@"

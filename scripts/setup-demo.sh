@@ -3,8 +3,9 @@
 # git-ignored folder .cache/ (override with EDGEPOSE_CACHE). Idempotent: a
 # second run only checks what is already there.
 #
-#   - Debian packages for the native build: cmake and nasm (libjpeg-turbo),
-#     libclang-dev (the v4l crate's v4l2-sys-mit runs bindgen on the V4L2 headers)
+#   - Debian packages for the demo's build (--no-default-features): cmake and
+#     nasm (libjpeg-turbo); the default build's libclang-dev (bindgen, for
+#     the `v4l2` feature) is scripts/setup.sh's
 #   - LiteRT: libLiteRt.so for this machine's architecture, out of the PyPI
 #     wheel `ai-edge-litert` (2.3.0)
 #   - the default model, resolved from EDGEPOSE_MODEL_MIRROR or upstream,
@@ -60,7 +61,7 @@ PY
     rm -rf "$tmp"
 }
 
-apt_need cmake nasm libclang-dev
+apt_need cmake nasm
 case $(uname -m) in
     x86_64) fetch_litert x86_64 manylinux_2_27_x86_64 ;;
     aarch64) fetch_litert aarch64 manylinux_2_27_aarch64 ;;

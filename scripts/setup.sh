@@ -4,9 +4,10 @@
 # second run only checks what is already there. The demo needs only a part of
 # it: scripts/setup-demo.sh, which this script runs first.
 #
-#   - what the demo needs (scripts/setup-demo.sh): cmake, nasm, libclang-dev, LiteRT
+#   - what the demo needs (scripts/setup-demo.sh): cmake, nasm, LiteRT
 #     (libLiteRt.so out of the PyPI wheel `ai-edge-litert` 2.3.0)
-#   - Debian packages for the tests: python3-venv; mosquitto
+#   - Debian packages for the default build and the tests: libclang-dev (the
+#     `v4l2` feature's v4l2-sys-mit runs bindgen), python3-venv; mosquitto
 #     and openssl (scripts/setup-mqtt.sh); chromium, run headless by the web
 #     preview's browser test (scripts/setup-browser.sh)
 #   - classic TFLite C API: Debian's libtensorflow-lite2.14.1 and its dependency
@@ -33,7 +34,7 @@ set -euo pipefail
 classic_pkg_dev=libtensorflow-lite-dev
 classic_suite=${EDGEPOSE_TFLITE_SUITE:-forky}
 
-apt_need python3-venv
+apt_need libclang-dev python3-venv
 
 "$here/scripts/setup-mqtt.sh"   # mosquitto broker for tests/mqtt.rs
 "$here/scripts/setup-gst.sh"    # GStreamer (dev files, plugins, tools) for the gst: source

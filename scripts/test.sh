@@ -48,6 +48,9 @@ echo "== links and anchors in README.md and docs/"
 python3 scripts/check-links.py
 echo "== cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets -- -D warnings
+# The build without the optional backends (what scripts/demo.sh builds).
+echo "== cargo clippy --no-default-features --all-targets -- -D warnings"
+cargo clippy --no-default-features --all-targets -- -D warnings
 # The GStreamer plugin (crates/gst-source, host only): tests/gst.rs and the
 # VM's gst: runs load it from beside the edgepose binary.
 echo "== GStreamer plugin: clippy and build"

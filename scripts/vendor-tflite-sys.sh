@@ -1,11 +1,18 @@
 #!/usr/bin/env bash
 # Regenerates vendor/edgefirst-tflite-sys from the registry source of
-# edgefirst-tflite-sys (the version in Cargo.lock), with one change: the
-# bindgen layout assertions, computed for 64-bit targets, are compiled only
-# on 64-bit targets (#[cfg(target_pointer_width = "64")]). Everything else
-# in the bindings is pointer-width neutral (pointers, fixed-size integers,
-# usize for size_t), so the same bindings then build for 32-bit ARM
-# (armv7-unknown-linux-gnueabihf); 64-bit builds are unchanged.
+# edgefirst-tflite-sys (the version in Cargo.lock), with two changes:
+#
+#   - the bindgen layout assertions, computed for 64-bit targets, are
+#     compiled only on 64-bit targets (#[cfg(target_pointer_width = "64")]).
+#     Everything else in the bindings is pointer-width neutral (pointers,
+#     fixed-size integers, usize for size_t), so the same bindings then build
+#     for 32-bit ARM (armv7-unknown-linux-gnueabihf); 64-bit builds are
+#     unchanged.
+#   - the build script's dependencies (ureq with rustls and ring, flate2,
+#     tar, zip) are optional, pulled in by the crate's `vendored` feature
+#     only: its build script uses them for nothing else, and edgepose never
+#     enables that feature (it loads the runtime at run time), so they need
+#     not be compiled (about 40 s of build CPU time).
 #
 # Run after changing the edgefirst-tflite version; needs `cargo fetch` to
 # have downloaded the crate (it is in the local registry cache).
@@ -21,6 +28,17 @@ rm -rf "$dst"
 mkdir -p "$dst/src"
 cp "$src/Cargo.toml" "$src/README.md" "$src/build.rs" "$dst/"
 cp "$src"/src/*.rs "$dst/src/"
+python3 - "$dst/Cargo.toml" <<'PY'
+import re, sys
+p = sys.argv[1]
+s = open(p).read()
+deps = re.findall(r"^\[build-dependencies\.([A-Za-z0-9_-]+)\]$", s, re.M)
+for d in deps:
+    s = s.replace(f"[build-dependencies.{d}]\n", f"[build-dependencies.{d}]\noptional = true\n")
+s, n = re.subn(r"^vendored = \[\]$", "vendored = [" + ", ".join(f'"dep:{d}"' for d in deps) + "]", s, flags=re.M)
+assert deps and n == 1, "edgefirst-tflite-sys: the build dependencies or the vendored feature changed; look again"
+open(p, "w").write(s)
+PY
 for f in "$dst"/src/*.rs; do
     sed -i 's/^const _: () = {$/#[cfg(target_pointer_width = "64")]\nconst _: () = {/' "$f"
 done

@@ -10,7 +10,9 @@
 //! `run` and `infer` (its [`report`] what a run did), [`cli`] parses the command line and [`config`] checks
 //! it and the config file into each command's settings,
 //! and [`cmd`] holds the commands. [`files`] reads files from outside
-//! with a cap per kind, and [`panic`] turns a bug into one line.
+//! with a cap per kind, [`panic`] turns a bug into one line, and
+//! [`features`] lists the optional backends (cargo features) and whether
+//! this build has each.
 
 pub mod backoff;
 pub mod board;
@@ -21,6 +23,7 @@ pub mod config;
 pub mod decode;
 pub mod display;
 pub mod eval;
+pub mod features;
 pub mod files;
 pub mod frame;
 pub mod infer;

@@ -51,6 +51,12 @@ pub enum SpecError {
     },
     #[error("{spec}: {what}")]
     Other { spec: String, what: String },
+    #[error("{spec}: this edgepose was built without the `{feature}` feature ({what}); rebuild with `cargo build --features {feature}` (it is on by default)")]
+    NotBuilt {
+        spec: String,
+        feature: &'static str,
+        what: &'static str,
+    },
 }
 
 /// A parsed specification; options are consumed by the backend that opens it.
@@ -258,6 +264,16 @@ impl Spec {
         }
     }
 
+    /// The error for a spec whose backend this build left out; `feature`
+    /// is the cargo feature that builds it ([`crate::features`]).
+    pub fn not_built(&self, feature: &'static str) -> SpecError {
+        SpecError::NotBuilt {
+            spec: self.text.clone(),
+            feature,
+            what: crate::features::what(feature),
+        }
+    }
+
     /// Fails if any option was not taken.
     pub fn finish(&self) -> Result<(), SpecError> {
         match self.options.keys().next() {
@@ -317,6 +333,19 @@ impl std::fmt::Display for Spec {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_backend_this_build_left_out_is_one_line_naming_its_feature() {
+        let e = Spec::parse("mqtt://broker:1883?topic=t")
+            .unwrap()
+            .not_built("mqtt")
+            .to_string();
+        assert_eq!(
+            e,
+            "mqtt://broker:1883?topic=t: this edgepose was built without the `mqtt` feature \
+             (the MQTT sink); rebuild with `cargo build --features mqtt` (it is on by default)"
+        );
+    }
 
     #[test]
     fn kinds_targets_and_options() {

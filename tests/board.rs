@@ -6,10 +6,8 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
-use std::time::Duration;
+use std::process::{Command, Output};
 
 use common::{bare, edgepose, own_stderr, run, sample, Flavour};
 
@@ -202,7 +200,12 @@ fn profile_values_feed_the_settings_under_the_command_line() {
 }
 
 #[test]
+#[cfg(feature = "v4l2")]
 fn run_without_source_uses_the_detected_boards_camera() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    use std::time::Duration;
+
     // The device tree says TI AM62A: its profile's camera is
     // v4l2:/dev/video-usb-cam0?format=MJPG&width=640&height=480, absent
     // here, so the camera is retried (for give_up_s, 60 s) until SIGTERM.

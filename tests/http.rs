@@ -6,6 +6,8 @@
 //! counted, SIGTERM closes every connection and exits 0, and bad options
 //! are one line. The page in a browser: tests/http_browser.rs.
 
+#![cfg(feature = "http")]
+
 mod common;
 #[path = "common/preview.rs"]
 mod preview;

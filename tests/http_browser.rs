@@ -6,6 +6,8 @@
 //! checks that it changes from one screenshot to the next. The screenshots
 //! are kept in target/http-browser/ (docs/preview-page.png is one of them).
 
+#![cfg(feature = "http")]
+
 mod common;
 #[path = "common/preview.rs"]
 mod preview;

@@ -13,6 +13,8 @@
 //! end. Every published record is compared with the JSON line of the same
 //! frame on stdout, and the counts in the run's summary line are exact.
 
+#![cfg(feature = "mqtt")]
+
 mod common;
 
 use std::collections::BTreeMap;

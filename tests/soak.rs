@@ -21,6 +21,7 @@
 //! and at the MQTT subscriber is what the sinks say they delivered; and the
 //! process's resident memory (`/proc/PID/status`) stays flat between an
 //! early frame and a late one. The numbers are in docs/testing.md.
+#![cfg(feature = "mqtt")]
 
 mod common;
 

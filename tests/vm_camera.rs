@@ -9,6 +9,8 @@
 //! the same persons and keypoints (within 1 px) as `edgepose infer` gives
 //! on the very same bytes replayed on the host.
 
+#![cfg(feature = "v4l2")]
+
 mod common;
 
 use std::collections::BTreeMap;

@@ -4,8 +4,9 @@
 //! settings name can be loaded (library opens, plugin entry points present;
 //! no delegate is created, so no accelerator is touched), GStreamer (the
 //! `gst:` plugin, its version, and whether `libcamerasrc`, `v4l2src` and
-//! the elements of the board's camera pipeline are there), and the video
-//! devices with what they offer.
+//! the elements of the board's camera pipeline are there), the optional
+//! backends this build has (cargo features), and the video devices with
+//! what they offer.
 //!
 //! What it prints, and what to do when a board or delegate is not found:
 //! docs/boards-and-delegates.md.
@@ -88,6 +89,8 @@ pub struct ProbeReport {
     pub tflite: LibraryReport,
     pub delegates: Vec<DelegateReport>,
     pub gstreamer: GstProbe,
+    /// The optional backends (cargo features) and whether this build has each.
+    pub backends: Vec<crate::features::Backend>,
 }
 
 fn check_delegate(
@@ -239,6 +242,7 @@ pub fn probe(selected: &SelectedBoard, settings: Result<&Settings, String>) -> P
         tflite,
         delegates,
         gstreamer: gst::probe(&elements),
+        backends: crate::features::BACKENDS.to_vec(),
     }
 }
 
@@ -323,25 +327,41 @@ impl ProbeReport {
                 e.as_deref().unwrap_or("?")
             )),
         }
+        s.push_str("backends (cargo features):\n");
+        for b in &self.backends {
+            s.push_str(&format!(
+                "  {}: {} — {}\n",
+                b.feature,
+                if b.built { "built" } else { "NOT built" },
+                b.what
+            ));
+        }
         s.pop();
         s
     }
 }
 
 /// The video devices and what they offer, as JSON (for `probe --json`).
+/// Without the `v4l2` feature: one entry saying so.
 fn video_json(video_dir: &Path) -> serde_json::Value {
-    crate::source::v4l2::probe(video_dir)
-        .iter()
-        .map(|d| match d {
-            Ok(i) => serde_json::to_value(i).unwrap_or_default(),
-            Err(e) => serde_json::json!({ "error": e }),
-        })
-        .collect()
+    match crate::source::video_devices(video_dir) {
+        Ok(devices) => devices
+            .iter()
+            .map(|d| match d {
+                Ok(i) => serde_json::to_value(i).unwrap_or_default(),
+                Err(e) => serde_json::json!({ "error": e }),
+            })
+            .collect(),
+        Err(e) => serde_json::json!([{ "error": e }]),
+    }
 }
 
 /// The video devices and what they offer, for `probe`.
 fn print_video(video_dir: &Path) {
-    let devices = crate::source::v4l2::probe(video_dir);
+    let devices = match crate::source::video_devices(video_dir) {
+        Ok(devices) => devices,
+        Err(e) => return println!("video devices: {e}"),
+    };
     if devices.is_empty() {
         println!("video devices: none in {}", video_dir.display());
     }

@@ -1,17 +1,20 @@
 //! Sinks: where each frame's persons go. Every sink receives the same
 //! per-frame result through [`Sink`]; backends: JSON lines ([`json`]),
-//! annotated image files ([`annotate`]), an MQTT feed ([`mqtt`]) and a
-//! serial port ([`serial`]; its binary format is the [`edgepose_wire`]
-//! crate, its receiving end `edgepose listen`) and a live web preview
-//! ([`http`]). [`queue`] puts a sink that has no queue of its own behind a
-//! bounded one on its own thread. With the `display` feature: small
-//! displays ([`display`], drawing with [`crate::display`]).
+//! annotated image files ([`annotate`]), a serial port ([`serial`]; its
+//! binary format is the [`edgepose_wire`] crate, its receiving end
+//! `edgepose listen`), and, with their cargo features (on by default), an
+//! MQTT feed (`mqtt`), a live web preview (`http`) and small displays
+//! (`display`, drawing with [`crate::display`]). [`queue`] puts a sink that
+//! has no queue of its own behind a bounded one on its own thread. Those
+//! features are switched here only, in the module list and in [`open`].
 
 pub mod annotate;
 #[cfg(feature = "display")]
 pub mod display;
+#[cfg(feature = "http")]
 pub mod http;
 pub mod json;
+#[cfg(feature = "mqtt")]
 pub mod mqtt;
 pub mod queue;
 pub mod serial;
@@ -52,8 +55,6 @@ pub enum SinkError {
     #[cfg(feature = "display")]
     #[error(transparent)]
     Panel(#[from] crate::display::panel::PanelError),
-    #[error("{spec}: this edgepose was built without the `display` feature; rebuild with it for display sinks")]
-    NoDisplay { spec: String },
     #[error("{spec}: unknown sink kind; expected one of: {expected}")]
     UnknownKind {
         spec: String,
@@ -154,10 +155,12 @@ pub const KINDS: &str = "json, annotate, mqtt, serial, http, ssd1306, st7789, il
 
 /// Opens the sink a `--sink` specification names (see [`crate::spec`]):
 /// `json` (standard output), `json:PATH`, `annotate:DIR`,
-/// `mqtt://HOST:PORT` ([`mqtt`]), `serial:DEVICE?baud=...` ([`serial`]),
-/// `http:ADDR:PORT` ([`http`]), and displays `ssd1306:/dev/i2c-1`, `st7789:/dev/spidev0.0?dc=..`,
+/// `mqtt://HOST:PORT` (`mqtt`), `serial:DEVICE?baud=...` ([`serial`]),
+/// `http:ADDR:PORT` (`http`), and displays `ssd1306:/dev/i2c-1`,
+/// `st7789:/dev/spidev0.0?dc=..`,
 /// `ili9341:..`, `fb:/dev/fb0` (see each module). Each backend
-/// parses its own options from the spec and rejects unknown ones.
+/// parses its own options from the spec and rejects unknown ones. A kind
+/// whose feature this build left out is an error naming the feature.
 pub fn open(spec: &str) -> Result<Box<dyn Sink>, SinkError> {
     let mut spec = crate::spec::Spec::parse(spec)?;
     let sink: Box<dyn Sink> = match spec.kind.as_deref() {
@@ -171,16 +174,20 @@ pub fn open(spec: &str) -> Result<Box<dyn Sink>, SinkError> {
             spec.finish()?;
             Box::new(Annotator::new(std::path::Path::new(&spec.target))?)
         }
-        Some("mqtt") => Box::new(mqtt::MqttSink::open(&mut spec)?),
         Some("serial") => Box::new(SerialSink::open(&mut spec)?),
+        #[cfg(feature = "mqtt")]
+        Some("mqtt") => Box::new(mqtt::MqttSink::open(&mut spec)?),
+        #[cfg(not(feature = "mqtt"))]
+        Some("mqtt") => return Err(spec.not_built("mqtt").into()),
+        #[cfg(feature = "http")]
         Some("http") => Box::new(http::HttpSink::open(&mut spec)?),
+        #[cfg(not(feature = "http"))]
+        Some("http") => return Err(spec.not_built("http").into()),
         #[cfg(feature = "display")]
         Some("ssd1306" | "st7789" | "ili9341" | "fb") => Box::new(display::open(&mut spec)?),
         #[cfg(not(feature = "display"))]
         Some("ssd1306" | "st7789" | "ili9341" | "fb") => {
-            return Err(SinkError::NoDisplay {
-                spec: spec.text.clone(),
-            })
+            return Err(spec.not_built("display").into())
         }
         _ => {
             return Err(SinkError::UnknownKind {

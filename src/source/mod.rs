@@ -7,10 +7,13 @@
 //! | spec | backend |
 //! |---|---|
 //! | `IMAGE`, `DIR` (repeatable) | [`images`]: JPEG/PNG files |
-//! | `/dev/videoN`, `v4l2:/dev/videoN?format=MJPG&width=640&height=480&fps=30` | [`v4l2`]: a camera |
+//! | `/dev/videoN`, `v4l2:/dev/videoN?format=MJPG&width=640&height=480&fps=30` | `v4l2`: a camera (cargo feature `v4l2`, on by default) |
 //! | `raw:FILE?format=YUYV&width=640&height=480` | [`raw`]: a recorded stream |
 //! | `raw:-?format=I420&width=640&height=480`, `raw:FIFO?...` | [`pipe`]: live frames from standard input or a named pipe |
 //! | `gst:PIPELINE` | [`gst`]: a GStreamer pipeline, through the run-time loaded plugin |
+//!
+//! The `v4l2` feature is switched here only: in the module list, in [`open`]
+//! and in [`video_devices`].
 
 pub mod gst;
 pub mod images;
@@ -18,9 +21,10 @@ mod jpeg_stream;
 pub mod layout;
 pub mod pipe;
 pub mod raw;
+#[cfg(feature = "v4l2")]
 pub mod v4l2;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,9 +32,6 @@ use std::time::Duration;
 use crate::frame::{Frame, YuvEncoding};
 
 pub use images::{expand, ImageSource};
-
-/// What a `format=` option of a camera or recording accepts.
-const FOURCCS: &str = "one of YUYV, NV12, MJPG, RGB3, GREY";
 
 /// Errors from a source.
 #[derive(Debug, thiserror::Error)]
@@ -148,10 +149,17 @@ pub fn open(
         }
         let mut spec = first.clone();
         let source: Box<dyn Source> = match spec.kind.as_deref() {
+            #[cfg(feature = "v4l2")]
             None | Some("v4l2") => Box::new(v4l2::Camera::new(
                 v4l2::CameraConfig::from_spec(&mut spec)?,
                 stop,
             )),
+            #[cfg(not(feature = "v4l2"))]
+            None | Some("v4l2") => {
+                return Err(SourceError::Spec(
+                    spec.not_built("v4l2").to_string(),
+                ))
+            }
             Some("raw") if pipe::is_stream(&spec.target) => {
                 Box::new(pipe::PipeSource::from_spec(&mut spec, stop)?)
             }
@@ -171,4 +179,43 @@ pub fn open(
     }
     let paths: Vec<PathBuf> = specs.iter().map(PathBuf::from).collect();
     Ok(Box::new(ImageSource::new(&paths, interval)?))
+}
+
+/// One video device as `edgepose probe` shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DeviceInfo {
+    pub path: String,
+    pub driver: String,
+    pub card: String,
+    pub bus: String,
+    pub capture: bool,
+    pub formats: Vec<FormatInfo>,
+}
+
+/// One format a video device offers.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FormatInfo {
+    pub fourcc: String,
+    pub description: String,
+    /// Whether edgepose reads this format.
+    pub supported: bool,
+    /// `WxH` (discrete) or `WxH-WxH step` (stepwise), each with its rates.
+    pub sizes: Vec<String>,
+}
+
+/// The `/dev/video*` devices in `dir` with driver, card, formats, sizes
+/// and rates (for `probe`); `Err` with the reason when this build has no
+/// V4L2 backend.
+#[cfg(feature = "v4l2")]
+pub fn video_devices(dir: &Path) -> Result<Vec<Result<DeviceInfo, String>>, String> {
+    Ok(v4l2::probe(dir))
+}
+
+/// This build has no V4L2 backend: the reason, for `probe`.
+#[cfg(not(feature = "v4l2"))]
+pub fn video_devices(dir: &Path) -> Result<Vec<Result<DeviceInfo, String>>, String> {
+    Err(format!(
+        "{}: not listed: this edgepose was built without the `v4l2` feature",
+        dir.display()
+    ))
 }

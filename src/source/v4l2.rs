@@ -38,10 +38,13 @@ use v4l::io::traits::CaptureStream;
 use v4l::video::Capture;
 use v4l::{Device, FourCC};
 
-use super::{Source, SourceError, FOURCCS};
+use super::{DeviceInfo, FormatInfo, Source, SourceError};
 use crate::backoff::Backoff;
 use crate::frame::{Frame, PixelFormat, YuvEncoding};
 use crate::spec::Spec;
+
+/// What the `format=` option accepts.
+const FOURCCS: &str = "one of YUYV, NV12, MJPG, RGB3, GREY";
 
 /// Formats edgepose reads, best first.
 const PREFERENCE: [PixelFormat; 5] = [
@@ -578,27 +581,6 @@ impl Drop for Camera {
     fn drop(&mut self) {
         self.close();
     }
-}
-
-/// One video device as `edgepose probe` shows it.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct DeviceInfo {
-    pub path: String,
-    pub driver: String,
-    pub card: String,
-    pub bus: String,
-    pub capture: bool,
-    pub formats: Vec<FormatInfo>,
-}
-
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct FormatInfo {
-    pub fourcc: String,
-    pub description: String,
-    /// Whether edgepose reads this format.
-    pub supported: bool,
-    /// `WxH` (discrete) or `WxH-WxH step` (stepwise), each with its rates.
-    pub sizes: Vec<String>,
 }
 
 /// Lists `/dev/video*` with driver, card, formats, sizes and rates.

@@ -423,6 +423,7 @@ pub fn test_delegate() -> &'static Path {
 }
 
 pub mod frames;
+#[cfg(feature = "mqtt")]
 pub mod mqtt;
 pub mod poses;
 pub mod pty;
