@@ -20,183 +20,24 @@
 //! (tests/common/skip.rs). Anywhere else that is a failure.
 
 mod common;
+#[path = "common/serial.rs"]
+mod serial;
 
 use std::io::{BufRead, BufReader, Write};
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::edgepose;
 use common::pty::{decode_capture, pty, reader, serial_ioctls_work, symlink, Pty};
 use edgepose::frame::{Frame, FrameResult, Keypoint, Person, RecordMeta, TrackMeta, MAX_KEYPOINTS};
-use edgepose::sink::serial::{SerialSink, SerialStats};
+use edgepose::sink::serial::SerialSink;
 use edgepose::sink::Sink;
 use edgepose::spec::Spec;
 use edgepose_wire as wire;
 use serde_json::Value;
-
-// ---------------------------------------------------------------- helpers
-
-/// Writes `bytes` into a file in a fresh temporary directory.
-fn temp_file(dir: &tempfile::TempDir, name: &str, bytes: &[u8]) -> PathBuf {
-    let p = dir.path().join(name);
-    std::fs::write(&p, bytes).unwrap();
-    p
-}
-
-/// Runs `edgepose listen ARGS --json-summary`; returns stdout records and
-/// the summary.
-fn listen(args: &[&str], stdin: Option<&[u8]>) -> (Vec<Value>, Value, String) {
-    let mut cmd = common::bare();
-    cmd.arg("listen").args(args).arg("--json-summary");
-    cmd.stdin(if stdin.is_some() {
-        Stdio::piped()
-    } else {
-        Stdio::null()
-    })
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("start edgepose listen");
-    let writer = stdin.map(|bytes| {
-        let mut si = child.stdin.take().unwrap();
-        let bytes = bytes.to_vec();
-        std::thread::spawn(move || si.write_all(&bytes).unwrap())
-    });
-    let out = child.wait_with_output().unwrap();
-    if let Some(w) = writer {
-        w.join().unwrap();
-    }
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(out.status.success(), "listen failed: {stderr}");
-    let records = common::json_lines(&out);
-    (records, summary_of(&stderr), stderr)
-}
-
-fn summary_of(stderr: &str) -> Value {
-    let line = stderr
-        .lines()
-        .rev()
-        .find(|l| l.starts_with('{'))
-        .unwrap_or_else(|| panic!("no JSON summary in: {stderr}"));
-    serde_json::from_str(line).unwrap()
-}
-
-/// The numbers of the sink's summary line on `run`'s stderr.
-fn sink_summary(stderr: &str) -> SerialStats {
-    let line = stderr
-        .lines()
-        .find(|l| l.starts_with("edgepose: serial "))
-        .unwrap_or_else(|| panic!("no serial summary in: {stderr}"));
-    let num = |what: &str| -> u64 {
-        let tail = line.split(&format!(" {what}")).next().unwrap();
-        tail.rsplit(' ').next().unwrap().parse().unwrap()
-    };
-    SerialStats {
-        records: num("records"),
-        sent: num("sent"),
-        dropped: num("dropped"),
-        bytes: num("bytes"),
-        disconnects: num("disconnects"),
-        reconnects: num("reconnects"),
-        failed_opens: num("failed opens"),
-        discarded_bytes: line
-            .split(" bytes untransmitted at exit")
-            .next()
-            .filter(|t| t.len() < line.len())
-            .map_or(0, |t| t.rsplit(' ').next().unwrap().parse().unwrap()),
-    }
-}
-
-fn queued(stderr: &str) -> u64 {
-    let line = stderr
-        .lines()
-        .find(|l| l.starts_with("edgepose: serial "))
-        .unwrap();
-    let tail = line.split(" queued").next().unwrap();
-    tail.rsplit(' ').next().unwrap().parse().unwrap()
-}
-
-fn close(a: &Value, b: &Value, tol: f64, what: &str) {
-    let (x, y) = (a.as_f64().unwrap(), b.as_f64().unwrap());
-    assert!((x - y).abs() <= tol, "{what}: {x} vs {y} (tolerance {tol})");
-}
-
-const COORD_TOL: f64 = 0.125 + 1e-4;
-const SCORE_TOL: f64 = 0.5 / 255.0 + 1e-6;
-
-/// A record `run` printed against the frame `listen` decoded from the wire.
-fn assert_same(sent: &Value, got: &Value) {
-    let seq = &sent["seq"];
-    assert_eq!(&got["seq"], seq);
-    close(
-        &sent["timestamp_ms"],
-        &got["timestamp_ms"],
-        0.0005,
-        "timestamp",
-    );
-    assert_eq!(got["width"], sent["width"]);
-    assert_eq!(got["height"], sent["height"]);
-    assert_eq!(got["tracked"], sent["tracked"]);
-    assert_eq!(got["truncated"], false);
-    let (sp, gp) = (
-        sent["persons"].as_array().unwrap(),
-        got["persons"].as_array().unwrap(),
-    );
-    assert_eq!(gp.len(), sp.len(), "persons in frame {seq}");
-    for (s, g) in sp.iter().zip(gp) {
-        assert_eq!(g.get("track_id"), s.get("track_id"), "frame {seq}");
-        for i in 0..4 {
-            close(&s["box"][i], &g["box"][i], COORD_TOL, "box");
-        }
-        close(&s["score"], &g["score"], SCORE_TOL, "score");
-        let (sk, gk) = (
-            s["keypoints"].as_array().unwrap(),
-            g["keypoints"].as_array().unwrap(),
-        );
-        assert_eq!(gk.len(), 17);
-        assert_eq!(sk.len(), 17);
-        for (a, b) in sk.iter().zip(gk) {
-            assert_eq!(a["name"], b["name"]);
-            close(&a["x"], &b["x"], COORD_TOL, "keypoint x");
-            close(&a["y"], &b["y"], COORD_TOL, "keypoint y");
-            close(&a["score"], &b["score"], SCORE_TOL, "keypoint score");
-        }
-    }
-}
-
-/// Sources for `run`: repeated images (so tracks confirm) and a folder.
-fn run_sources(cmd: &mut Command, repeat: usize) {
-    for _ in 0..repeat {
-        cmd.arg("--source")
-            .arg(common::sample("samples/zidane.jpg"));
-    }
-    for _ in 0..repeat {
-        cmd.arg("--source").arg(common::sample("samples/bus.jpg"));
-    }
-    cmd.arg("--source").arg(common::sample("coco-val-mini"));
-}
-
-/// Runs `edgepose run` with a serial sink on a fresh pty; returns what the
-/// master received, the run's stdout records and its stderr.
-fn run_into_pty(sink_opts: &str, extra: &[&str]) -> Option<(Vec<u8>, Vec<Value>, String)> {
-    let mut p = pty();
-    if !serial_ioctls_work(&p.path) {
-        return None;
-    }
-    let r = reader(p.master.take().unwrap(), None);
-    let mut cmd = edgepose(common::primary());
-    cmd.arg("run");
-    run_sources(&mut cmd, 4);
-    cmd.arg("--sink")
-        .arg(format!("serial:{}?{sink_opts}", p.path))
-        .args(extra);
-    let out = common::run(&mut cmd);
-    let bytes = r.finish();
-    drop(p);
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(out.status.success(), "run failed: {stderr}");
-    Some((bytes, common::json_lines(&out), stderr))
-}
+use serial::{
+    assert_same, listen, queued, run_into_pty, run_sources, sink_summary, summary_of, temp_file,
+};
 
 // ------------------------------------------------------- end to end: run
 
