@@ -241,7 +241,7 @@ mod tests {
         for (format, stride, height) in [
             (PixelFormat::Grey, usize::MAX / 2, 3),
             (PixelFormat::Nv12, usize::MAX / 2, 2),
-            (PixelFormat::Yuyv, 1 << 62, 4),
+            (PixelFormat::Yuyv, 1 << (usize::BITS - 2), 4),
             // Fits, but longer than the 64 bytes there are.
             (PixelFormat::Grey, 16, 5),
         ] {
