@@ -124,7 +124,7 @@ if [ "${EDGEPOSE_TEST_ARM:-1}" != 0 ]; then
     qemu_version=$(qemu-aarch64 --version | head -1 | sed "s/^qemu-aarch64 /qemu-user /")
     arm_vm="vm=the VM guest is x86_64 and these tests run as ARM code under qemu-user"
     arm_termios2="termios2=$qemu_version answers TCGETS2 on a pty with ENOSYS"
-    arm_opencv="opencv-sets=made on x86_64, whose int8 kernels round differently from ARM's; 86 images too slow under qemu-user"
+    arm_opencv="opencv-sets=made on x86_64, whose int8 kernels round differently from ARM's, and 86 images are too slow under qemu-user"
     echo "== cargo test --target aarch64-unknown-linux-gnu (qemu-user)"
     t0=$SECONDS
     export EDGEPOSE_TEST_UNAVAILABLE="${host_unavailable:+$host_unavailable;}$arm_vm;$arm_termios2;$arm_opencv"
