@@ -233,42 +233,33 @@ pub struct GstConfig {
     eos: Eos,
 }
 
-fn bad(e: crate::spec::SpecError) -> SourceError {
-    SourceError::Spec(e.to_string())
-}
-
 impl GstConfig {
     pub fn from_spec(spec: &mut Spec) -> Result<Self, SourceError> {
         let pipeline = spec.target.trim().to_string();
         if pipeline.is_empty() {
-            return Err(bad(spec.error(
+            return Err(SourceError::from(spec.error(
                 "expected a GStreamer pipeline after gst:, e.g. gst:videotestsrc ! videoconvert",
             )));
         }
         if pipeline.ends_with('!') {
-            return Err(bad(spec.error(
+            return Err(SourceError::from(spec.error(
                 "the pipeline ends in `!`; edgepose appends its own appsink, so end with the last element",
             )));
         }
         let buffers = spec
-            .take_in_range("buffers", 1..=64, "a buffer count")
-            .map_err(bad)?
+            .take_in_range("buffers", 1..=64, "a buffer count")?
             .unwrap_or(2);
         let timeout = spec
-            .take_millis("timeout_ms", 1..=600_000)
-            .map_err(bad)?
+            .take_millis("timeout_ms", 1..=600_000)?
             .unwrap_or(Duration::from_secs(2));
         let max_timeouts = spec
-            .take_in_range("max_timeouts", 1..=1000, "a count")
-            .map_err(bad)?
+            .take_in_range("max_timeouts", 1..=1000, "a count")?
             .unwrap_or(3);
         let give_up = spec
-            .take_seconds("give_up_s", 0.0..=86_400.0)
-            .map_err(bad)?
+            .take_seconds("give_up_s", 0.0..=86_400.0)?
             .unwrap_or(Duration::from_secs(60));
         let eos = spec
-            .take_choice("eos", &[("end", Eos::End), ("lost", Eos::Lost)])
-            .map_err(bad)?
+            .take_choice("eos", &[("end", Eos::End), ("lost", Eos::Lost)])?
             .unwrap_or(Eos::End);
         Ok(Self {
             pipeline,
@@ -330,7 +321,7 @@ impl GstSource {
         let plugin =
             plugin().map_err(|e| SourceError::Gst(format!("gst:{}: {e}", cfg.pipeline)))?;
         let pipeline = CString::new(cfg.pipeline.clone())
-            .map_err(|_| bad(spec.error("the pipeline contains a NUL byte")))?;
+            .map_err(|_| SourceError::from(spec.error("the pipeline contains a NUL byte")))?;
         let mut s = Self {
             cfg,
             plugin,

@@ -46,6 +46,7 @@ pub enum SourceError {
     Decode { path: String, why: String },
     #[error("recording {path}: {why}")]
     Recording { path: String, why: String },
+    /// A `--source` spec that does not parse or whose options are wrong.
     #[error("{0}")]
     Spec(String),
     #[error("camera {path}: {why}")]
@@ -64,6 +65,12 @@ pub enum SourceError {
     Gst(String),
 }
 
+impl From<crate::spec::SpecError> for SourceError {
+    fn from(e: crate::spec::SpecError) -> Self {
+        SourceError::Spec(e.to_string())
+    }
+}
+
 /// The `yuv=` option of raw frames: how their YCbCr turns into RGB
 /// (default BT.601 limited range).
 pub(crate) fn yuv_option(spec: &mut crate::spec::Spec) -> Result<YuvEncoding, SourceError> {
@@ -77,7 +84,7 @@ pub(crate) fn yuv_option(spec: &mut crate::spec::Spec) -> Result<YuvEncoding, So
         ],
     )
     .map(|v| v.unwrap_or(YuvEncoding::Bt601Limited))
-    .map_err(|e| SourceError::Spec(e.to_string()))
+    .map_err(SourceError::from)
 }
 
 impl SourceError {
@@ -132,7 +139,7 @@ pub fn open(
             if std::path::Path::new(s).exists() {
                 Ok(crate::spec::Spec::path(s))
             } else {
-                crate::spec::Spec::parse(s).map_err(|e| SourceError::Spec(e.to_string()))
+                crate::spec::Spec::parse(s).map_err(SourceError::from)
             }
         })
         .collect::<Result<Vec<_>, _>>()?;
@@ -173,8 +180,7 @@ pub fn open(
                 )))
             }
         };
-        spec.finish()
-            .map_err(|e| SourceError::Spec(e.to_string()))?;
+        spec.finish().map_err(SourceError::from)?;
         return Ok(source);
     }
     let paths: Vec<PathBuf> = specs.iter().map(PathBuf::from).collect();

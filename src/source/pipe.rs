@@ -91,10 +91,6 @@ pub struct PipeConfig {
     eof: Eof,
 }
 
-fn bad(e: crate::spec::SpecError) -> SourceError {
-    SourceError::Spec(e.to_string())
-}
-
 impl PipeConfig {
     /// Options from a `raw:-?...` or `raw:FIFO?...` spec.
     pub fn from_spec(spec: &mut Spec) -> Result<Self, SourceError> {
@@ -103,56 +99,51 @@ impl PipeConfig {
                 "format",
                 "one of I420, NV12, YUYV, MJPG, RGB3, GREY",
                 WireFormat::parse,
-            )
-            .map_err(bad)?
-            .ok_or_else(|| bad(spec.error("give format=I420|NV12|YUYV|MJPG|RGB3|GREY")))?;
+            )?
+            .ok_or_else(|| {
+                SourceError::from(spec.error("give format=I420|NV12|YUYV|MJPG|RGB3|GREY"))
+            })?;
         let mut pixels = |key: &'static str, what: &str| {
             spec.take_in_range(key, 1..=super::layout::MAX_SIDE, what)
-                .map_err(bad)
         };
         let width = pixels("width", "a width in pixels")?;
         let height = pixels("height", "a height in pixels")?;
-        let stride = spec
-            .take_in_range("stride", 1..=1 << 20, "bytes per line")
-            .map_err(bad)?;
+        let stride = spec.take_in_range("stride", 1..=1 << 20, "bytes per line")?;
         // The writer paces the frames; fps only sets the default stall
         // timeout (three frame intervals, at least 2 s).
         let fps: f64 = spec
-            .take_in_range("fps", 0.01..=1000.0, "frames per second")
-            .map_err(bad)?
+            .take_in_range("fps", 0.01..=1000.0, "frames per second")?
             .unwrap_or(30.0);
         let timeout = spec
-            .take_millis("timeout_ms", 1..=600_000)
-            .map_err(bad)?
+            .take_millis("timeout_ms", 1..=600_000)?
             .unwrap_or(Duration::from_secs_f64((3.0 / fps).max(2.0)));
         let max_timeouts = spec
-            .take_in_range("max_timeouts", 1..=1000, "a count")
-            .map_err(bad)?
+            .take_in_range("max_timeouts", 1..=1000, "a count")?
             .unwrap_or(3);
         let give_up = spec
-            .take_seconds("give_up_s", 0.0..=86_400.0)
-            .map_err(bad)?
+            .take_seconds("give_up_s", 0.0..=86_400.0)?
             .unwrap_or(Duration::from_secs(60));
         let max_bytes = spec
-            .take_in_range("max_bytes", 1024..=super::layout::MAX_FRAME_BYTES, "bytes")
-            .map_err(bad)?
+            .take_in_range("max_bytes", 1024..=super::layout::MAX_FRAME_BYTES, "bytes")?
             .unwrap_or(8 << 20);
         let yuv = super::yuv_option(spec)?;
         let eof = spec
-            .take_choice("eof", &[("lost", Eof::Lost), ("end", Eof::End)])
-            .map_err(bad)?
+            .take_choice("eof", &[("lost", Eof::Lost), ("end", Eof::End)])?
             .unwrap_or(Eof::Lost);
         let geometry = if format == WireFormat::Native(PixelFormat::Mjpeg) {
-            check_jpeg_cap(max_bytes).map_err(|e| bad(spec.error(e.0)))?;
+            check_jpeg_cap(max_bytes).map_err(|e| SourceError::from(spec.error(e.0)))?;
             None
         } else {
             let (Some(w), Some(h)) = (width, height) else {
-                return Err(bad(spec.error(format!(
+                return Err(SourceError::from(spec.error(format!(
                     "{} frames on a pipe need width= and height=",
                     format.name()
                 ))));
             };
-            Some(Geometry::new(format, w, h, stride).map_err(|e| bad(spec.error(e.0)))?)
+            Some(
+                Geometry::new(format, w, h, stride)
+                    .map_err(|e| SourceError::from(spec.error(e.0)))?,
+            )
         };
         Ok(Self {
             path: (spec.target != "-").then(|| PathBuf::from(&spec.target)),

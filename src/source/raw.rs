@@ -69,32 +69,27 @@ pub struct RawSource {
 impl RawSource {
     /// Opens a recording named by a `raw:` spec.
     pub fn from_spec(spec: &mut Spec) -> Result<Self, SourceError> {
-        let bad = |e: crate::spec::SpecError| SourceError::Spec(e.to_string());
         let wire = spec
             .take_with(
                 "format",
                 "one of I420, YUYV, NV12, MJPG, RGB3, GREY",
                 WireFormat::parse,
-            )
-            .map_err(bad)?
-            .ok_or_else(|| bad(spec.error("give format=I420|YUYV|NV12|MJPG|RGB3|GREY")))?;
+            )?
+            .ok_or_else(|| {
+                SourceError::from(spec.error("give format=I420|YUYV|NV12|MJPG|RGB3|GREY"))
+            })?;
         let format = wire.delivered();
-        let mut pixels =
-            |key: &'static str, what: &str| spec.take_in_range(key, 1..=16384, what).map_err(bad);
+        let mut pixels = |key: &'static str, what: &str| spec.take_in_range(key, 1..=16384, what);
         let width = pixels("width", "a width in pixels")?;
         let height = pixels("height", "a height in pixels")?;
-        let stride = spec
-            .take_in_range("stride", 1..=1 << 20, "bytes per line")
-            .map_err(bad)?;
+        let stride = spec.take_in_range("stride", 1..=1 << 20, "bytes per line")?;
         let fps = spec
-            .take_in_range("fps", 0.01..=1000.0, "frames per second")
-            .map_err(bad)?
+            .take_in_range("fps", 0.01..=1000.0, "frames per second")?
             .unwrap_or(30.0);
         let max_bytes = spec
             .take_with("max_bytes", "1024 to 268435456 bytes", |v| {
                 v.parse().ok().and_then(|n| check_jpeg_cap(n).ok())
-            })
-            .map_err(bad)?
+            })?
             .unwrap_or(8 << 20);
         let yuv = super::yuv_option(spec)?;
         let path = spec.target.clone();
@@ -134,9 +129,12 @@ impl RawSource {
             (width.unwrap_or(0), height.unwrap_or(0), 0, body)
         } else {
             let (Some(w), Some(h)) = (width, height) else {
-                return Err(bad(spec.error("raw frames need width= and height=")));
+                return Err(SourceError::from(
+                    spec.error("raw frames need width= and height="),
+                ));
             };
-            let g = Geometry::new(wire, w, h, stride).map_err(|e| bad(spec.error(e.0)))?;
+            let g = Geometry::new(wire, w, h, stride)
+                .map_err(|e| SourceError::from(spec.error(e.0)))?;
             let len = g.wire_len as u64;
             if meta.len() < len || meta.len() % len != 0 {
                 return Err(recording_err(format!(

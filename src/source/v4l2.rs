@@ -77,32 +77,26 @@ impl CameraConfig {
     /// Options from a spec: `/dev/video0` or
     /// `v4l2:/dev/video0?format=MJPG&width=640&height=480&fps=30&buffers=4&timeout_ms=2000&max_timeouts=3&give_up_s=60`.
     pub fn from_spec(spec: &mut Spec) -> Result<Self, SourceError> {
-        let bad = |e: crate::spec::SpecError| SourceError::Spec(e.to_string());
-        let format = spec
-            .take_with("format", FOURCCS, PixelFormat::from_fourcc)
-            .map_err(bad)?;
+        let format = spec.take_with("format", FOURCCS, PixelFormat::from_fourcc)?;
         let mut count = |key: &'static str, range, default: u32, what: &str| {
             spec.take_in_range(key, range, what)
                 .map(|v| v.unwrap_or(default))
-                .map_err(bad)
         };
         let width = count("width", 1..=16384, 640, "a width in pixels")?;
         let height = count("height", 1..=16384, 480, "a height in pixels")?;
         let buffers = count("buffers", 2..=32, 4, "a buffer count")?;
         let max_timeouts = count("max_timeouts", 1..=1000, 3, "a count")?;
-        let fps = spec
-            .take_in_range("fps", 1..=1000, "frames per second")
-            .map_err(bad)?;
+        let fps = spec.take_in_range("fps", 1..=1000, "frames per second")?;
         let timeout = spec
-            .take_millis("timeout_ms", 1..=600_000)
-            .map_err(bad)?
+            .take_millis("timeout_ms", 1..=600_000)?
             .unwrap_or(Duration::from_secs(2));
         let give_up = spec
-            .take_seconds("give_up_s", 0.0..=86_400.0 * 365.0)
-            .map_err(bad)?
+            .take_seconds("give_up_s", 0.0..=86_400.0 * 365.0)?
             .unwrap_or(Duration::from_secs(60));
         if spec.target.is_empty() {
-            return Err(bad(spec.error("expected a device path such as /dev/video0")));
+            return Err(SourceError::from(
+                spec.error("expected a device path such as /dev/video0"),
+            ));
         }
         Ok(Self {
             device: PathBuf::from(&spec.target),
