@@ -263,6 +263,16 @@ struct Measured {
 
 /// Runs a preview over `rec` with clients asking for `paths`, each reading
 /// its answer (`read`) or never reading a byte.
+/// One `/stats` answer, or `None` when the request fails.
+fn poll_stats(port: u16) -> Option<serde_json::Value> {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    s.write_all(b"GET /stats HTTP/1.1\r\nHost: x\r\n\r\n")
+        .ok()?;
+    let body = preview::try_head(s).and_then(|r| r.try_body()).ok()?;
+    serde_json::from_slice(&body).ok()
+}
+
 fn run_with_clients(rec: &std::path::Path, opts: &str, paths: &[&str], read: bool) -> Measured {
     let p = Preview::start(rec, opts, &[], &[]);
     let mut clients = Vec::new();
@@ -283,27 +293,23 @@ fn run_with_clients(rec: &std::path::Path, opts: &str, paths: &[&str], read: boo
         }
     }
     let mut last = serde_json::Value::Null;
-    loop {
-        // Statistics as long as the run lasts; the last one is kept. The
-        // run may end at any moment: a refused or reset connection ends
-        // the polling.
-        let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", p.port)) else {
-            break;
-        };
-        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        if s.write_all(b"GET /stats HTTP/1.1\r\nHost: x\r\n\r\n")
-            .is_err()
-        {
-            break;
-        }
-        let Ok(body) = preview::try_head(s).and_then(|r| r.try_body()) else {
-            break;
-        };
-        match serde_json::from_slice::<serde_json::Value>(&body) {
+    // Statistics as long as the run lasts; the last one is kept. A request
+    // that fails (the run ending, a busy moment) is tried again until the
+    // process has exited (a zombie: it is reaped by wait_cpu below).
+    let pid = p.child.id();
+    let running = || {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|st| st.rsplit(')').next().map(|r| r.trim_start().chars().next()))
+            .is_some_and(|state| state != Some('Z'))
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(300);
+    while running() && std::time::Instant::now() < deadline {
+        if let Some(v) = poll_stats(p.port) {
             // Before the first frame (the model still loading) `run` is null.
-            Ok(v) if v["run"].is_object() => last = v,
-            Ok(_) => {}
-            Err(_) => break,
+            if v["run"].is_object() {
+                last = v;
+            }
         }
         // Often: an unloaded machine runs the recording in about 2 s.
         std::thread::sleep(Duration::from_millis(50));
@@ -334,7 +340,7 @@ fn stage_median(stderr: &[String], stage: &str) -> f64 {
 #[test]
 fn clients_that_stop_reading_cost_the_run_nothing_and_their_drops_are_counted() {
     let _serial = serial();
-    let n = if common::emulated() { 60 } else { 400 };
+    let n = if common::emulated() { 60 } else { 1200 };
     let rec = recording(n);
     let alone = run_with_clients(&rec, "fps=30", &[], false);
     assert_eq!(alone.frames, n as u64, "a recording loses no frame");
