@@ -227,9 +227,7 @@ enum Eos {
 pub struct GstConfig {
     pub pipeline: String,
     pub buffers: u32,
-    pub timeout: Duration,
-    pub max_timeouts: u32,
-    pub give_up: Duration,
+    pub liveness: super::Liveness,
     eos: Eos,
 }
 
@@ -249,24 +247,14 @@ impl GstConfig {
         let buffers = spec
             .take_in_range("buffers", 1..=64, "a buffer count")?
             .unwrap_or(2);
-        let timeout = spec
-            .take_millis("timeout_ms", 1..=600_000)?
-            .unwrap_or(Duration::from_secs(2));
-        let max_timeouts = spec
-            .take_in_range("max_timeouts", 1..=1000, "a count")?
-            .unwrap_or(3);
-        let give_up = spec
-            .take_seconds("give_up_s", 0.0..=86_400.0)?
-            .unwrap_or(Duration::from_secs(60));
+        let liveness = super::Liveness::from_spec(spec, Duration::from_secs(2))?;
         let eos = spec
             .take_choice("eos", &[("end", Eos::End), ("lost", Eos::Lost)])?
             .unwrap_or(Eos::End);
         Ok(Self {
             pipeline,
             buffers,
-            timeout,
-            max_timeouts,
-            give_up,
+            liveness,
             eos,
         })
     }
@@ -406,7 +394,7 @@ impl GstSource {
             log::warn!("gst:{}: stream lost ({why}); rebuilding", self.cfg.pipeline);
             Instant::now()
         });
-        if since.elapsed() >= self.cfg.give_up {
+        if since.elapsed() >= self.cfg.liveness.give_up {
             return Err(SourceError::CameraGone {
                 path: format!("gst:{}", self.cfg.pipeline),
                 secs: since.elapsed().as_secs_f64(),
@@ -437,7 +425,7 @@ impl GstSource {
                 continue;
             };
             let mut f = RawFrame::default();
-            let timeout = self.cfg.timeout.as_millis().min(u128::from(u32::MAX)) as u32;
+            let timeout = u32::try_from(self.cfg.liveness.timeout.as_millis()).unwrap_or(u32::MAX);
             // SAFETY: live handle; buffer, frame and error buffer valid
             // for their lengths.
             let r = unsafe {
@@ -480,10 +468,10 @@ impl GstSource {
                     log::warn!(
                         "gst:{}: no frame within {} ms ({} in a row)",
                         self.cfg.pipeline,
-                        self.cfg.timeout.as_millis(),
+                        self.cfg.liveness.timeout.as_millis(),
                         self.timeouts_in_row
                     );
-                    if self.timeouts_in_row >= self.cfg.max_timeouts {
+                    if self.timeouts_in_row >= self.cfg.liveness.max_timeouts {
                         self.lose("repeated timeouts")?;
                     }
                 }

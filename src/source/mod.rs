@@ -87,6 +87,41 @@ pub(crate) fn yuv_option(spec: &mut crate::spec::Spec) -> Result<YuvEncoding, So
     .map_err(SourceError::from)
 }
 
+/// How a live source (camera, pipe, GStreamer pipeline) notices that its
+/// frames stopped and when it gives up: the options `timeout_ms=`,
+/// `max_timeouts=` and `give_up_s=`, with one range and wording for every
+/// backend.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Liveness {
+    /// Longest wait for one frame.
+    pub timeout: Duration,
+    /// Timeouts in a row after which the source counts as lost.
+    pub max_timeouts: u32,
+    /// How long the source may stay lost before it fails (exit code 4).
+    pub give_up: Duration,
+}
+
+impl Liveness {
+    /// The options from `spec`; `timeout` is the backend's default wait.
+    pub(crate) fn from_spec(
+        spec: &mut crate::spec::Spec,
+        timeout: Duration,
+    ) -> Result<Self, SourceError> {
+        Ok(Self {
+            timeout: spec
+                .take_millis("timeout_ms", 1..=600_000)?
+                .unwrap_or(timeout),
+            max_timeouts: spec
+                .take_in_range("max_timeouts", 1..=1000, "a count")?
+                .unwrap_or(3),
+            // Up to a year: a service may wait that long for its camera.
+            give_up: spec
+                .take_seconds("give_up_s", 0.0..=86_400.0 * 365.0)?
+                .unwrap_or(Duration::from_secs(60)),
+        })
+    }
+}
+
 impl SourceError {
     /// True when a source that was running is gone for good (a camera or
     /// a pipe away for longer than `give_up_s`, standard input closed):
@@ -224,4 +259,62 @@ pub fn video_devices(dir: &Path) -> Result<Vec<Result<DeviceInfo, String>>, Stri
         "{}: not listed: this edgepose was built without the `v4l2` feature",
         dir.display()
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::Spec;
+
+    fn liveness(text: &str) -> Result<Liveness, String> {
+        let mut spec = Spec::parse(text).map_err(|e| e.to_string())?;
+        Liveness::from_spec(&mut spec, Duration::from_millis(1500)).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn liveness_options_have_one_range_in_every_backend() {
+        let defaults = Liveness {
+            timeout: Duration::from_millis(1500),
+            max_timeouts: 3,
+            give_up: Duration::from_secs(60),
+        };
+        assert_eq!(liveness("raw:-").unwrap(), defaults);
+        let given = Liveness {
+            timeout: Duration::from_millis(250),
+            max_timeouts: 7,
+            give_up: Duration::from_secs(2 * 86_400),
+        };
+        let query = "timeout_ms=250&max_timeouts=7&give_up_s=172800";
+        assert_eq!(liveness(&format!("raw:-?{query}")).unwrap(), given);
+        for bad in [
+            "timeout_ms=0",
+            "timeout_ms=600001",
+            "max_timeouts=0",
+            "max_timeouts=1001",
+            "give_up_s=-1",
+            "give_up_s=31536001",
+            "give_up_s=nan",
+        ] {
+            let e = liveness(&format!("raw:-?{bad}")).unwrap_err();
+            assert!(e.contains(bad), "{bad}: {e}");
+        }
+        // Each live backend reads them through Liveness (a day and more was
+        // refused by the pipe and GStreamer sources before).
+        let mut spec = Spec::parse(&format!("gst:videotestsrc?{query}")).unwrap();
+        assert_eq!(
+            gst::GstConfig::from_spec(&mut spec).unwrap().liveness,
+            given
+        );
+        let mut spec = Spec::parse(&format!("raw:-?format=GREY&width=8&height=8&{query}")).unwrap();
+        assert_eq!(
+            pipe::PipeConfig::from_spec(&mut spec).unwrap().liveness,
+            given
+        );
+        #[cfg(feature = "v4l2")]
+        {
+            let mut spec = Spec::parse(&format!("v4l2:/dev/video0?{query}")).unwrap();
+            let camera = v4l2::CameraConfig::from_spec(&mut spec).unwrap();
+            assert_eq!(camera.liveness, given);
+        }
+    }
 }

@@ -85,9 +85,7 @@ pub struct PipeConfig {
     pub size: (u32, u32),
     pub yuv: YuvEncoding,
     pub max_bytes: usize,
-    pub timeout: Duration,
-    pub max_timeouts: u32,
-    pub give_up: Duration,
+    pub liveness: super::Liveness,
     eof: Eof,
 }
 
@@ -114,15 +112,8 @@ impl PipeConfig {
         let fps: f64 = spec
             .take_in_range("fps", 0.01..=1000.0, "frames per second")?
             .unwrap_or(30.0);
-        let timeout = spec
-            .take_millis("timeout_ms", 1..=600_000)?
-            .unwrap_or(Duration::from_secs_f64((3.0 / fps).max(2.0)));
-        let max_timeouts = spec
-            .take_in_range("max_timeouts", 1..=1000, "a count")?
-            .unwrap_or(3);
-        let give_up = spec
-            .take_seconds("give_up_s", 0.0..=86_400.0)?
-            .unwrap_or(Duration::from_secs(60));
+        let liveness =
+            super::Liveness::from_spec(spec, Duration::from_secs_f64((3.0 / fps).max(2.0)))?;
         let max_bytes = spec
             .take_in_range("max_bytes", 1024..=super::layout::MAX_FRAME_BYTES, "bytes")?
             .unwrap_or(8 << 20);
@@ -152,9 +143,7 @@ impl PipeConfig {
             size: (width.unwrap_or(0), height.unwrap_or(0)),
             yuv,
             max_bytes,
-            timeout,
-            max_timeouts,
-            give_up,
+            liveness,
             eof,
         })
     }
@@ -272,7 +261,7 @@ impl PipeSource {
             log::warn!("{}: stream lost ({why}); waiting", self.origin);
             Instant::now()
         });
-        if since.elapsed() >= self.cfg.give_up {
+        if since.elapsed() >= self.cfg.liveness.give_up {
             return Err(SourceError::CameraGone {
                 path: self.origin.clone(),
                 secs: since.elapsed().as_secs_f64(),
@@ -323,7 +312,7 @@ impl PipeSource {
         } else {
             &mut self.buf[into]
         };
-        let got = wait_read(fd, self.cfg.timeout, self.stop.as_deref(), dest);
+        let got = wait_read(fd, self.cfg.liveness.timeout, self.stop.as_deref(), dest);
         let partial = if self.cfg.geometry.is_some() {
             self.filled
         } else {
@@ -341,10 +330,12 @@ impl PipeSource {
                 log::warn!(
                     "{}: no data within {} ms ({} in a row)",
                     self.origin,
-                    self.cfg.timeout.as_millis(),
+                    self.cfg.liveness.timeout.as_millis(),
                     self.timeouts_in_row
                 );
-                if self.timeouts_in_row >= self.cfg.max_timeouts || self.lost_since.is_some() {
+                if self.timeouts_in_row >= self.cfg.liveness.max_timeouts
+                    || self.lost_since.is_some()
+                {
                     self.lost("repeated timeouts")?;
                 }
                 Ok(Some(0))

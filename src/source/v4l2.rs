@@ -65,12 +65,8 @@ pub struct CameraConfig {
     pub fps: Option<u32>,
     /// Mapped buffers to ask for.
     pub buffers: u32,
-    /// Longest wait for one frame.
-    pub timeout: Duration,
-    /// Timeouts in a row after which the device is treated as lost.
-    pub max_timeouts: u32,
-    /// How long the device may stay lost before the source fails.
-    pub give_up: Duration,
+    /// When a silent device counts as lost, and when the source gives up.
+    pub liveness: super::Liveness,
 }
 
 impl CameraConfig {
@@ -85,14 +81,8 @@ impl CameraConfig {
         let width = count("width", 1..=16384, 640, "a width in pixels")?;
         let height = count("height", 1..=16384, 480, "a height in pixels")?;
         let buffers = count("buffers", 2..=32, 4, "a buffer count")?;
-        let max_timeouts = count("max_timeouts", 1..=1000, 3, "a count")?;
         let fps = spec.take_in_range("fps", 1..=1000, "frames per second")?;
-        let timeout = spec
-            .take_millis("timeout_ms", 1..=600_000)?
-            .unwrap_or(Duration::from_secs(2));
-        let give_up = spec
-            .take_seconds("give_up_s", 0.0..=86_400.0 * 365.0)?
-            .unwrap_or(Duration::from_secs(60));
+        let liveness = super::Liveness::from_spec(spec, Duration::from_secs(2))?;
         if spec.target.is_empty() {
             return Err(SourceError::from(
                 spec.error("expected a device path such as /dev/video0"),
@@ -105,9 +95,7 @@ impl CameraConfig {
             height,
             fps,
             buffers,
-            timeout,
-            max_timeouts,
-            give_up,
+            liveness,
         })
     }
 }
@@ -360,7 +348,7 @@ impl Camera {
         let mut stream =
             v4l::io::mmap::Stream::with_buffers(&dev, Type::VideoCapture, self.cfg.buffers)
                 .map_err(|e| self.err(format!("mapping {} buffers: {e}", self.cfg.buffers)))?;
-        stream.set_timeout(self.cfg.timeout);
+        stream.set_timeout(self.cfg.liveness.timeout);
         let negotiated = Negotiated {
             format,
             width: set.width,
@@ -439,7 +427,7 @@ impl Camera {
             crate::notify::capture_alive();
             if self.open.is_none() {
                 if let Some(since) = self.lost_since {
-                    if since.elapsed() >= self.cfg.give_up {
+                    if since.elapsed() >= self.cfg.liveness.give_up {
                         return Err(SourceError::CameraGone {
                             path: self.origin.clone(),
                             secs: since.elapsed().as_secs_f64(),
@@ -484,10 +472,10 @@ impl Camera {
                     log::warn!(
                         "{}: no frame within {} ms ({} in a row)",
                         self.origin,
-                        self.cfg.timeout.as_millis(),
+                        self.cfg.liveness.timeout.as_millis(),
                         self.timeouts_in_row
                     );
-                    if self.timeouts_in_row >= self.cfg.max_timeouts {
+                    if self.timeouts_in_row >= self.cfg.liveness.max_timeouts {
                         self.mark_lost("repeated timeouts");
                     }
                 }
