@@ -46,6 +46,21 @@ print_skips() {
 }
 trap print_skips EXIT
 host_unavailable=${EDGEPOSE_TEST_UNAVAILABLE:-}
+
+# Disk: the builds of three targets and the fuzz workspace. With
+# EDGEPOSE_LEAN_DISK=1 (.ci/run sets it) no incremental caches are kept, and
+# the fuzz builds and each ARM target's test build are removed once they have
+# run (nothing later uses them); locally they stay for the next run. Each
+# part prints what the build directories hold then, and the space left.
+lean_disk=${EDGEPOSE_LEAN_DISK:-0}
+[ "$lean_disk" != 1 ] || export CARGO_INCREMENTAL=0
+target_dir=${CARGO_TARGET_DIR:-target}
+disk_note() {
+    local sizes
+    sizes=$(du -sh "$target_dir" fuzz/target 2>/dev/null | awk '{printf "%s%s %s", (NR > 1 ? ", " : ""), $2, $1}') || true
+    echo "== disk after $1: ${sizes:-nothing built}; $(df -h --output=avail . | tail -1 | tr -d ' ') free"
+}
+disk_note "set-up"
 [ -z "$host_unavailable" ] || echo "== declared unavailable by the caller: $host_unavailable"
 
 echo "== import cycles between src/ modules"
@@ -71,6 +86,9 @@ echo "== fuzz"
 # 12 s per target: with the eight targets about 2 minutes in all
 # (docs/robustness.md#fuzz-targets has the longer runs).
 bash scripts/fuzz.sh "${EDGEPOSE_FUZZ_SECONDS:-12}"
+disk_note "the host suite and fuzzing"
+# The fuzz builds; run/ keeps the logs and what the run found.
+[ "$lean_disk" != 1 ] || find fuzz/target -mindepth 1 -maxdepth 1 ! -name run -exec rm -rf {} +
 
 # The ARM builds, as ARM code under qemu-user (scripts/qemu-runner.sh),
 # then their release builds and Debian packages. EDGEPOSE_TEST_ARM=0 skips
@@ -108,11 +126,14 @@ arm_subset() {
     shift
     if [ "${EDGEPOSE_TEST_ARM:-1}" = full ]; then
         cargo test --target "$target" -- --nocapture
+        disk_note "the $target tests"
         return
     fi
     local args=(--lib) t name
     for t in "$@"; do args+=(--test "$t"); done
     cargo test --target "$target" "${args[@]}" -- --nocapture
+    disk_note "the $target tests"
+    [ "$lean_disk" != 1 ] || rm -rf "$target_dir/$target/debug"
     for t in tests/*.rs; do
         name=$(basename "$t" .rs)
         case " $* " in *" $name "*) continue ;; esac
@@ -149,7 +170,6 @@ if [ "${EDGEPOSE_TEST_ARM:-1}" != 0 ]; then
     if [ "${EDGEPOSE_SHIP_PROFILE:-0}" != 1 ]; then
         export CARGO_PROFILE_RELEASE_LTO=thin CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16
     fi
-    target_dir=${CARGO_TARGET_DIR:-target}
     for target in aarch64-unknown-linux-gnu armv7-unknown-linux-gnueabihf; do
         echo "== release build and Debian package for $target"
         t0=$SECONDS
@@ -159,4 +179,5 @@ if [ "${EDGEPOSE_TEST_ARM:-1}" != 0 ]; then
         deb=$(cargo deb --no-build --target "$target" --output "$target_dir/debian/" 2>/dev/null | tail -1)
         bash scripts/check-deb.sh "$deb" "$target"
     done
+    disk_note "the release builds"
 fi
