@@ -12,11 +12,13 @@
 //! tracker is 113 KB (`size_of`, x86-64); put it in a `Box` once if the stack is small.
 //!
 //! How a frame is processed, the life cycle of a track and the reasoning
-//! behind the defaults are in the docs of [`tracker`]; the filter and its
-//! measured jitter reduction and lag in [`one_euro`].
+//! behind the defaults are in the docs of [`tracker`]; one track's prediction
+//! and smoothing in `one_track.rs`; the filter and its measured jitter
+//! reduction and lag in [`one_euro`].
 
 mod apply;
 pub mod one_euro;
+mod one_track;
 pub mod tracker;
 
 #[cfg(test)]

@@ -1,4 +1,65 @@
-//! Deterministic noise for the tracking tests (no `rand` dependency).
+//! What the tracking tests share: deterministic noise (no `rand`
+//! dependency) and a standing person with all 17 keypoints.
+
+use super::TRACK_KEYPOINTS as K;
+use crate::frame::{Keypoint, Person};
+
+/// The tests' frame rate.
+pub const FPS: f64 = 30.0;
+/// COCO's right wrist.
+pub const RIGHT_WRIST: usize = 10;
+
+/// Keypoint layout of a standing person, as fractions of its box.
+const TEMPLATE: [(f32, f32); K] = [
+    (0.50, 0.08),
+    (0.45, 0.06),
+    (0.55, 0.06),
+    (0.40, 0.08),
+    (0.60, 0.08),
+    (0.30, 0.20),
+    (0.70, 0.20),
+    (0.20, 0.35),
+    (0.80, 0.35),
+    (0.15, 0.50),
+    (0.85, 0.50),
+    (0.38, 0.55),
+    (0.62, 0.55),
+    (0.38, 0.75),
+    (0.62, 0.75),
+    (0.38, 0.95),
+    (0.62, 0.95),
+];
+
+/// A person of box `w` × `h` centred on (`cx`, `cy`), every keypoint at
+/// score 0.9.
+pub fn person(cx: f32, cy: f32, w: f32, h: f32, score: f32) -> Person {
+    let (x1, y1) = (cx - w / 2.0, cy - h / 2.0);
+    let mut p = Person {
+        bbox: [x1, y1, x1 + w, y1 + h],
+        score,
+        ..Person::default()
+    };
+    for (kp, &(u, v)) in p.keypoints.iter_mut().zip(TEMPLATE.iter()) {
+        *kp = Keypoint {
+            x: x1 + u * w,
+            y: y1 + v * h,
+            score: 0.9,
+        };
+    }
+    p
+}
+
+/// `p` with Gaussian noise of `sigma` px on its box and tracked keypoints.
+pub fn noisy(mut p: Person, g: &mut Gauss, sigma: f64) -> Person {
+    for c in p.bbox.iter_mut() {
+        *c += (sigma * g.next()) as f32;
+    }
+    for kp in p.keypoints[..K].iter_mut() {
+        kp.x += (sigma * g.next()) as f32;
+        kp.y += (sigma * g.next()) as f32;
+    }
+    p
+}
 
 /// Standard normal samples: a 64-bit LCG (Knuth's MMIX constants) feeding
 /// the Box-Muller transform.
