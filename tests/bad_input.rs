@@ -615,14 +615,18 @@ fn recordings_are_checked_before_a_pixel_is_read() {
             ],
             "fps=1e-300: expected frames per second, 0.01 to 1000",
         ),
-        // 16384 lines of 1 MiB: more than a frame may be (and, on 32 bits,
-        // an overflow).
+        // 16384 lines of 1 MiB: more than a frame may be.
         (
             vec![
                 "infer".into(),
-                spec("format=YUYV&width=16384&height=16384&stride=1048576"),
+                spec("format=YUYV&width=640&height=16384&stride=1048576"),
             ],
-            "exceeds 256 MiB",
+            "a 640x16384 YUYV frame with stride 1048576 exceeds 256 MiB",
+        ),
+        // More pixels than an image may have (its RGB copy alone: 768 MiB).
+        (
+            vec!["infer".into(), spec("format=GREY&width=16384&height=16384")],
+            "16384 × 16384 pixels (268.4 megapixels) is more than the 40 megapixels",
         ),
         (
             vec!["infer".into(), spec("format=GREY&width=4&height=4")],

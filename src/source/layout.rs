@@ -101,6 +101,9 @@ impl Geometry {
                 return Err(err(format!("{what} {v}: expected 1 to {MAX_SIDE} pixels")));
             }
         }
+        // The images' pixel cap: a frame that a sink draws is converted to
+        // full-size RGB too (3 bytes a pixel, 120 MB at the cap).
+        crate::frame::check_image_size(width.into(), height.into()).map_err(err)?;
         let (even_w, even_h) = match format {
             WireFormat::I420 | WireFormat::Native(PixelFormat::Nv12) => (true, true),
             WireFormat::Native(PixelFormat::Yuyv) => (true, false),
@@ -226,8 +229,12 @@ mod tests {
         assert!(e(yuyv, 16386, 2, None).contains("16384"));
         // Sizes that would overflow 32-bit arithmetic are refused, not wrapped.
         let rgb = WireFormat::Native(PixelFormat::Rgb24);
-        assert!(e(rgb, 16384, 16384, Some(usize::MAX / 2)).contains("exceeds"));
-        assert!(e(rgb, 16384, 16384, None).contains("exceeds"));
+        assert!(e(rgb, 16384, 4, Some(usize::MAX / 2)).contains("exceeds"));
+        assert!(e(rgb, 640, 16384, Some(1 << 20)).contains("exceeds 256 MiB"));
+        // 40 megapixels at most, as for images.
+        assert!(e(rgb, 16384, 16384, None).contains("more than the 40 megapixels"));
+        assert!(Geometry::new(rgb, 8000, 5000, None).is_ok());
+        assert!(e(rgb, 8000, 5001, None).contains("40.0 megapixels"));
         assert!(check_jpeg_cap(100).is_err() && check_jpeg_cap(1 << 20).is_ok());
     }
 
