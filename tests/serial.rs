@@ -124,7 +124,7 @@ fn json_encoding_sends_exactly_the_records_run_prints() {
 #[test]
 fn run_survives_the_port_vanishing_mid_run() {
     let mut p = pty();
-    if !serial_ioctls_work(&p.path) {
+    if !serial_ioctls_work(&p) {
         return;
     }
     // The master closes once three frames (after the leading delimiter) are in.
@@ -498,7 +498,7 @@ fn settle(s: &SerialSink, what: &str, done: impl Fn(&SerialSink) -> bool) {
 #[test]
 fn sink_reconnects_when_the_port_comes_back() {
     let p1 = pty();
-    if !serial_ioctls_work(&p1.path) {
+    if !serial_ioctls_work(&p1) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -580,7 +580,7 @@ fn sink_waits_for_a_port_that_appears_later() {
     assert!(st.failed_opens >= 1);
 
     let mut p = pty();
-    if !serial_ioctls_work(&p.path) {
+    if !serial_ioctls_work(&p) {
         return;
     }
     symlink(&p.path, &link);
@@ -602,9 +602,27 @@ fn sink_waits_for_a_port_that_appears_later() {
 }
 
 #[test]
+fn a_port_another_program_holds_is_a_one_line_error() {
+    let p = pty();
+    if !serial_ioctls_work(&p) {
+        return;
+    }
+    let _first = sink(&format!("serial:{}", p.path));
+    // A second opener (another edgepose, minicom) finds the port locked:
+    // the exclusive flock holds even for root, who passes TIOCEXCL.
+    let e = SerialSink::open(&mut Spec::parse(&format!("serial:{}", p.path)).unwrap())
+        .err()
+        .expect("the second open of a held port fails")
+        .to_string();
+    assert!(e.contains(&p.path), "{e}");
+    assert!(e.contains("another program holds the port"), "{e}");
+    assert!(!e.contains('\n'), "{e}");
+}
+
+#[test]
 fn a_stalled_port_drops_the_oldest_records_and_never_blocks() {
     let mut p = pty();
-    if !serial_ioctls_work(&p.path) {
+    if !serial_ioctls_work(&p) {
         return;
     }
     // Large JSON records (10 persons, ~15 KB) into a port nobody reads.
@@ -659,7 +677,7 @@ fn a_stalled_port_drops_the_oldest_records_and_never_blocks() {
 #[test]
 fn listen_reads_a_live_port_and_stops_on_sigint() {
     let mut p = pty();
-    if !serial_ioctls_work(&p.path) {
+    if !serial_ioctls_work(&p) {
         return;
     }
     let mut child = common::bare()

@@ -61,19 +61,35 @@ pub fn pty() -> Pty {
     }
 }
 
-/// Whether the serial ioctls work on the pty `path`. They return ENOSYS
-/// under qemu-user, which does not translate `TCGETS2`: the test then fails
+/// Whether the serial ioctls work on the pty `p`. They return ENOSYS under
+/// qemu-user, which does not translate `TCGETS2`: the test then fails
 /// unless the run declared `termios2` unavailable ([`super::skip`]), when it
-/// records the skip and returns. Any other failure to open the pty fails.
-pub fn serial_ioctls_work(path: &str) -> bool {
+/// records the skip and returns. Any other failure fails the test.
+///
+/// The probe asks on the test's own slave descriptor rather than opening
+/// the path: an open through `serialport` takes an exclusive `flock` and
+/// sets `TIOCEXCL`, and a child that another test thread forks in that
+/// moment holds the lock until it execs, so the program's own open right
+/// after would find the port locked.
+pub fn serial_ioctls_work(p: &Pty) -> bool {
+    let fd = p
+        .slave
+        .as_ref()
+        .expect("the probe runs before the test gives up its slave descriptor")
+        .as_raw_fd();
     super::skip::available(super::skip::Part::Termios2, || {
-        match serialport::new(path, 115_200).open_native() {
-            Ok(_) => Ok(()),
-            Err(e) if e.description.contains("Function not implemented") => Err(format!(
-                "the serial ioctls on a pty return ENOSYS here: {}",
-                e.description
+        // SAFETY: TCGETS2 writes one termios2 into the struct passed.
+        let mut t: libc::termios2 = unsafe { std::mem::zeroed() };
+        // SAFETY: fd is the open slave descriptor; t is a valid termios2.
+        if unsafe { libc::ioctl(fd, libc::TCGETS2, &mut t) } == 0 {
+            return Ok(());
+        }
+        let e = std::io::Error::last_os_error();
+        match e.raw_os_error() {
+            Some(libc::ENOSYS) => Err(format!(
+                "the serial ioctls on a pty return ENOSYS here: {e}"
             )),
-            Err(e) => panic!("cannot open pty slave {path}: {e}"),
+            _ => panic!("TCGETS2 on pty slave {}: {e}", p.path),
         }
     })
 }

@@ -157,7 +157,7 @@ pub fn run_sources(cmd: &mut Command, repeat: usize) {
 /// master received, the run's stdout records and its stderr.
 pub fn run_into_pty(sink_opts: &str, extra: &[&str]) -> Option<(Vec<u8>, Vec<Value>, String)> {
     let mut p = pty();
-    if !serial_ioctls_work(&p.path) {
+    if !serial_ioctls_work(&p) {
         return None;
     }
     let r = reader(p.master.take().unwrap(), None);

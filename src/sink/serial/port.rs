@@ -180,7 +180,9 @@ pub fn explain_open_error(e: &serialport::Error) -> String {
         serialport::ErrorKind::Io(std::io::ErrorKind::PermissionDenied)
     ) {
         ": add your user to the group owning the device (usually dialout) and log in again"
-    } else if d.starts_with("Device or resource busy") {
+    } else if d.starts_with("Device or resource busy")
+        || d.starts_with("Unable to acquire exclusive lock")
+    {
         ": another program holds the port; stop it"
     } else if is_not_a_tty(e) {
         ": not a serial device (a tty)"
