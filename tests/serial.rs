@@ -607,10 +607,11 @@ fn a_port_another_program_holds_is_a_one_line_error() {
     if !serial_ioctls_work(&p) {
         return;
     }
-    let _first = sink(&format!("serial:{}", p.path));
+    let spec = format!("serial:{}", p.path);
+    let _first = sink(&spec);
     // A second opener (another edgepose, minicom) finds the port locked:
     // the exclusive flock holds even for root, who passes TIOCEXCL.
-    let e = SerialSink::open(&mut Spec::parse(&format!("serial:{}", p.path)).unwrap())
+    let e = SerialSink::open(&mut Spec::parse(&spec).unwrap())
         .err()
         .expect("the second open of a held port fails")
         .to_string();

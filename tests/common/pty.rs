@@ -78,7 +78,7 @@ pub fn serial_ioctls_work(p: &Pty) -> bool {
         .expect("the probe runs before the test gives up its slave descriptor")
         .as_raw_fd();
     super::skip::available(super::skip::Part::Termios2, || {
-        // SAFETY: TCGETS2 writes one termios2 into the struct passed.
+        // SAFETY: termios2 is plain integers and arrays; all zeros is valid.
         let mut t: libc::termios2 = unsafe { std::mem::zeroed() };
         // SAFETY: fd is the open slave descriptor; t is a valid termios2.
         if unsafe { libc::ioctl(fd, libc::TCGETS2, &mut t) } == 0 {
